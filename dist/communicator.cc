@@ -1,0 +1,17 @@
+#include "dist/communicator.h"
+
+#include "runtime/check.h"
+
+namespace pg {
+
+std::string Communicator::BroadcastString(const std::string& value, int root) {
+  int64_t length = rank() == root ? static_cast<int64_t>(value.size()) : 0;
+  BroadcastHost(&length, sizeof(length), root);
+  PG_CHECK(length >= 0, "BroadcastString on " << name() << ": root " << root
+                                              << " sent a negative length " << length);
+  std::string out = rank() == root ? value : std::string(static_cast<size_t>(length), '\0');
+  if (length > 0) BroadcastHost(out.data(), out.size(), root);
+  return out;
+}
+
+}  // namespace pg

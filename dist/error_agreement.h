@@ -1,0 +1,42 @@
+// Agreeing on errors at phase boundaries, so that a failure on one rank makes every rank of
+// the group stop with the same message instead of leaving the others in the next collective.
+//
+//   AgreePhase(world.world(), "load weights", [&] { weights = LoadShard(...); });
+//   // -> on every rank, if any rank threw:
+//   //    AgreedError("phase 'load weights' failed on rank 2: tensor 'x' in f.h5 has shape ...")
+//
+// RunMpiMain (dist/run_main.h) prints an AgreedError that spans the whole world on every rank
+// and exits non-zero without MPI_Abort; any other error aborts the job.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "dist/communicator.h"
+#include "runtime/check.h"
+
+namespace pg {
+
+// An error that every rank of a communicator throws with the same message.
+class AgreedError : public Error {
+ public:
+  AgreedError(const char* file, int line, const std::string& msg, bool world_wide)
+      : Error(file, line, msg), world_wide_(world_wide) {}
+  // True when the agreeing group was all of MPI_COMM_WORLD.
+  bool world_wide() const { return world_wide_; }
+
+ private:
+  bool world_wide_;
+};
+
+// Collective over `comm`. Returns the error of the lowest rank whose `local_error` is not
+// empty, on every rank ("" if no rank failed). *failing_rank (if given) gets that rank in
+// `comm`, or -1.
+std::string AgreeOnError(Communicator& comm, const std::string& local_error,
+                         int* failing_rank = nullptr);
+
+// Runs `body`, catching any exception, then agrees on errors over `comm`. If any rank failed,
+// every rank throws AgreedError("phase '<phase>' failed on rank <world rank>: <message>").
+void AgreePhase(Communicator& comm, const std::string& phase, const std::function<void()>& body);
+
+}  // namespace pg

@@ -1,0 +1,54 @@
+// Image decoding: JPEG (libjpeg-turbo) and PNG (libpng) to 8-bit RGB with the same pixels
+// as PIL's `Image.open(path).convert("RGB")`:
+//   - grey is replicated to R=G=B; alpha (and PNG tRNS) is dropped, never blended;
+//   - palette PNGs are looked up; 1/2/4-bit grey is scaled (x255, x85, x17) as PIL unpacks it;
+//   - 16-bit PNG: RGB/RGBA/grey+alpha keep the high byte, 16-bit grey (PIL mode "I;16") is
+//     clipped to 255, exactly as PIL converts "I;16" to RGB;
+//   - JPEG uses libjpeg's defaults as PIL does (ISLOW IDCT, fancy upsampling); CMYK/YCCK JPEGs
+//     are read with PIL's Adobe convention (inverted) and converted with PIL's cmyk2rgb;
+//   - EXIF orientation is NOT applied (PIL does not apply it either without exif_transpose).
+// The format comes from the magic bytes, never the file extension. The pixel count is checked
+// against DecodeOptions::max_pixels from the header, before any pixel buffer is allocated.
+// Every failure throws pg::Error naming the input: "image 'x.jpg': truncated JPEG data ...".
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pg {
+
+// A decoded image. rgb: [height, width, 3], row-major, 8 bits per channel.
+struct Image {
+  int width = 0;
+  int height = 0;
+  std::vector<uint8_t> rgb;
+};
+
+enum class ImageFormat { kUnknown, kJpeg, kPng };
+
+struct DecodeOptions {
+  // Largest width * height accepted (default 64 Mi pixels). Checked from the header.
+  int64_t max_pixels = int64_t{64} << 20;
+  // Largest file read into memory by DecodeImageFile (default 256 MiB).
+  int64_t max_file_bytes = int64_t{256} << 20;
+};
+
+// Format from the first bytes: JPEG starts FF D8 FF, PNG with the 8-byte PNG signature.
+ImageFormat DetectImageFormat(const uint8_t* data, size_t size);
+
+// Reads and decodes a JPEG or PNG file. Errors name `path`.
+Image DecodeImageFile(const std::string& path, const DecodeOptions& opts = {});
+
+// Decodes an in-memory JPEG or PNG. `name` (a path, a URL, "<stdin>") is used in errors.
+Image DecodeImageBuffer(const uint8_t* data, size_t size, const std::string& name,
+                        const DecodeOptions& opts = {});
+
+// Format-specific decoders (the buffer must hold that format). Errors name `name`.
+Image DecodeJpeg(const uint8_t* data, size_t size, const std::string& name,
+                 const DecodeOptions& opts);
+Image DecodePng(const uint8_t* data, size_t size, const std::string& name,
+                const DecodeOptions& opts);
+
+}  // namespace pg

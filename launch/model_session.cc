@@ -1,0 +1,40 @@
+#include "launch/model_session.h"
+
+#include "dist/error_agreement.h"
+#include "runtime/backend.h"
+
+namespace pg {
+
+ModelSession ModelSession::Open(const SessionOptions& o) {
+  ModelSession s;
+  s.world = std::make_unique<World>(World::Create(o.tp));
+  Communicator& all = s.world->world();
+  AgreePhase(all, "open checkpoint", [&] {
+    s.checkpoint = std::make_unique<CheckpointReader>(o.model_path);
+    const TextConfig& t = s.checkpoint->config().text;
+    const std::string& name = s.checkpoint->config().name;
+    CheckDivides("query heads", t.num_heads, o.tp, name);
+    CheckDivides("MLP columns", t.mlp_dim, o.tp, name);
+    CheckDivides("vocabulary rows", t.vocab_size, o.tp, name);
+  });
+  AgreePhase(all, "load tokenizer", [&] {
+    s.tokenizer = std::make_unique<Tokenizer>(Tokenizer::Load(o.tokenizer_path));
+    s.tokenizer->Validate(s.checkpoint->config().text.vocab_size, o.model_path);
+  });
+  AgreePhase(all, "load weights", [&] {
+    BackendOptions bo;
+    bo.threads = o.threads;
+    bo.device = s.world->config().local_rank;
+    s.backend = MakeBackend(o.backend, bo);
+    TpGroup tp;
+    tp.comm = &s.world->tp_group();
+    tp.rank = s.world->config().tp_rank;
+    tp.size = s.world->config().tp;
+    PaliGemmaLoadOptions lo;
+    lo.load_vit = tp.rank == 0 || o.vit == VitPlacement::kSharded;
+    s.model = std::make_unique<PaliGemma>(*s.checkpoint, *s.backend, tp, lo);
+  });
+  return s;
+}
+
+}  // namespace pg

@@ -1,0 +1,69 @@
+// Opens and validates a paligemma-tp HDF5 checkpoint (see checkpoint_writer.h for the
+// format) and reads weights, whole or one tensor-parallel rank's hyperslab, as f32.
+//
+// The constructor validates everything before any weight is read:
+//   - the file exists, is HDF5 (an npz/safetensors/random file gets a clear message), opens
+//     (a truncated file is an error naming the file);
+//   - root attributes "format" == "paligemma-tp/1", "dtype" in {f32, bf16}, "config" parses
+//     as ModelConfig JSON;
+//   - the datasets are exactly the weight table's: none missing, none extra, each with the
+//     exact shape and the float type of the recorded dtype; no soft/external links, no
+//     external or virtual storage.
+// Every failure is a pg::Error naming the file and the dataset; HDF5's own error printing
+// is silenced.
+//
+// Loader use:
+//   CheckpointReader ckpt(path);
+//   ckpt.set_check_finite(true);                  // optional: NaN/Inf -> error
+//   const WeightSpec& s = FindWeight(ckpt.table(), "llm/layers/attn/q_einsum/w");
+//   std::vector<float> q = ckpt.ReadF32(s.name, ShardSlab(s, tp_rank, tp_size, ckpt.config().name));
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/model_config.h"
+#include "models/weight_table.h"
+#include "runtime/dtype.h"
+
+namespace pg {
+
+class CheckpointReader {
+ public:
+  explicit CheckpointReader(const std::string& path);
+  ~CheckpointReader();
+  CheckpointReader(const CheckpointReader&) = delete;
+  CheckpointReader& operator=(const CheckpointReader&) = delete;
+
+  const ModelConfig& config() const { return config_; }
+  DType dtype() const { return dtype_; }  // the stored element type
+  const std::string& path() const { return path_; }
+  const std::vector<WeightSpec>& table() const { return table_; }
+
+  // When on, every read scans its values and throws naming the dataset and the element
+  // index of the first NaN/Inf. Off by default (a full scan of a 3B model costs ~1 s/GB).
+  void set_check_finite(bool on) { check_finite_ = on; }
+  bool check_finite() const { return check_finite_; }
+
+  // The hyperslab `slab` of dataset `name` as f32 (bf16 widened exactly), C order, shape
+  // slab.count. Reads only the slab's chunks.
+  std::vector<float> ReadF32(const std::string& name, const Slab& slab) const;
+  // The whole dataset.
+  std::vector<float> ReadF32(const std::string& name) const;
+  // Same as ReadF32, into caller memory of NumElements(slab.count) floats.
+  void ReadF32Into(const std::string& name, const Slab& slab, float* out) const;
+
+ private:
+  struct State;
+  void OpenAndValidate();
+  std::string path_;
+  ModelConfig config_;
+  DType dtype_ = DType::kF32;
+  std::vector<WeightSpec> table_;
+  std::unique_ptr<State> state_;
+  bool check_finite_ = false;
+};
+
+}  // namespace pg

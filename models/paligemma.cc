@@ -1,0 +1,25 @@
+#include "models/paligemma.h"
+
+#include <cmath>
+
+namespace pg {
+
+PaliGemma::PaliGemma(const CheckpointReader& ckpt, Backend& be, TpGroup tp, const PaliGemmaLoadOptions& options)
+    : config_(ckpt.config()), be_(be), tp_(tp) {
+  WeightLoader loader(ckpt, be, tp.rank, tp.size);
+  if (options.load_vit) vit_ = std::make_unique<VitWeights>(LoadVit(loader, config_));
+  decoder_ = std::make_unique<GemmaDecoder>(config_, LoadGemma(loader, config_), tp);
+  weight_bytes_ = loader.bytes_loaded();
+  const float s = static_cast<float>(std::sqrt(static_cast<double>(config_.text.width)));
+  text_scale_ = ckpt.dtype() == DType::kBF16 ? RoundToBf16(s) : s;
+}
+
+std::vector<float> PaliGemma::EncodeImages(const float* pixels, int batch, std::vector<float>* vit_hidden) {
+  PG_CHECK(vit_, "this rank did not load the vision tower (it runs on the tensor-parallel leader)");
+  Tensor tokens = VitForward(be_, *vit_, config_, pixels, batch, vit_hidden);
+  std::vector<float> host(tokens.numel());
+  be_.Download(tokens, host.data());
+  return host;
+}
+
+}  // namespace pg

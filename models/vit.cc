@@ -1,0 +1,120 @@
+#include "models/vit.h"
+
+#include <cmath>
+#include <string>
+
+namespace pg {
+namespace {
+
+const std::string kBlock = "img/Transformer/encoderblock/";
+const std::string kAttn = kBlock + "MultiHeadDotProductAttention_0/";
+const std::string kMlp = kBlock + "MlpBlock_0/";
+
+// im2col: pixels [B, S, S, 3] -> patches [B * Np, P * P * 3], each row ordered (kh, kw, c)
+// to match the flattened HWIO conv kernel; patches are row-major over the grid.
+std::vector<float> ExtractPatches(const float* pixels, int batch, const VisionConfig& v) {
+  const int S = v.image_size, P = v.patch_size, G = v.grid();
+  std::vector<float> out(static_cast<size_t>(batch) * G * G * P * P * 3);
+  size_t o = 0;
+  for (int b = 0; b < batch; ++b)
+    for (int gy = 0; gy < G; ++gy)
+      for (int gx = 0; gx < G; ++gx)
+        for (int ky = 0; ky < P; ++ky)
+          for (int kx = 0; kx < P; ++kx)
+            for (int c = 0; c < 3; ++c)
+              out[o++] = pixels[((static_cast<size_t>(b) * S + gy * P + ky) * S + gx * P + kx) * 3 + c];
+  return out;
+}
+
+}  // namespace
+
+VitWeights LoadVit(WeightLoader& ld, const ModelConfig& config) {
+  const VisionConfig& v = config.vision;
+  const int64_t Dv = v.width, Fv = v.mlp_dim, P = v.patch_size;
+  VitWeights w;
+  w.patch_kernel = ld.Whole("img/embedding/kernel", {P * P * 3, Dv});
+  w.patch_bias = ld.Whole("img/embedding/bias", {Dv});
+  w.pos_embedding = ld.Whole("img/pos_embedding", {v.num_patches(), Dv});
+  for (int l = 0; l < v.depth; ++l) {
+    const std::string tag = "vit.layer" + std::to_string(l) + ".";
+    VitLayerWeights L;
+    L.ln0_scale = ld.Layer(kBlock + "LayerNorm_0/scale", l, false, {Dv}, tag + "ln0.scale");
+    L.ln0_bias = ld.Layer(kBlock + "LayerNorm_0/bias", l, false, {Dv}, tag + "ln0.bias");
+    L.wq = ld.Layer(kAttn + "query/kernel", l, false, {Dv, Dv}, tag + "wq");
+    L.wk = ld.Layer(kAttn + "key/kernel", l, false, {Dv, Dv}, tag + "wk");
+    L.wv = ld.Layer(kAttn + "value/kernel", l, false, {Dv, Dv}, tag + "wv");
+    L.bq = ld.Layer(kAttn + "query/bias", l, false, {Dv}, tag + "bq");
+    L.bk = ld.Layer(kAttn + "key/bias", l, false, {Dv}, tag + "bk");
+    L.bv = ld.Layer(kAttn + "value/bias", l, false, {Dv}, tag + "bv");
+    L.wo = ld.Layer(kAttn + "out/kernel", l, false, {Dv, Dv}, tag + "wo");
+    L.bo = ld.Layer(kAttn + "out/bias", l, false, {Dv}, tag + "bo");
+    L.ln1_scale = ld.Layer(kBlock + "LayerNorm_1/scale", l, false, {Dv}, tag + "ln1.scale");
+    L.ln1_bias = ld.Layer(kBlock + "LayerNorm_1/bias", l, false, {Dv}, tag + "ln1.bias");
+    L.w_fc1 = ld.Layer(kMlp + "Dense_0/kernel", l, false, {Dv, Fv}, tag + "fc1.w");
+    L.b_fc1 = ld.Layer(kMlp + "Dense_0/bias", l, false, {Fv}, tag + "fc1.b");
+    L.w_fc2 = ld.Layer(kMlp + "Dense_1/kernel", l, false, {Fv, Dv}, tag + "fc2.w");
+    L.b_fc2 = ld.Layer(kMlp + "Dense_1/bias", l, false, {Dv}, tag + "fc2.b");
+    w.layers.push_back(std::move(L));
+  }
+  w.norm_scale = ld.Whole("img/Transformer/encoder_norm/scale", {Dv});
+  w.norm_bias = ld.Whole("img/Transformer/encoder_norm/bias", {Dv});
+  w.head_kernel = ld.Whole("img/head/kernel", {Dv, config.text.width});
+  w.head_bias = ld.Whole("img/head/bias", {config.text.width});
+  return w;
+}
+
+Tensor VitForward(Backend& be, const VitWeights& w, const ModelConfig& config, const float* pixels, int batch,
+                  std::vector<float>* vit_hidden) {
+  const VisionConfig& v = config.vision;
+  const int64_t B = batch, Np = v.num_patches(), Dv = v.width, Fv = v.mlp_dim, P = v.patch_size;
+  const int64_t heads = v.num_heads, hd = v.head_dim();
+
+  // Stem: Conv(P, stride P) as a GEMM over patches, + bias, + learned position embedding.
+  std::vector<float> patches = ExtractPatches(pixels, batch, v);
+  Tensor patch_in = be.Upload("vit.patches", {B * Np, P * P * 3}, patches.data());
+  Tensor x = be.Alloc("vit.x", {B, Np, Dv});
+  be.MatMul(patch_in, w.patch_kernel, &w.patch_bias, x);
+  be.AddBatchBroadcast(x, w.pos_embedding);
+
+  Tensor h = be.Alloc("vit.ln_out", {B, Np, Dv});
+  Tensor q = be.Alloc("vit.q", {B, Np, heads, hd});
+  Tensor k = be.Alloc("vit.k", {B, Np, heads, hd});
+  Tensor val = be.Alloc("vit.v", {B, Np, heads, hd});
+  Tensor attn = be.Alloc("vit.attn", {B, Np, heads, hd});
+  Tensor proj = be.Alloc("vit.proj", {B, Np, Dv});
+  Tensor mlp_h = be.Alloc("vit.mlp_hidden", {B, Np, Fv});
+  AttentionMask mask;  // bidirectional over the patches
+  mask.q_start.assign(B, 0);
+  mask.kv_len.assign(B, static_cast<int>(Np));
+  mask.prefix_len.assign(B, static_cast<int>(Np));
+  AttentionParams ap;
+  ap.scale = 1.f / std::sqrt(static_cast<float>(hd));
+
+  for (const VitLayerWeights& L : w.layers) {
+    // SiglipEncoderLayer: x = x + attn(layer_norm1(x))
+    be.LayerNorm(x, L.ln0_scale, L.ln0_bias, v.norm_eps, h);
+    be.MatMul(h, L.wq, &L.bq, q);
+    be.MatMul(h, L.wk, &L.bk, k);
+    be.MatMul(h, L.wv, &L.bv, val);
+    be.Attention(q, k, val, mask, ap, attn);
+    be.MatMul(attn, L.wo, &L.bo, proj);
+    be.Add(x, proj);
+    // x = x + mlp(layer_norm2(x)), mlp = fc2(gelu_tanh(fc1(.)))
+    be.LayerNorm(x, L.ln1_scale, L.ln1_bias, v.norm_eps, h);
+    be.MatMul(h, L.w_fc1, &L.b_fc1, mlp_h);
+    be.GeluTanh(mlp_h);
+    be.MatMul(mlp_h, L.w_fc2, &L.b_fc2, proj);
+    be.Add(x, proj);
+  }
+  // post_layernorm (encoder_norm), then the projector (img/head), per token.
+  be.LayerNorm(x, w.norm_scale, w.norm_bias, v.norm_eps, h);
+  if (vit_hidden) {
+    vit_hidden->resize(h.numel());
+    be.Download(h, vit_hidden->data());
+  }
+  Tensor tokens = be.Alloc("image_tokens", {B, Np, config.text.width});
+  be.MatMul(h, w.head_kernel, &w.head_bias, tokens);
+  return tokens;
+}
+
+}  // namespace pg

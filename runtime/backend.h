@@ -1,0 +1,93 @@
+// Backend: the one interface the model code computes through. CpuBackend (fp32, OpenBLAS)
+// is the reference; CudaBackend (bf16 storage, fp32 accumulation, cuBLAS) implements the same
+// ops. Every op documents its shapes; implementations check them at entry.
+//
+// Row-major throughout. A "matrix" [M, K] is any tensor whose leading dims multiply to M.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/tensor.h"
+
+namespace pg {
+
+// Which keys a query may attend to, per sequence b of the batch (prefix-LM + KV cache):
+// query t of sequence b sits at cache slot q_start[b] + t; key slot s is visible iff
+//   s < kv_len[b]  and  (s <= query slot  or  s < prefix_len[b])
+//   and (window == 0 or query slot - s < window).
+// Queries with slot >= kv_len[b] are padding: their output is zero.
+struct AttentionMask {
+  std::vector<int> q_start;     // [batch]
+  std::vector<int> kv_len;      // [batch] valid cache slots after this step
+  std::vector<int> prefix_len;  // [batch] bidirectional prefix (image + prompt)
+  int window = 0;               // sliding window (Gemma 2 local layers), 0 = off
+};
+
+struct AttentionParams {
+  float scale = 1.f;    // applied to q.k
+  float softcap = 0.f;  // tanh(l / cap) * cap before masking, 0 = off
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // ---- memory ----------------------------------------------------------------
+  virtual Tensor Alloc(const std::string& name, std::vector<int64_t> shape) = 0;  // zero-filled
+  virtual Tensor Upload(const std::string& name, std::vector<int64_t> shape, const float* host) = 0;
+  virtual void Download(const Tensor& t, float* host) = 0;
+  virtual void Zero(Tensor& t) = 0;
+  // dst rows [dst_row, dst_row + rows) = src rows [src_row, ...); both viewed as [*, cols].
+  virtual void CopyRows(const Tensor& src, int64_t src_row, Tensor& dst, int64_t dst_row, int64_t rows) = 0;
+
+  // ---- linear algebra ---------------------------------------------------------
+  // out[M, N] = x[M, K] @ w[K, N] (+ bias[N]).
+  virtual void MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) = 0;
+  // out[M, N] = x[M, K] @ w[N, K]^T   (logits against the tied embedding table).
+  virtual void MatMulTransB(const Tensor& x, const Tensor& w, Tensor& out) = 0;
+
+  // ---- elementwise / norms ----------------------------------------------------
+  virtual void Add(Tensor& x, const Tensor& y) = 0;                    // x += y, same numel
+  virtual void AddRowBroadcast(Tensor& x, const Tensor& row) = 0;      // x[M, N] += row[N]
+  // x[B, R, N] += table[R, N] (the ViT position embedding).
+  virtual void AddBatchBroadcast(Tensor& x, const Tensor& table) = 0;
+  virtual void Scale(Tensor& x, float s) = 0;
+  // out = (x - mean) / sqrt(var + eps) * scale + bias over the last dim.
+  virtual void LayerNorm(const Tensor& x, const Tensor& scale, const Tensor& bias, float eps, Tensor& out) = 0;
+  // Gemma RMSNorm: out = x / sqrt(mean(x^2) + eps) * (1 + scale) over the last dim.
+  virtual void RmsNorm(const Tensor& x, const Tensor& scale, float eps, Tensor& out) = 0;
+  virtual void GeluTanh(Tensor& x) = 0;  // in place
+  // gate_up[M, 2F] = [gate | up] -> out[M, F] = gelu_tanh(gate) * up.
+  virtual void GeGlu(const Tensor& gate_up, Tensor& out) = 0;
+  virtual void SoftCap(Tensor& x, float cap) = 0;  // x = tanh(x / cap) * cap
+
+  // ---- transformer pieces -----------------------------------------------------
+  // x[B, T, heads, head_dim], rotated in place at positions[B * T] (half-split RoPE).
+  virtual void Rope(Tensor& x, const std::vector<int>& positions, float base) = 0;
+  // out[M, D] = table[ids[m] - row_offset] * scale for ids inside this table's rows
+  // [row_offset, row_offset + rows), zero otherwise (vocab-parallel embedding).
+  virtual void Embed(const Tensor& table, const std::vector<int>& ids, int64_t row_offset, float scale,
+                     Tensor& out) = 0;
+  // Writes new[B, T, kv_heads, head_dim] into cache[B, S, kv_heads, head_dim] at slots
+  // q_start[b] + t for t < count[b].
+  virtual void WriteCache(const Tensor& fresh, const std::vector<int>& q_start, const std::vector<int>& count,
+                          Tensor& cache) = 0;
+  // q[B, T, heads, head_dim], k/v[B, S, kv_heads, head_dim] -> out[B, T, heads, head_dim].
+  // Query head h uses kv head h / (heads / kv_heads).
+  virtual void Attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
+                         const AttentionParams& params, Tensor& out) = 0;
+};
+
+struct BackendOptions {
+  int threads = 1;  // CPU: OpenBLAS and op threads per rank
+  int device = 0;   // CUDA device ordinal
+};
+
+// The one factory that knows the backends: "cpu" or "cuda". A build without CUDA
+// throws a clear error for "cuda".
+std::unique_ptr<Backend> MakeBackend(const std::string& name, const BackendOptions& options = {});
+
+}  // namespace pg

@@ -1,0 +1,49 @@
+// Error handling for paligemma-tp: one exception type that carries file, line and
+// a message built with stream syntax, so every error names its input.
+//
+//   PG_CHECK(shape == expected, "tensor '" << name << "' in " << file << " has shape "
+//            << ShapeStr(shape) << "; expected " << ShapeStr(expected));
+#pragma once
+
+#include <cstdint>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pg {
+
+class Error : public std::runtime_error {
+ public:
+  Error(const char* file, int line, const std::string& msg)
+      : std::runtime_error(msg), file_(file), line_(line) {}
+  const char* file() const { return file_; }
+  int line() const { return line_; }
+
+ private:
+  const char* file_;
+  int line_;
+};
+
+// "[2, 3, 4]" for error messages.
+inline std::string ShapeStr(const std::vector<int64_t>& shape) {
+  std::ostringstream os;
+  os << "[";
+  for (size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
+  os << "]";
+  return os.str();
+}
+
+}  // namespace pg
+
+#define PG_THROW(msg_stream)                                            \
+  do {                                                                  \
+    std::ostringstream pg_err_os_;                                      \
+    pg_err_os_ << msg_stream;                                           \
+    throw ::pg::Error(__FILE__, __LINE__, pg_err_os_.str());            \
+  } while (0)
+
+#define PG_CHECK(cond, msg_stream)                                      \
+  do {                                                                  \
+    if (!(cond)) PG_THROW(msg_stream);                                  \
+  } while (0)

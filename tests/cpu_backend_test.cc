@@ -1,0 +1,173 @@
+// CpuBackend ops against naive references written independently here.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "runtime/backend.h"
+
+namespace pg {
+namespace {
+
+std::vector<float> Random(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+std::vector<float> Host(Backend& be, const Tensor& t) {
+  std::vector<float> h(t.numel());
+  be.Download(t, h.data());
+  return h;
+}
+
+TEST(CpuBackend, MatMulWithBiasMatchesNaive) {
+  auto be = MakeBackend("cpu");
+  const int M = 5, K = 7, N = 3;
+  auto xv = Random(M * K, 1), wv = Random(K * N, 2), bv = Random(N, 3);
+  Tensor x = be->Upload("x", {M, K}, xv.data()), w = be->Upload("w", {K, N}, wv.data()),
+         b = be->Upload("b", {N}, bv.data()), out = be->Alloc("out", {M, N});
+  be->MatMul(x, w, &b, out);
+  auto o = Host(*be, out);
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n) {
+      double ref = bv[n];
+      for (int k = 0; k < K; ++k) ref += xv[m * K + k] * wv[k * N + n];
+      EXPECT_NEAR(o[m * N + n], ref, 1e-5);
+    }
+  Tensor wt = be->Upload("wt", {N, K}, wv.data());  // reinterpret as [N, K]
+  Tensor out2 = be->Alloc("out2", {M, N});
+  be->MatMulTransB(x, wt, out2);
+  auto o2 = Host(*be, out2);
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n) {
+      double ref = 0;
+      for (int k = 0; k < K; ++k) ref += xv[m * K + k] * wv[n * K + k];
+      EXPECT_NEAR(o2[m * N + n], ref, 1e-5);
+    }
+}
+
+TEST(CpuBackend, MatMulRejectsMismatchedShapes) {
+  auto be = MakeBackend("cpu");
+  Tensor x = be->Alloc("x", {2, 3}), w = be->Alloc("w", {4, 5}), out = be->Alloc("out", {2, 5});
+  EXPECT_THROW(be->MatMul(x, w, nullptr, out), Error);
+}
+
+TEST(CpuBackend, RmsNormUsesOnePlusScale) {
+  auto be = MakeBackend("cpu");
+  std::vector<float> xv = {1, 2, 3, 4}, sv = {0, 1, -0.5f, 2};
+  Tensor x = be->Upload("x", {1, 4}, xv.data()), s = be->Upload("s", {4}, sv.data()), o = be->Alloc("o", {1, 4});
+  be->RmsNorm(x, s, 1e-6f, o);
+  const double rms = std::sqrt((1 + 4 + 9 + 16) / 4.0 + 1e-6);
+  auto h = Host(*be, o);
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(h[i], xv[i] / rms * (1 + sv[i]), 1e-6);
+}
+
+TEST(CpuBackend, LayerNormAndGeGlu) {
+  auto be = MakeBackend("cpu");
+  std::vector<float> xv = {1, 2, 3, 6}, g = {1, 2, 1, 1}, b = {0, 0, 1, 0};
+  Tensor x = be->Upload("x", {1, 4}, xv.data()), gs = be->Upload("g", {4}, g.data()), bs = be->Upload("b", {4}, b.data());
+  Tensor o = be->Alloc("o", {1, 4});
+  be->LayerNorm(x, gs, bs, 1e-6f, o);
+  const double mean = 3, var = (4 + 1 + 0 + 9) / 4.0;
+  auto h = Host(*be, o);
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(h[i], (xv[i] - mean) / std::sqrt(var + 1e-6) * g[i] + b[i], 1e-5);
+
+  std::vector<float> gu = {0.5f, -1.f, 2.f, 3.f};  // gate = [0.5, -1], up = [2, 3]
+  Tensor t = be->Upload("gu", {1, 4}, gu.data()), act = be->Alloc("act", {1, 2});
+  be->GeGlu(t, act);
+  auto gelu = [](double v) { return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v))); };
+  auto a = Host(*be, act);
+  EXPECT_NEAR(a[0], gelu(0.5) * 2, 1e-6);
+  EXPECT_NEAR(a[1], gelu(-1) * 3, 1e-6);
+}
+
+TEST(CpuBackend, RopeDependsOnlyOnRelativePosition) {
+  auto be = MakeBackend("cpu");
+  const int hd = 8;
+  auto qv = Random(hd, 4), kv = Random(hd, 5);
+  auto dot_at = [&](int pq, int pk) {
+    Tensor q = be->Upload("q", {1, 1, 1, hd}, qv.data()), k = be->Upload("k", {1, 1, 1, hd}, kv.data());
+    be->Rope(q, {pq}, 10000.f);
+    be->Rope(k, {pk}, 10000.f);
+    auto a = Host(*be, q), b = Host(*be, k);
+    double d = 0;
+    for (int i = 0; i < hd; ++i) d += a[i] * b[i];
+    return d;
+  };
+  EXPECT_NEAR(dot_at(7, 3), dot_at(104, 100), 1e-4);
+  // Position 0 is the identity.
+  Tensor q = be->Upload("q", {1, 1, 1, hd}, qv.data());
+  be->Rope(q, {0}, 10000.f);
+  auto a = Host(*be, q);
+  for (int i = 0; i < hd; ++i) EXPECT_FLOAT_EQ(a[i], qv[i]);
+}
+
+// Attention against a naive softmax over an explicitly built visibility matrix.
+TEST(CpuBackend, AttentionPrefixCausalWindowAndPadding) {
+  auto be = MakeBackend("cpu");
+  const int B = 2, T = 5, S = 6, H = 4, KH = 2, hd = 3;
+  auto qv = Random(B * T * H * hd, 6), kv = Random(B * S * KH * hd, 7), vv = Random(B * S * KH * hd, 8);
+  Tensor q = be->Upload("q", {B, T, H, hd}, qv.data()), k = be->Upload("k", {B, S, KH, hd}, kv.data()),
+         v = be->Upload("v", {B, S, KH, hd}, vv.data()), out = be->Alloc("out", {B, T, H, hd});
+  AttentionMask m;
+  m.q_start = {0, 1};
+  m.kv_len = {4, 6};      // sequence 0: queries 4 (slot 4) is padding
+  m.prefix_len = {3, 2};
+  m.window = 3;
+  AttentionParams p;
+  p.scale = 0.7f;
+  p.softcap = 2.f;
+  be->Attention(q, k, v, m, p, out);
+  auto o = Host(*be, out);
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < T; ++t)
+      for (int h = 0; h < H; ++h) {
+        const int qs = m.q_start[b] + t, kh = h / (H / KH);
+        std::vector<double> w(S, 0);
+        double mx = -1e30, sum = 0;
+        std::vector<bool> vis(S);
+        for (int s = 0; s < S; ++s) {
+          vis[s] = qs < m.kv_len[b] && s < m.kv_len[b] && (s <= qs || s < m.prefix_len[b]) && qs - s < m.window;
+          if (!vis[s]) continue;
+          double d = 0;
+          for (int i = 0; i < hd; ++i) d += qv[((b * T + t) * H + h) * hd + i] * kv[((b * S + s) * KH + kh) * hd + i];
+          w[s] = std::tanh(d * p.scale / p.softcap) * p.softcap;
+          mx = std::max(mx, w[s]);
+        }
+        for (int s = 0; s < S; ++s) sum += vis[s] ? std::exp(w[s] - mx) : 0;
+        for (int i = 0; i < hd; ++i) {
+          double ref = 0;
+          for (int s = 0; s < S; ++s)
+            if (vis[s]) ref += std::exp(w[s] - mx) / sum * vv[((b * S + s) * KH + kh) * hd + i];
+          EXPECT_NEAR(o[((b * T + t) * H + h) * hd + i], ref, 1e-5) << "b" << b << " t" << t << " h" << h;
+        }
+      }
+}
+
+TEST(CpuBackend, VocabParallelEmbedZeroesForeignRows) {
+  auto be = MakeBackend("cpu");
+  std::vector<float> table = {1, 2, 3, 4, 5, 6};  // rows 10, 11, 12 of a sharded table, D = 2
+  Tensor t = be->Upload("table", {3, 2}, table.data()), out = be->Alloc("out", {3, 2});
+  be->Embed(t, {11, 3, 12}, 10, 2.f, out);
+  auto o = Host(*be, out);
+  EXPECT_EQ(o, (std::vector<float>{6, 8, 0, 0, 10, 12}));
+}
+
+TEST(CpuBackend, WriteCachePlacesRowsAtSlots) {
+  auto be = MakeBackend("cpu");
+  std::vector<float> fresh = {1, 2, 3, 4};  // [B=2, T=2, 1, 1]
+  Tensor f = be->Upload("fresh", {2, 2, 1, 1}, fresh.data()), cache = be->Alloc("cache", {2, 4, 1, 1});
+  be->WriteCache(f, {1, 2}, {2, 1}, cache);
+  EXPECT_EQ(Host(*be, cache), (std::vector<float>{0, 1, 2, 0, 0, 0, 3, 0}));
+  EXPECT_THROW(be->WriteCache(f, {3, 0}, {2, 1}, cache), Error);
+}
+
+TEST(Backend, UnknownAndUnavailableBackendsFailClearly) {
+  EXPECT_THROW(MakeBackend("tpu"), Error);
+}
+
+}  // namespace
+}  // namespace pg
