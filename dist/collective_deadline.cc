@@ -63,8 +63,8 @@ double DefaultCollectiveTimeoutSeconds() {
 }
 
 void SetDefaultCollectiveTimeoutSeconds(double seconds) {
-  if (seconds > 0) CheckTimeoutSeconds(seconds, "SetDefaultCollectiveTimeoutSeconds");
-  g_timeout_override.store(seconds > 0 ? seconds : 0.0);
+  if (seconds != 0) CheckTimeoutSeconds(seconds, "SetDefaultCollectiveTimeoutSeconds");
+  g_timeout_override.store(seconds);
 }
 
 void CollectiveTimedOut(const char* op, uint64_t seq, double timeout_s,

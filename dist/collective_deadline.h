@@ -21,7 +21,7 @@ constexpr double kDefaultCollectiveTimeoutSeconds = 300.0;
 
 // Throws pg::Error naming PG_COLLECTIVE_TIMEOUT_S if it is set but not a positive number.
 double DefaultCollectiveTimeoutSeconds();
-// seconds <= 0 clears the override (back to the environment / 300 s).
+// 0 clears the override (back to the environment / 300 s); other values must be positive.
 void SetDefaultCollectiveTimeoutSeconds(double seconds);
 // Throws pg::Error if `seconds` is not a positive finite number; `what` names the caller.
 void CheckTimeoutSeconds(double seconds, const std::string& what);

@@ -156,9 +156,15 @@ ConvertResult ConvertHf(const std::string& input, const ModelConfig* expected, c
                         const ConvertOptions& opt) {
   const std::string dir = DirOf(input);
   HfImportOptions o = hf_opt;
+  if (o.name.empty()) {  // default: the model directory's name
+    const size_t s = dir.find_last_not_of('/');
+    const std::string trimmed = s == std::string::npos ? dir : dir.substr(0, s + 1);
+    o.name = trimmed.substr(trimmed.rfind('/') == std::string::npos ? 0 : trimmed.rfind('/') + 1);
+  }
   if (expected) {
     o.name = expected->name;
     o.max_seq_len = expected->max_seq_len;
+    o.vocab_size = expected->text.vocab_size;  // HF rows beyond it (padding) are dropped
   }
   ModelConfig c = ReadHfConfig(dir + "/config.json", o);
   if (expected) {

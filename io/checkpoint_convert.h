@@ -33,8 +33,8 @@ ConvertResult ConvertNpz(const std::string& npz_path, const ModelConfig& config,
 
 // `input`: an HF model directory (config.json + model.safetensors or the sharded index), or
 // a .safetensors / index .json file with config.json beside it. When `expected` is given, the
-// model derived from config.json must match it (architecture, vocabulary and tokens); its
-// name and max_seq_len are used. Otherwise `hf` supplies name / max_seq_len / vocab overrides.
+// model derived from config.json must match it (architecture and tokens); its name,
+// max_seq_len and vocabulary are used (the HF embedding must have at least that many rows). Otherwise `hf` supplies name / max_seq_len / vocab overrides.
 ConvertResult ConvertHf(const std::string& input, const ModelConfig* expected, const HfImportOptions& hf,
                         const ConvertOptions& opt);
 

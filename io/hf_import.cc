@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -84,6 +85,17 @@ void ParseText(const json& j, const std::string& src, ModelConfig* c) {
     t.final_softcap = Field<float>(tc, "final_logit_softcapping", 30.f, w);
     t.sliding_window = Field<int>(tc, "sliding_window", 4096, w);
     t.post_norms = true;
+    // Newer configs spell the alternation out; it must be ours (sliding on even layers).
+    if (tc.contains("layer_types") && tc["layer_types"].is_array()) {
+      const json& lt = tc["layer_types"];
+      PG_CHECK(static_cast<int>(lt.size()) == t.depth,
+               "HF config " << w << ": layer_types has " << lt.size() << " entries for " << t.depth << " layers");
+      for (int l = 0; l < t.depth; ++l) {
+        const std::string want = t.IsSlidingLayer(l) ? "sliding_attention" : "full_attention";
+        PG_CHECK(lt[l] == want, "HF config " << w << ": layer_types[" << l << "] is " << lt[l].dump() << "; expected \""
+                                             << want << "\" (Gemma 2 alternates, sliding on even layers)");
+      }
+    }
   } else {
     t.query_pre_attn_scalar = static_cast<float>(t.head_dim);
     t.attn_softcap = t.final_softcap = 0.f;
@@ -94,7 +106,10 @@ void ParseText(const json& j, const std::string& src, ModelConfig* c) {
   t.vocab_size = hf_vocab;
   if (j.contains("image_token_index") || j.contains("image_token_id")) {
     const int image_token = Field<int>(j, "image_token_index", Field<int>(j, "image_token_id", 0, src), src);
-    if (image_token >= 256000 && image_token < hf_vocab) t.vocab_size = image_token;
+    // HF appends <image> right after the tokenizer's ids and pads the table to a multiple of
+    // 64 rows (257152 -> 257216 for the release; 1600 -> 1664 for the test fixtures).
+    if (image_token > 0 && image_token < hf_vocab && hf_vocab % 64 == 0 && hf_vocab - image_token <= 64)
+      t.vocab_size = image_token;
   }
   TokenConfig& k = c->tokens;
   k.pad = Field<int>(j, "pad_token_id", Field<int>(tc, "pad_token_id", 0, w), src);

@@ -3,11 +3,12 @@
 // the transpose that undoes transformers' convert_paligemma_weights_to_hf.py (MODEL_FACTS 3.2).
 //
 // Vocabulary rule: the engine vocabulary is text_config.vocab_size (top-level vocab_size when
-// text_config has none), EXCEPT when image_token_index >= 256000 and < that size: then HF
-// appended "<image>" (and the real release pads to a multiple of 64: 257152 -> 257216 rows)
-// after the tokenizer's own ids, so the engine vocabulary is image_token_index (257152 for
-// every released PaliGemma). Embedding rows beyond the vocabulary are dropped. The override
-// HfImportOptions::vocab_size wins over both.
+// text_config has none), EXCEPT when the embedding was padded after "<image>": HF appends
+// "<image>" right after the tokenizer's own ids (image_token_index == tokenizer size) and pads
+// the table to a multiple of 64 rows (257152 -> 257216 for every released PaliGemma). So when
+// vocab_size % 64 == 0 and image_token_index lies in [vocab_size - 64, vocab_size), the engine
+// vocabulary is image_token_index. Embedding rows beyond the vocabulary are dropped. The
+// override HfImportOptions::vocab_size wins over both.
 #pragma once
 
 #include <cstdint>

@@ -47,7 +47,7 @@ void OnPngRead(png_structp png, png_bytep dst, size_t n) {
   auto* job = static_cast<PngJob*>(png_get_io_ptr(png));
   if (job->size - job->pos < n) {
     std::snprintf(job->message, sizeof(job->message),
-                  "truncated PNG data (premature end of file after %zu bytes)", job->size);
+                  "truncated PNG data (the file ends after %zu bytes)", job->size);
     std::longjmp(job->jump, 1);
   }
   std::memcpy(dst, job->data + job->pos, n);

@@ -13,6 +13,7 @@ int RunCli(int argc, char** argv) {
   pg::RegisterConvertCommand(app);
   pg::RegisterInspectCommand(app);
   pg::RegisterGenerateCommand(app);
+  pg::RegisterCaptionCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -80,6 +80,7 @@ std::string ReadStringAttr(hid_t obj, const char* name, const std::string& file)
   PG_CHECK(n > 0 && n < (64u << 20), "checkpoint '" << file << "': attribute '" << name << "' has size " << n);
   h5::Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(mem.get(), n);
+  H5Tset_strpad(mem.get(), H5T_STR_NULLPAD);  // the writer stores n bytes with no terminator
   std::string buf(n, '\0');
   PG_H5_CHECK(H5Aread(attr.get(), mem.get(), &buf[0]), "checkpoint '" << file << "': reading attribute '" << name << "'");
   buf.resize(std::strlen(buf.c_str()));

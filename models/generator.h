@@ -31,6 +31,19 @@ struct GenerationOutput {
   int prompt_tokens = 0;                    // Np + text tokens
 };
 
+// Batched prefix-LM prefill of `batch` into a new KV cache of `capacity` slots per sequence
+// (at least the longest prompt). Returns full-vocabulary logits [batch, vocab] at each
+// sequence's last prompt token; *lens gets the prompt lengths (Np + text tokens).
+// hidden (optional): [depth + 1, batch, T, D] residual stream, T = longest prompt.
+std::vector<float> Prefill(PaliGemma& model, const std::vector<GenerationInput>& batch, int capacity, KvCache* cache,
+                           std::vector<int>* lens, std::vector<float>* hidden = nullptr);
+
+// Checks that a prompt of `text_tokens` fits the model with `max_new_tokens` after it.
+void CheckPromptFits(const ModelConfig& c, size_t text_tokens, int max_new_tokens);
+
+// The leader's sampled tokens, broadcast over the tensor-parallel group.
+void AgreeOnTokens(const TpGroup& tp, std::vector<int>& tokens);
+
 class Generator {
  public:
   explicit Generator(PaliGemma& model) : model_(model) {}
@@ -38,9 +51,6 @@ class Generator {
   std::vector<GenerationOutput> Run(const std::vector<GenerationInput>& batch, const GenerationOptions& options);
 
  private:
-  std::vector<int> SampleAgreed(const Sampler& sampler, const std::vector<float>& logits,
-                                const std::vector<GenerationInput>& batch, int64_t step);
-
   PaliGemma& model_;
 };
 

@@ -15,6 +15,7 @@ PaliGemma::PaliGemma(const CheckpointReader& ckpt, Backend& be, TpGroup tp, cons
 }
 
 std::vector<float> PaliGemma::EncodeImages(const float* pixels, int batch, std::vector<float>* vit_hidden) {
+  if (batch == 0) return {};
   PG_CHECK(vit_, "this rank did not load the vision tower (it runs on the tensor-parallel leader)");
   Tensor tokens = VitForward(be_, *vit_, config_, pixels, batch, vit_hidden);
   std::vector<float> host(tokens.numel());

@@ -14,9 +14,10 @@
 namespace pg {
 
 // Which keys a query may attend to, per sequence b of the batch (prefix-LM + KV cache):
-// query t of sequence b sits at cache slot q_start[b] + t; key slot s is visible iff
-//   s < kv_len[b]  and  (s <= query slot  or  s < prefix_len[b])
-//   and (window == 0 or query slot - s < window).
+// query t of sequence b sits at cache slot q = q_start[b] + t; key slot s < kv_len[b] is visible iff
+//   (s <= q and (window == 0 or q - s < window))      causal, within the sliding window
+//   or (s < prefix_len[b] and q < prefix_len[b])       the bidirectional prefix block
+// (Hugging Face Gemma 2: the sliding window does not apply inside the prefix block).
 // Queries with slot >= kv_len[b] are padding: their output is zero.
 struct AttentionMask {
   std::vector<int> q_start;     // [batch]

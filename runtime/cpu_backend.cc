@@ -56,13 +56,15 @@ class CpuBackend final : public Backend {
   }
 
   void MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) override {
-    // x: [M, K], w: [K, N], out: [M, N]
+    // x: [M, K], w: [K, N], out: [M, N]; x and out may carry more dims ([B, T, heads, hd]) as long
+    // as their element counts are M * K and M * N.
     PG_CHECK(w.rank() == 2, "MatMul: weight '" << w.name << "' must be 2-D, got " << ShapeStr(w.shape));
-    const int64_t K = w.shape[0], N = w.shape[1], M = Rows(x);
-    PG_CHECK(x.dim(-1) == K, "MatMul: '" << x.name << "' " << ShapeStr(x.shape) << " @ '" << w.name << "' "
-                                         << ShapeStr(w.shape) << ": inner dims differ");
-    PG_CHECK(out.dim(-1) == N && Rows(out) == M, "MatMul: output '" << out.name << "' has shape "
-                                                     << ShapeStr(out.shape) << "; expected [" << M << ", " << N << "]");
+    const int64_t K = w.shape[0], N = w.shape[1];
+    PG_CHECK(K > 0 && x.numel() % K == 0, "MatMul: '" << x.name << "' " << ShapeStr(x.shape) << " @ '" << w.name
+                                                      << "' " << ShapeStr(w.shape) << ": inner dims differ");
+    const int64_t M = x.numel() / K;
+    PG_CHECK(out.numel() == M * N, "MatMul: output '" << out.name << "' has shape " << ShapeStr(out.shape)
+                                                      << "; expected " << M << " x " << N << " elements");
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.f, x.f32(), K, w.f32(), N, 0.f, out.f32(), N);
     if (bias) AddRowBroadcast(out, *bias);
   }
@@ -85,12 +87,14 @@ class CpuBackend final : public Backend {
   }
 
   void AddRowBroadcast(Tensor& x, const Tensor& row) override {
-    const int64_t N = x.dim(-1);
-    PG_CHECK(row.numel() == N, "AddRowBroadcast: row '" << row.name << "' has " << row.numel() << " elements; '"
-                                                        << x.name << "' rows have " << N);
+    // x: [M, N] (any shape with M * N elements), row: [N]
+    const int64_t N = row.numel();
+    PG_CHECK(N > 0 && x.numel() % N == 0, "AddRowBroadcast: row '" << row.name << "' has " << N
+                                                                   << " elements; '" << x.name << "' has "
+                                                                   << x.numel());
     float* a = x.f32();
     const float* r = row.f32();
-    for (int64_t m = 0, M = Rows(x); m < M; ++m)
+    for (int64_t m = 0, M = x.numel() / N; m < M; ++m)
       for (int64_t n = 0; n < N; ++n) a[m * N + n] += r[n];
   }
 
@@ -251,7 +255,8 @@ class CpuBackend final : public Backend {
           const int64_t kh = h / group;
           float mx = -std::numeric_limits<float>::infinity();
           for (int64_t s = 0; s < mask.kv_len[b]; ++s) {
-            const bool visible = (s <= qs || s < mask.prefix_len[b]) && (mask.window == 0 || qs - s < mask.window);
+            const bool in_prefix = s < mask.prefix_len[b] && qs < mask.prefix_len[b];
+            const bool visible = in_prefix || (s <= qs && (mask.window == 0 || qs - s < mask.window));
             if (!visible) {
               scores[s] = -std::numeric_limits<float>::infinity();
               continue;

@@ -115,7 +115,7 @@ TEST(CpuBackend, AttentionPrefixCausalWindowAndPadding) {
   AttentionMask m;
   m.q_start = {0, 1};
   m.kv_len = {4, 6};      // sequence 0: queries 4 (slot 4) is padding
-  m.prefix_len = {3, 2};
+  m.prefix_len = {4, 2};  // sequence 0: query 3 sees key 0 through the prefix block despite the window
   m.window = 3;
   AttentionParams p;
   p.scale = 0.7f;
@@ -130,7 +130,8 @@ TEST(CpuBackend, AttentionPrefixCausalWindowAndPadding) {
         double mx = -1e30, sum = 0;
         std::vector<bool> vis(S);
         for (int s = 0; s < S; ++s) {
-          vis[s] = qs < m.kv_len[b] && s < m.kv_len[b] && (s <= qs || s < m.prefix_len[b]) && qs - s < m.window;
+          const bool prefix_block = s < m.prefix_len[b] && qs < m.prefix_len[b];
+          vis[s] = qs < m.kv_len[b] && s < m.kv_len[b] && (prefix_block || (s <= qs && qs - s < m.window));
           if (!vis[s]) continue;
           double d = 0;
           for (int i = 0; i < hd; ++i) d += qv[((b * T + t) * H + h) * hd + i] * kv[((b * S + s) * KH + kh) * hd + i];

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -103,7 +104,12 @@ TEST_F(TimeoutEnvTest, BadValuesAreRejectedWithTheVariableName) {
               std::string("environment variable PG_COLLECTIVE_TIMEOUT_S='") + bad +
                   "' is not a positive number of seconds");
   }
-  EXPECT_NE(ErrorOf([] { SetDefaultCollectiveTimeoutSeconds(-0.0 - 1); }), "");
+  unsetenv("PG_COLLECTIVE_TIMEOUT_S");
+  EXPECT_EQ(ErrorOf([] { SetDefaultCollectiveTimeoutSeconds(-1); }),
+            "SetDefaultCollectiveTimeoutSeconds: collective timeout must be a positive number of "
+            "seconds, got -1");
+  EXPECT_NE(ErrorOf([] { SetDefaultCollectiveTimeoutSeconds(std::nan("")); }), "");
+  EXPECT_EQ(DefaultCollectiveTimeoutSeconds(), 300.0) << "a rejected value must not stick";
 }
 
 TEST(PollUntilTest, ReturnsFalseAtTheDeadlineAndTrueWhenDone) {

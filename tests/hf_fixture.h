@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "io/checkpoint_convert.h"
 #include "io/h5_arrays.h"
 #include "models/generator.h"
 #include "runtime/check.h"
@@ -24,13 +25,14 @@ inline std::string FixtureDir(const std::string& name) {
   return std::string(PG_SOURCE_DIR) + "/tests/fixtures/hf/" + name;
 }
 
-// Converts <fixture>/model.safetensors to an HDF5 checkpoint under `work_dir` (once per path).
+// Converts <fixture>/model.safetensors to an HDF5 checkpoint at `out_path` with the library
+// converter (`paligemma convert --from hf` runs the same code; the mpirun tests use the CLI).
 inline std::string ConvertFixture(const std::string& name, const std::string& out_path) {
-  std::ostringstream cmd;
-  cmd << PG_BINARY_DIR << "/paligemma convert --from hf --input " << FixtureDir(name) << " --output " << out_path
-      << " > " << out_path << ".log 2>&1";
-  const int rc = std::system(cmd.str().c_str());
-  PG_CHECK(rc == 0, "`" << cmd.str() << "` failed with status " << rc);
+  ConvertOptions opt;
+  opt.output = out_path;
+  HfImportOptions hf;
+  hf.name = name;
+  ConvertHf(FixtureDir(name), nullptr, hf, opt);
   return out_path;
 }
 

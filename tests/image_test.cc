@@ -335,5 +335,28 @@ TEST(ImageDecodeErrors, FuzzedInputsNeverCrash) {
   EXPECT_GT(errors, 0);
 }
 
+// The demo images in assets/images (scripts/make_sample_images.py) decode; the bad ones do not.
+TEST(ImageDecode, SampleAssets) {
+  const std::string dir = std::string(PG_SOURCE_DIR) + "/assets/images/";
+  std::ifstream labels(dir + "labels.txt");
+  ASSERT_TRUE(labels.good()) << "missing " << dir << "labels.txt";
+  int count = 0;
+  for (std::string line; std::getline(labels, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t tab = line.find('\t');
+    ASSERT_NE(tab, std::string::npos) << "labels.txt line without a tab: " << line;
+    const Image img = DecodeImageFile(dir + line.substr(0, tab));
+    EXPECT_GT(img.width, 0);
+    EXPECT_LE(img.width, 224);
+    EXPECT_EQ(PreprocessImage(img, 224, ResizeFilter::kBilinearAntialias).size(), 224u * 224 * 3);
+    ++count;
+  }
+  EXPECT_GE(count, 5);
+  ExpectError([&] { DecodeImageFile(dir + "bad/truncated.jpg"); },
+              {"bad/truncated.jpg'", "truncated JPEG data"});
+  ExpectError([&] { DecodeImageFile(dir + "bad/not_an_image.png"); },
+              {"bad/not_an_image.png'", "not a JPEG or PNG"});
+}
+
 }  // namespace
 }  // namespace pg

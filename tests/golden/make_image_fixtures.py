@@ -33,11 +33,13 @@ import json
 import os
 import struct
 import sys
+import warnings
 import zlib
 
 import numpy as np
 from PIL import Image
 
+warnings.filterwarnings("ignore", message="Palette images with Transparency")
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_DIR = os.path.normpath(os.path.join(HERE, "..", "fixtures", "images"))
 

@@ -69,7 +69,8 @@ def _rope(x, pos, theta):
     return x * cos + np.concatenate([-x2, x1], -1) * sin
 
 
-def decoder_forward(W, tc, x, prompt_len, *, prefix=True, sliding=True, softcap=True, pos_base=1, vocab=None):
+def decoder_forward(W, tc, x, prompt_len, *, prefix=True, sliding=True, attn_softcap=True, final_softcap=True,
+                    pos_base=1, vocab=None):
     """x: [T, D] merged input embeddings. Tokens [0, prompt_len) are the prompt (bidirectional block when
     prefix=True); later tokens are causal. Returns (logits [T, vocab], per-layer outputs list of [T, D])."""
     p = "language_model.model."
@@ -78,8 +79,8 @@ def decoder_forward(W, tc, x, prompt_len, *, prefix=True, sliding=True, softcap=
     eps = tc["rms_norm_eps"]
     gemma2 = tc["model_type"] == "gemma2"
     scale = (tc["query_pre_attn_scalar"] if gemma2 else hd) ** -0.5
-    attn_cap = tc.get("attn_logit_softcapping") if (gemma2 and softcap) else None
-    final_cap = tc.get("final_logit_softcapping") if (gemma2 and softcap) else None
+    attn_cap = tc.get("attn_logit_softcapping") if (gemma2 and attn_softcap) else None
+    final_cap = tc.get("final_logit_softcapping") if (gemma2 and final_softcap) else None
     theta = tc.get("rope_parameters", {}).get("rope_theta", 10000.0)
     pos = np.arange(T) + pos_base
     i, j = np.arange(T)[:, None], np.arange(T)[None, :]

@@ -4,8 +4,12 @@
 //                                      the others' deadline aborts the job, naming the op
 //   communicator_mpitest throw         the last rank throws: RunMpiMain aborts the job
 //   communicator_mpitest abort         rank 0 calls Communicator::Abort
+//   communicator_mpitest sigstop       the last rank stops itself: the others' deadline fires
+//   communicator_mpitest sigkill       the last rank kills itself: mpirun ends the job
 // Failure cases are checked by expect_failure.sh (exit code, elapsed time, stderr lines).
+#include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -222,6 +226,19 @@ int RunThrow() {
   return 0;
 }
 
+// The last rank stops (SIGSTOP: alive but stuck) or dies (SIGKILL) after a barrier; the
+// others wait in AllReduceSum under PG_COLLECTIVE_TIMEOUT_S (stop) or 600 s (kill).
+int RunSignal(int signal_number) {
+  auto comm = MpiCommunicator::Duplicate(MPI_COMM_WORLD, "world");
+  if (signal_number == SIGKILL) comm->SetCollectiveTimeout(600);
+  comm->Barrier();
+  if (comm->rank() == comm->size() - 1) raise(signal_number);
+  float x = 1;
+  comm->AllReduceSum(&x, 1);
+  std::fprintf(stderr, "[rank %d] signal case finished\n", comm->rank());
+  return 0;
+}
+
 int RunAbort() {
   auto comm = MpiCommunicator::Duplicate(MPI_COMM_WORLD, "world");
   comm->SetCollectiveTimeout(600);
@@ -240,6 +257,8 @@ int main(int argc, char** argv) {
     if (which == "stall") return RunStall();
     if (which == "throw") return RunThrow();
     if (which == "abort") return RunAbort();
-    PG_THROW("usage: communicator_mpitest collectives|stall|throw|abort (got '" << which << "')");
+    if (which == "sigstop") return RunSignal(SIGSTOP);
+    if (which == "sigkill") return RunSignal(SIGKILL);
+    PG_THROW("usage: communicator_mpitest collectives|stall|throw|abort|sigstop|sigkill (got '" << which << "')");
   });
 }

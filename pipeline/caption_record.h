@@ -1,0 +1,41 @@
+// One line of the caption job's output (JSON Lines), the same bytes in the part files and in
+// OUT.jsonl. Fields, in this order:
+//   "image"   the path as listed (image_list.h)
+//   "index"   its position in the sorted input list
+//   "status"  "ok" | "error"
+//   "text"    the decoded answer (up to <eos>); null for errors
+//   "tokens"  generated tokens, <eos> not counted; 0 for errors
+//   "eos"     true if the model ended the answer itself, false if max_new_tokens cut it
+//             (omitted for errors)
+//   "boxes"   only for "detect ..." prompts: [{"label","x0","y0","x1","y1"}] in pixels of the
+//             ORIGINAL image (Tokenizer::ParseDetections; x0,y0 top-left)
+//   "error"   null for ok; the message (naming the image) for errors
+// Nothing in a record depends on the layout, timing or batch, so a resumed job writes the same
+// bytes as an uninterrupted one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/detection.h"
+
+namespace pg {
+
+// True for prompts whose answers are boxes ("detect cat ; dog").
+bool IsDetectionPrompt(const std::string& prompt);
+
+struct CaptionResult {
+  std::string image;
+  int64_t index = 0;
+  std::string text;
+  int64_t tokens = 0;
+  bool hit_eos = false;
+  bool with_boxes = false;
+  std::vector<Detection> boxes;
+};
+
+std::string OkRecordLine(const CaptionResult& r);
+std::string ErrorRecordLine(const std::string& image, int64_t index, const std::string& error);
+
+}  // namespace pg

@@ -1,0 +1,36 @@
+#include "pipeline/pg_home.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace fs = std::filesystem;
+
+namespace pg {
+
+std::string ResolvePgHome(const char* env_value, const std::string& exe_path) {
+  if (env_value != nullptr && env_value[0] != '\0') return env_value;
+  if (exe_path.empty()) return ".";
+  const fs::path home = fs::path(exe_path).parent_path().parent_path();
+  return home.empty() ? "." : home.string();
+}
+
+std::string PgHome() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  const std::string exe = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  return ResolvePgHome(std::getenv("PG_HOME"), exe);
+}
+
+DemoDefaults DemoDefaultsFor(const std::string& home) {
+  const fs::path h(home);
+  DemoDefaults d;
+  d.model = (h / "build" / "demo_model.h5").string();
+  d.tokenizer = (h / "assets" / "tokenizer" / "tiny.model").string();
+  d.images = (h / "assets" / "images").string();
+  d.output = (fs::path("out") / "captions.jsonl").string();
+  return d;
+}
+
+}  // namespace pg

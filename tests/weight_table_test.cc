@@ -1,0 +1,182 @@
+// The declarative weight table: names and shapes for the real configs (MODEL_FACTS 2 and 4),
+// tensor-parallel hyperslabs, the "split if divisible, else replicate" KV rule, and errors.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "models/model_config.h"
+#include "models/weight_table.h"
+#include "runtime/check.h"
+
+namespace pg {
+namespace {
+
+ModelConfig Cfg(const std::string& name) {
+  return ModelConfig::FromFile(std::string(PG_SOURCE_DIR) + "/configs/" + name + ".json");
+}
+
+std::map<std::string, std::vector<int64_t>> Shapes(const ModelConfig& c) {
+  std::map<std::string, std::vector<int64_t>> m;
+  for (const WeightSpec& s : WeightTable(c)) {
+    EXPECT_FALSE(m.count(s.name)) << "duplicate " << s.name;
+    m[s.name] = s.shape;
+  }
+  return m;
+}
+
+TEST(WeightTable, PaliGemma3bShapesMatchTheKaggleNpz) {
+  // Every key and shape of the real paligemma-3b-pt-224.npz (MODEL_FACTS section 2).
+  const std::map<std::string, std::vector<int64_t>> expected = {
+      {"img/embedding/kernel", {14, 14, 3, 1152}},
+      {"img/embedding/bias", {1152}},
+      {"img/pos_embedding", {1, 256, 1152}},
+      {"img/Transformer/encoderblock/LayerNorm_0/scale", {27, 1152}},
+      {"img/Transformer/encoderblock/LayerNorm_0/bias", {27, 1152}},
+      {"img/Transformer/encoderblock/LayerNorm_1/scale", {27, 1152}},
+      {"img/Transformer/encoderblock/LayerNorm_1/bias", {27, 1152}},
+      {"img/Transformer/encoderblock/MultiHeadDotProductAttention_0/query/kernel", {27, 1152, 16, 72}},
+      {"img/Transformer/encoderblock/MultiHeadDotProductAttention_0/key/kernel", {27, 1152, 16, 72}},
+      {"img/Transformer/encoderblock/MultiHeadDotProductAttention_0/value/kernel", {27, 1152, 16, 72}},
+      {"img/Transformer/encoderblock/MultiHeadDotProductAttention_0/query/bias", {27, 16, 72}},
+      {"img/Transformer/encoderblock/MultiHeadDotProductAttention_0/key/bias", {27, 16, 72}},
+      {"img/Transformer/encoderblock/MultiHeadDotProductAttention_0/value/bias", {27, 16, 72}},
+      {"img/Transformer/encoderblock/MultiHeadDotProductAttention_0/out/kernel", {27, 16, 72, 1152}},
+      {"img/Transformer/encoderblock/MultiHeadDotProductAttention_0/out/bias", {27, 1152}},
+      {"img/Transformer/encoderblock/MlpBlock_0/Dense_0/kernel", {27, 1152, 4304}},
+      {"img/Transformer/encoderblock/MlpBlock_0/Dense_0/bias", {27, 4304}},
+      {"img/Transformer/encoderblock/MlpBlock_0/Dense_1/kernel", {27, 4304, 1152}},
+      {"img/Transformer/encoderblock/MlpBlock_0/Dense_1/bias", {27, 1152}},
+      {"img/Transformer/encoder_norm/scale", {1152}},
+      {"img/Transformer/encoder_norm/bias", {1152}},
+      {"img/head/kernel", {1152, 2048}},
+      {"img/head/bias", {2048}},
+      {"llm/embedder/input_embedding", {257152, 2048}},
+      {"llm/layers/attn/q_einsum/w", {18, 8, 2048, 256}},
+      {"llm/layers/attn/kv_einsum/w", {18, 2, 1, 2048, 256}},
+      {"llm/layers/attn/attn_vec_einsum/w", {18, 8, 256, 2048}},
+      {"llm/layers/mlp/gating_einsum", {18, 2, 2048, 16384}},
+      {"llm/layers/mlp/linear", {18, 16384, 2048}},
+      {"llm/layers/pre_attention_norm/scale", {18, 2048}},
+      {"llm/layers/pre_ffw_norm/scale", {18, 2048}},
+      {"llm/final_norm/scale", {2048}},
+  };
+  EXPECT_EQ(Shapes(Cfg("paligemma-3b-pt-224")), expected);
+  int64_t total = 0;
+  for (const WeightSpec& s : WeightTable(Cfg("paligemma-3b-pt-224"))) total += s.num_elements;
+  EXPECT_EQ(total, 2923335408);  // ~2.92 B parameters: the "3B" model
+  EXPECT_EQ(Shapes(Cfg("paligemma-3b-pt-896")).at("img/pos_embedding"), (std::vector<int64_t>{1, 4096, 1152}));
+}
+
+TEST(WeightTable, PaliGemma2AddsPostNormsAndKvHeads) {
+  const auto m = Shapes(Cfg("paligemma2-3b-pt-224"));
+  EXPECT_EQ(m.size(), 34u);
+  EXPECT_EQ(m.at("llm/layers/attn/kv_einsum/w"), (std::vector<int64_t>{26, 2, 4, 2304, 256}));
+  EXPECT_EQ(m.at("img/head/kernel"), (std::vector<int64_t>{1152, 2304}));
+  EXPECT_EQ(m.at("llm/layers/post_attention_norm/scale"), (std::vector<int64_t>{26, 2304}));
+  EXPECT_EQ(m.at("llm/layers/post_ffw_norm/scale"), (std::vector<int64_t>{26, 2304}));
+  EXPECT_EQ(Shapes(Cfg("paligemma2-28b-pt-224")).at("llm/layers/attn/q_einsum/w"),
+            (std::vector<int64_t>{46, 32, 4608, 128}));
+}
+
+TEST(WeightTable, ShardSlabsSplitHeadsColumnsAndVocab) {
+  const ModelConfig c = Cfg("paligemma-3b-pt-224");
+  const auto t = WeightTable(c);
+  const WeightSpec& q = FindWeight(t, "llm/layers/attn/q_einsum/w");
+  EXPECT_EQ(ShardSlab(q, 0, 1, c.name).count, q.shape);
+  Slab s = ShardSlab(q, 1, 2, c.name);
+  EXPECT_EQ(s.start, (std::vector<int64_t>{0, 4, 0, 0}));
+  EXPECT_EQ(s.count, (std::vector<int64_t>{18, 4, 2048, 256}));
+  s = ShardSlab(q, 3, 4, c.name);
+  EXPECT_EQ(s.start, (std::vector<int64_t>{0, 6, 0, 0}));
+  EXPECT_EQ(s.count, (std::vector<int64_t>{18, 2, 2048, 256}));
+  s = ShardSlab(FindWeight(t, "llm/layers/mlp/gating_einsum"), 2, 4, c.name);
+  EXPECT_EQ(s.start, (std::vector<int64_t>{0, 0, 0, 8192}));
+  EXPECT_EQ(s.count, (std::vector<int64_t>{18, 2, 2048, 4096}));
+  s = ShardSlab(FindWeight(t, "llm/layers/mlp/linear"), 1, 2, c.name);
+  EXPECT_EQ(s.start, (std::vector<int64_t>{0, 8192, 0}));
+  s = ShardSlab(FindWeight(t, "llm/embedder/input_embedding"), 3, 4, c.name);
+  EXPECT_EQ(s.start, (std::vector<int64_t>{3 * 64288, 0}));
+  EXPECT_EQ(s.count, (std::vector<int64_t>{64288, 2048}));
+  s = ShardSlab(FindWeight(t, "img/Transformer/encoderblock/MultiHeadDotProductAttention_0/out/kernel"), 1, 4, c.name);
+  EXPECT_EQ(s.start, (std::vector<int64_t>{0, 4, 0, 0}));
+  EXPECT_EQ(s.count, (std::vector<int64_t>{27, 4, 72, 1152}));
+  // Replicated tensors: every rank reads the whole tensor.
+  const WeightSpec& norm = FindWeight(t, "llm/final_norm/scale");
+  s = ShardSlab(norm, 3, 4, c.name);
+  EXPECT_EQ(s.start, (std::vector<int64_t>{0}));
+  EXPECT_EQ(s.count, (std::vector<int64_t>{2048}));
+}
+
+TEST(WeightTable, KvProjectionSplitsOnlyWhenDivisible) {
+  const ModelConfig g1 = Cfg("paligemma-3b-pt-224");  // MQA: K = 1, replicated at every tp
+  const WeightSpec& kv1 = FindWeight(WeightTable(g1), "llm/layers/attn/kv_einsum/w");
+  for (int tp : {1, 2, 4, 8}) {
+    const Slab s = ShardSlab(kv1, tp - 1, tp, g1.name);
+    EXPECT_EQ(s.count, kv1.shape) << "tp " << tp;
+  }
+  EXPECT_EQ(EffectiveShardAxis(kv1, 2, g1.name), -1);
+  const ModelConfig g2 = Cfg("paligemma2-3b-pt-224");  // K = 4
+  const WeightSpec& kv4 = FindWeight(WeightTable(g2), "llm/layers/attn/kv_einsum/w");
+  Slab s = ShardSlab(kv4, 1, 2, g2.name);
+  EXPECT_EQ(s.start, (std::vector<int64_t>{0, 0, 2, 0, 0}));
+  EXPECT_EQ(s.count, (std::vector<int64_t>{26, 2, 2, 2304, 256}));
+  s = ShardSlab(kv4, 3, 4, g2.name);
+  EXPECT_EQ(s.start[2], 3);
+  EXPECT_EQ(s.count[2], 1);
+  s = ShardSlab(kv4, 5, 8, g2.name);  // 4 kv heads over 8 ranks: replicated
+  EXPECT_EQ(s.count, kv4.shape);
+}
+
+TEST(WeightTable, IndivisibleSplitNamesModelCountDatasetAxisAndTp) {
+  const ModelConfig c = Cfg("paligemma-3b-pt-224");
+  const auto t = WeightTable(c);
+  try {
+    ShardSlab(FindWeight(t, "llm/layers/attn/q_einsum/w"), 0, 3, c.name);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "model 'paligemma-3b-pt-224': 8 query heads (llm/layers/attn/q_einsum/w axis 1) are not divisible by tp 3");
+  }
+  EXPECT_THROW(ShardSlab(FindWeight(t, "llm/layers/mlp/linear"), 0, 3, c.name), Error);
+  EXPECT_THROW(PerRankElements(t, 3, c.name), Error);
+  EXPECT_THROW(ShardSlab(FindWeight(t, "llm/final_norm/scale"), 4, 4, c.name), Error);  // rank out of range
+  EXPECT_THROW(ShardSlab(FindWeight(t, "llm/final_norm/scale"), 0, 0, c.name), Error);
+  try {
+    FindWeight(t, "llm/nope");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'llm/nope'"), std::string::npos);
+  }
+}
+
+TEST(WeightTable, PerRankElementsSplitShardedAndKeepReplicated) {
+  const ModelConfig c = Cfg("paligemma-3b-pt-224");
+  const auto t = WeightTable(c);
+  const RankElements r1 = PerRankElements(t, 1, c.name), r2 = PerRankElements(t, 2, c.name);
+  const RankElements r8 = PerRankElements(t, 8, c.name);
+  EXPECT_EQ(r1.total(), 2923335408);
+  // The replicated part at tp > 1: norms, biases, embeddings of the ViT, projector and the MQA KV.
+  int64_t replicated = 0;
+  for (const WeightSpec& s : t)
+    if (s.shard_axis < 0 || s.name == "llm/layers/attn/kv_einsum/w") replicated += s.num_elements;
+  EXPECT_EQ(r2.replicated, replicated);
+  EXPECT_EQ(r2.sharded * 2, r1.total() - replicated);
+  EXPECT_EQ(r8.sharded * 8, r1.total() - replicated);
+}
+
+TEST(WeightTable, HugeDimensionsAreAnErrorNotAnOverflow) {
+  ModelConfig c = Cfg("paligemma-3b-pt-224");
+  c.text.vocab_size = 2147483647;
+  c.text.width = 2147483647;  // V*D fits int64 but not as f32 bytes
+  EXPECT_THROW(WeightTable(c), Error);
+  c = Cfg("paligemma-3b-pt-224");
+  c.text.depth = 2147483647;
+  c.text.mlp_dim = 2147483647;
+  c.text.width = 2147483647;  // L*2*D*F overflows int64
+  EXPECT_THROW(WeightTable(c), Error);
+  EXPECT_THROW(CheckedNumElements({1LL << 40, 1LL << 40}, "x"), Error);
+  EXPECT_THROW(CheckedNumElements({-1}, "x"), Error);
+}
+
+}  // namespace
+}  // namespace pg
