@@ -16,6 +16,26 @@ std::vector<float> HeadsToColumns(const std::vector<float>& src, int64_t heads, 
   return dst;
 }
 
+// kv_einsum [L, 2, K, D, H] for this rank: split by kv head when tp divides K; otherwise
+// (K < tp, e.g. MQA, or Gemma 2 with 4 kv heads at tp 8) every rank keeps the one kv head its
+// query heads use (query head n uses kv head n / (N / K)), as vLLM replicates KV heads.
+std::vector<float> KvHeadsForRank(WeightLoader& ld, const TextConfig& t, int layer, std::vector<int64_t>* count) {
+  const std::string name = kLayers + "attn/kv_einsum/w";
+  const int tp = ld.tp_size(), K = t.num_kv_heads;
+  if (K % tp == 0) return ld.LayerHost(name, layer, true, count);
+  PG_CHECK(tp % K == 0, "tensor parallel size " << tp << " neither divides nor is a multiple of the " << K
+                                                << " kv heads; use a --tp that divides " << t.num_heads);
+  std::vector<float> all = ld.LayerHost(name, layer, false, count);  // [1, 2, K, D, H]
+  const int64_t per_head = (*count)[3] * (*count)[4];
+  const int64_t head = static_cast<int64_t>(ld.tp_rank()) * K / tp;
+  std::vector<float> mine(2 * per_head);
+  for (int kv = 0; kv < 2; ++kv)
+    std::copy(all.begin() + (kv * K + head) * per_head, all.begin() + (kv * K + head + 1) * per_head,
+              mine.begin() + kv * per_head);
+  (*count)[2] = 1;
+  return mine;
+}
+
 }  // namespace
 
 GemmaWeights LoadGemma(WeightLoader& ld, const ModelConfig& config) {
@@ -40,7 +60,7 @@ GemmaWeights LoadGemma(WeightLoader& ld, const ModelConfig& config) {
     const int64_t heads = count[1];
     L.wq = be.Upload(tag + "wq", {D, heads * hd}, HeadsToColumns(q, heads, D, hd).data());
     // kv_einsum [L, 2, K, D, H]: k = index 0, v = index 1; replicated for MQA.
-    std::vector<float> kv = ld.LayerHost(kLayers + "attn/kv_einsum/w", l, true, &count);
+    std::vector<float> kv = KvHeadsForRank(ld, t, l, &count);
     const int64_t kv_heads = count[2];
     const size_t half = kv.size() / 2;
     L.wk = be.Upload(tag + "wk", {D, kv_heads * hd},

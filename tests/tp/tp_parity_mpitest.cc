@@ -3,7 +3,8 @@
 // and each data-parallel replica generates its share of the fixture's prompts (b % dp == dp_rank).
 // Checks, agreed across all ranks (one failing rank fails the run on every rank):
 //   - greedy tokens identical to Hugging Face, logits within 1e-4 x max|logit| of Hugging Face;
-//   - if a TP=1 baseline file is given: logits within 1e-5 relative of the TP=1 run;
+//   - if a TP=1 baseline file is given: logits within 1e-5 relative of the TP=1 run (3e-5 when
+//     dp > 1 changes the batch each replica decodes);
 //   - with --write-baseline: rank 0 writes the logits it produced (run at -np 1).
 //
 // usage: tp_parity_mpitest FIXTURE MODEL.h5 --tp N [--vit leader|sharded]
@@ -89,7 +90,10 @@ int Run(int argc, char** argv) {
       }
   }
   if (max_hf > 1e-4 * ref.max_abs_logit) ++failures;
-  if (base && max_base > 1e-5 * ref.max_abs_logit) ++failures;
+  // Same batch as the TP=1 run (dp 1): 1e-5 relative. With dp > 1 each replica decodes a
+  // different subset, so BLAS blocks the GEMMs differently (fp32 reassociation, ~1e-5): 3e-5.
+  const double base_tol = (w.dp == 1 ? 1e-5 : 3e-5) * ref.max_abs_logit;
+  if (base && max_base > base_tol) ++failures;
   std::printf("[rank %d tp %d/%d dp %d/%d vit %s] %zu seqs: max |logit - HF| %.3g (rel %.3g), max |logit - TP1| %.3g (rel %.3g)\n",
               w.world_rank, w.tp_rank, w.tp, w.dp_rank, w.dp, vit.c_str(), mine.size(), max_hf,
               max_hf / ref.max_abs_logit, max_base, max_base / ref.max_abs_logit);
