@@ -102,7 +102,7 @@ MpiCommunicator::~MpiCommunicator() {
 
 MpiCommunicator::MpiCommunicator(MpiCommunicator&& other) noexcept
     : comm_(std::exchange(other.comm_, MPI_COMM_NULL)),
-      label_(std::move(other.label_)),
+      label_(other.label_),  // the moved-from object keeps its name for error messages
       rank_(other.rank_),
       size_(other.size_),
       timeout_s_(other.timeout_s_),
@@ -112,7 +112,7 @@ MpiCommunicator& MpiCommunicator::operator=(MpiCommunicator&& other) noexcept {
   if (this != &other) {
     if (comm_ != MPI_COMM_NULL && MpiUsable()) MPI_Comm_free(&comm_);
     comm_ = std::exchange(other.comm_, MPI_COMM_NULL);
-    label_ = std::move(other.label_);
+    label_ = other.label_;
     rank_ = other.rank_;
     size_ = other.size_;
     timeout_s_ = other.timeout_s_;

@@ -55,12 +55,15 @@ void WriteAtomically(const ModelConfig& config, DType dtype, const ConvertOption
   }
 }
 
-// Streams a whole dataset from `read(dst, n)` in pieces of whole rows along axis 0.
+// Streams a whole dataset from `read(dst, first_row, rows)` in pieces of whole rows along
+// axis 0, each a whole number of the dataset's chunks.
 template <typename ReadFn>
 void StreamRows(CheckpointWriter& w, const WeightSpec& spec, ReadFn read) {
   const int64_t rows = spec.shape.empty() ? 1 : spec.shape[0];
   const int64_t row_elems = rows == 0 ? 0 : spec.num_elements / rows;
-  const int64_t per_piece = std::max<int64_t>(1, kPieceElements / std::max<int64_t>(row_elems, 1));
+  const int64_t chunk_rows = spec.shape.empty() ? 1 : ChunkShape(spec, DTypeSize(w.dtype()))[0];
+  int64_t per_piece = std::max<int64_t>(1, kPieceElements / std::max<int64_t>(row_elems, 1));
+  per_piece = std::max(chunk_rows, per_piece / chunk_rows * chunk_rows);
   std::vector<float> buf;
   for (int64_t r = 0; r < rows; r += per_piece) {
     const int64_t k = std::min(per_piece, rows - r);

@@ -16,10 +16,14 @@
 // (pipeline/pg_home.h): PG_HOME/build/demo_model.h5, PG_HOME/assets/tokenizer/tiny.model,
 // PG_HOME/assets/images, ./out/captions.jsonl; PG_HOME defaults to the directory two levels
 // above the executable (build/paligemma -> the repository). scripts/demo.sh prepares it.
+//
+// Debug hook for the kill/resume tests: PG_DEBUG_CAPTION_STEP_DELAY_MS=N sleeps N ms after
+// every engine iteration, so that a job can be killed mid-run.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <iomanip>
 #include <memory>
 #include <sstream>
 
@@ -65,11 +69,11 @@ void ApplyDemoDefaults(CaptionArgs& a) {
     v = def;
     a.defaulted.push_back(std::string(what) + " " + def);
   };
+  const bool model_defaulted = a.session.model_path.empty();
   fill(a.session.model_path, d.model, "--model");
   fill(a.session.tokenizer_path, d.tokenizer, "--tokenizer");
   fill(a.images, d.images, "--images");
   fill(a.output, d.output, "--output");
-  const bool model_defaulted = !a.defaulted.empty() && a.defaulted.front().rfind("--model", 0) == 0;
   PG_CHECK(!model_defaulted || fs::exists(a.session.model_path),
            "no --model given and the demo model '" << a.session.model_path << "' does not exist (PG_HOME="
                << home << "); run scripts/demo.sh (it converts assets/demo_model) or pass --model and --tokenizer");
@@ -219,8 +223,9 @@ void Run(CaptionArgs a) {
     std::ostringstream os;
     os << "caption: wrote " << a.output << ": " << m.records << " records (" << m.records - m.errors << " ok, "
        << m.errors << " error" << (m.errors == 1 ? "" : "s") << "); this run: " << p.done_now << " images, "
-       << p.tokens << " tokens in " << FormatDuration(p.elapsed_s) << " ("
-       << (p.elapsed_s > 0 ? p.done_now / p.elapsed_s : 0.0) << " images/s)";
+       << p.tokens << " tokens in " << FormatDuration(p.elapsed_s) << " (" << std::fixed << std::setprecision(1)
+       << (p.elapsed_s > 0 ? p.done_now / p.elapsed_s : 0.0) << " images/s, "
+       << (p.elapsed_s > 0 ? p.tokens / p.elapsed_s : 0.0) << " tokens/s)";
     WriteStderrLine(os.str());
   });
 }

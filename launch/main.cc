@@ -14,6 +14,7 @@ int RunCli(int argc, char** argv) {
   pg::RegisterInspectCommand(app);
   pg::RegisterGenerateCommand(app);
   pg::RegisterCaptionCommand(app);
+  pg::RegisterBenchCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "models/checkpoint_writer.h"
+#include "models/hdf5_storage_check.h"
 #include "models/hdf5_util.h"
 #include "runtime/check.h"
 
@@ -134,9 +135,11 @@ void CheckpointReader::OpenAndValidate() {
   PG_CHECK(dtype == "f32" || dtype == "bf16",
            "checkpoint '" << f << "': attribute dtype is '" << dtype << "'; expected 'f32' or 'bf16'");
   dtype_ = dtype == "bf16" ? DType::kBF16 : DType::kF32;
-  config_ = ModelConfig::FromJsonText(ReadStringAttr(root, "config", f), "checkpoint '" + f + "' attribute config");
+  config_ = ModelConfig::FromJsonText(ReadStringAttr(root, "config", f), "in checkpoint '" + f + "'");
   table_ = WeightTable(config_);
 
+  hsize_t file_size = 0;
+  PG_H5_CHECK(H5Fget_filesize(root, &file_size), "checkpoint '" << f << "': cannot read its size");
   LinkInfo links;
   PG_H5_CHECK(H5Lvisit(root, H5_INDEX_NAME, H5_ITER_INC, VisitLink, &links),
               "checkpoint '" << f << "': cannot list its objects (truncated or corrupt?)");
@@ -173,10 +176,7 @@ void CheckpointReader::OpenAndValidate() {
     const bool ok = dtype_ == DType::kBF16 ? h5::IsBf16Type(type.get()) : h5::IsF32Type(type.get());
     PG_CHECK(ok, where << " has type " << h5::DescribeType(type.get()) << "; expected "
                        << (dtype_ == DType::kBF16 ? "bf16" : "IEEE f32") << " (the file's dtype attribute)");
-    h5::Handle dcpl(H5Dget_create_plist(ds.get()), H5Pclose);
-    PG_H5_CHECK(dcpl.get(), where << ": cannot read its creation properties");
-    PG_CHECK(H5Pget_external_count(dcpl.get()) == 0, where << " uses external storage (raw data in other files)");
-    PG_CHECK(H5Pget_layout(dcpl.get()) != H5D_VIRTUAL, where << " is a virtual dataset (data in other files)");
+    h5::CheckDatasetStorage(ds.get(), s.shape, DTypeSize(dtype_), file_size, where);
     state_->datasets[s.name] = std::move(ds);
   }
 }

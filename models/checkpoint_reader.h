@@ -26,6 +26,7 @@
 
 #include "models/model_config.h"
 #include "models/weight_table.h"
+#include "runtime/check.h"
 #include "runtime/dtype.h"
 
 namespace pg {

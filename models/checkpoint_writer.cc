@@ -1,5 +1,6 @@
 #include "models/checkpoint_writer.h"
 
+#include <cstring>
 #include <numeric>
 #include <sstream>
 
@@ -41,6 +42,12 @@ bool Overlaps(const Slab& a, const Slab& b) {
 std::vector<int64_t> ChunkShape(const WeightSpec& spec, size_t elem_size) {
   std::vector<int64_t> chunk = spec.shape;
   if (spec.stacked && !chunk.empty()) chunk[0] = 1;
+  // k|v and gate|up are separate HF tensors written separately: one chunk each.
+  const auto ends_with = [&](const char* suffix) {
+    const size_t n = std::strlen(suffix);
+    return spec.name.size() >= n && spec.name.compare(spec.name.size() - n, n, suffix) == 0;
+  };
+  if (ends_with("kv_einsum/w") || ends_with("gating_einsum")) chunk[1] = 1;
   if (spec.shard_axis >= 0) {
     const int64_t d = spec.shape[spec.shard_axis];
     chunk[spec.shard_axis] = d / std::gcd<int64_t>(d, 64);
@@ -93,6 +100,9 @@ CheckpointWriter::CheckpointWriter(const std::string& path, const ModelConfig& c
     PG_H5_CHECK(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()),
                 "checkpoint '" << path << "': chunking '" << spec.name << "'");
     PG_H5_CHECK(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "checkpoint '" << path << "'");
+    // A Fletcher-32 checksum per chunk: corrupted weight bytes fail the read instead of
+    // loading silently (HDF5 verifies it on every read).
+    PG_H5_CHECK(H5Pset_fletcher32(dcpl.get()), "checkpoint '" << path << "': checksum filter");
     auto ds = std::make_unique<Dataset>();
     ds->spec = &spec;
     ds->id = h5::Handle(

@@ -4,7 +4,8 @@
 //   - root attributes "config" (ModelConfig JSON text), "dtype" ("f32"/"bf16"),
 //     "format" ("paligemma-tp/1").
 // Datasets are chunked so that one tensor-parallel rank's hyperslab of one layer is a few
-// whole chunks (see ChunkShape). Data is given as f32 and rounded to nearest-even bf16.
+// whole chunks (see ChunkShape), each chunk with a Fletcher-32 checksum (no compression).
+// Data is given as f32 and rounded to nearest-even bf16.
 //
 //   CheckpointWriter w(path, config, DType::kBF16);
 //   w.WriteSlab("llm/layers/mlp/linear", {l, 0, 0}, {1, F, D}, layer_l);  // layer by layer
@@ -25,8 +26,8 @@ namespace pg {
 inline constexpr const char* kCheckpointFormat = "paligemma-tp/1";
 
 // Chunk dims for `spec` stored with elements of `elem_size` bytes: 1 layer for stacked
-// tensors; along the shard axis a divisor of dim/64-ish so that every TP split up to
-// gcd(dim, 64) ways is whole chunks; then shrunk (by divisors) until <= 8 MiB.
+// tensors (and one of k|v, gate|up); along the shard axis dim / gcd(dim, 64), so that every
+// TP split into a divisor of 64 ranks is whole chunks; then shrunk (by divisors) to <= 8 MiB.
 std::vector<int64_t> ChunkShape(const WeightSpec& spec, size_t elem_size);
 
 class CheckpointWriter {

@@ -93,7 +93,12 @@ GemmaDecoder::GemmaDecoder(const ModelConfig& config, GemmaWeights weights, TpGr
     : config_(config), w_(std::move(weights)), tp_(tp) {}
 
 void GemmaDecoder::AllReduce(Tensor& t) {
-  if (tp_.parallel()) tp_.comm->AllReduceSum(static_cast<float*>(t.data), static_cast<size_t>(t.numel()));
+  if (!tp_.parallel()) return;
+  if (t.dtype == DType::kBF16) {
+    tp_.comm->AllReduceSumBf16(t.data, static_cast<size_t>(t.numel()));
+  } else {
+    tp_.comm->AllReduceSum(static_cast<float*>(t.data), static_cast<size_t>(t.numel()));
+  }
 }
 
 Tensor GemmaDecoder::Embed(Backend& be, const std::vector<int>& ids, float scale) {

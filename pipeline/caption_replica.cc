@@ -33,6 +33,13 @@ class CaptionReplica::Impl {
     bo.max_batch = o.batch;
     bo.max_new_tokens = o.max_new_tokens;
     bo.sampling = o.sampling;
+    const ModelConfig& c = model.config();
+    const int64_t need = c.num_image_tokens() + static_cast<int64_t>(prompt_ids_.size()) + o.max_new_tokens;
+    PG_CHECK(need <= c.max_seq_len, "prompt too long: " << c.num_image_tokens() << " image tokens + "
+                                                        << prompt_ids_.size() << " prompt tokens (\"" << o.prompt
+                                                        << "\") + " << o.max_new_tokens << " new tokens = " << need
+                                                        << " exceeds max_seq_len " << c.max_seq_len << " of model '"
+                                                        << c.name << "'");
     batcher_ = std::make_unique<ContinuousBatcher>(model, bo);
   }
 

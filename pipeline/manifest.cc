@@ -115,7 +115,7 @@ bool CheckOrWriteManifest(const std::string& path, const Manifest& now) {
   if (diffs.empty()) return true;
   std::ostringstream os;
   os << "cannot resume: the manifest '" << path << "' was written for a different job ("
-     << diffs.size() << " field" << (diffs.size() == 1 ? "" : "s") << " differ):";
+     << diffs.size() << (diffs.size() == 1 ? " field differs" : " fields differ") << "):";
   for (const std::string& d : diffs) os << "\n  " << d;
   os << "\nresume with the same model, tokenizer, prompt, sampling, resize filter, backend and image list; "
         "or pass --restart to discard the records in "

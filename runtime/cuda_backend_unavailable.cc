@@ -8,4 +8,13 @@ std::unique_ptr<Backend> MakeCudaBackend(const BackendOptions&) {
            "(nvcc from /usr/local/cuda) or use --backend cpu");
 }
 
+bool CudaDeviceAvailable(std::string* why) {
+  if (why) *why = "built without CUDA (configure with -DPG_WITH_CUDA=ON)";
+  return false;
+}
+
+void* CudaBackendStream(Backend& backend) {
+  PG_THROW("backend '" << backend.name() << "' has no CUDA stream: this build has no CUDA support");
+}
+
 }  // namespace pg

@@ -285,6 +285,67 @@ TEST(CheckpointReader, RejectsExternalLinks) {
   EXPECT_ERROR_HAS(CheckpointReader r(fx.path), "'llm/final_norm/scale' (external link)");
 }
 
+TEST(CheckpointReader, RejectsIncompletelyWrittenFiles) {
+  TempDir dir;
+  const ModelConfig c = testing::TinyConfig();
+  const testing::TestWeights w = testing::RandomWeights(c, 4, {testing::Store::kF32});
+  {
+    CheckpointWriter out(dir.File("partial.h5"), c, DType::kF32);  // no Finish(): the converter died
+    for (const WeightSpec& s : out.table())
+      if (s.name != "llm/layers/mlp/linear") out.Write(s.name, w.at(s.name).values.data());
+    const std::vector<float>& lin = w.at("llm/layers/mlp/linear").values;
+    out.WriteSlab("llm/layers/mlp/linear", {0, 0, 0}, {1, 24, 16}, lin.data());  // layer 1 missing
+  }
+  EXPECT_ERROR_HAS(CheckpointReader r(dir.File("partial.h5")), "dataset 'llm/layers/mlp/linear'");
+  EXPECT_ERROR_HAS(CheckpointReader r(dir.File("partial.h5")), "incompletely written file");
+}
+
+TEST(CheckpointReader, CorruptWeightBytesFailTheChecksum) {
+  Fixture fx;
+  haddr_t addr = HADDR_UNDEF;
+  Edit(fx.path, [&](hid_t f) {
+    const hid_t ds = H5Dopen2(f, "llm/layers/attn/q_einsum/w", H5P_DEFAULT);
+    const hsize_t coord[4] = {1, 0, 0, 0};
+    unsigned mask = 0;
+    hsize_t size = 0;
+    ASSERT_GE(H5Dget_chunk_info_by_coord(ds, coord, &mask, &addr, &size), 0);
+    H5Dclose(ds);
+  });
+  std::string bytes = testing::ReadFileBytes(fx.path);
+  ASSERT_LT(addr + 10, bytes.size());
+  bytes[addr + 10] ^= 0x04;
+  testing::WriteFileBytes(fx.path, bytes);
+  CheckpointReader r(fx.path);  // metadata intact: opens
+  EXPECT_NO_THROW(r.ReadF32("llm/layers/attn/q_einsum/w", Slab{{0, 0, 0, 0}, {1, 4, 16, 6}}));
+  EXPECT_ERROR_HAS(r.ReadF32("llm/layers/attn/q_einsum/w"), "dataset 'llm/layers/attn/q_einsum/w': read failed");
+}
+
+// Random bit flips in the metadata at the start of the file: every variant must load or
+// throw pg::Error naming the file; none may crash HDF5 (a corrupted layout message or chunk
+// index used to segfault inside H5Dread before the storage checks).
+TEST(CheckpointReader, BitFlippedFilesNeverCrash) {
+  Fixture fx;
+  const std::string bytes = testing::ReadFileBytes(fx.path);
+  uint32_t x = 2;
+  auto next = [&] { return (x = x * 1664525u + 1013904223u) >> 8; };
+  int errors = 0;
+  for (int it = 0; it < 300; ++it) {
+    std::string bad = bytes;
+    const size_t region = it % 3 == 0 ? bytes.size() : 8192;
+    for (int k = 0, n = 1 + next() % 8; k < n; ++k) bad[next() % region] ^= static_cast<char>(1 << (next() % 8));
+    const std::string p = fx.dir.File("flip.h5");
+    testing::WriteFileBytes(p, bad);
+    try {
+      CheckpointReader r(p);
+      for (const WeightSpec& s : r.table()) r.ReadF32(s.name);
+    } catch (const Error& e) {
+      ++errors;
+      ASSERT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_GT(errors, 100);
+}
+
 TEST(CheckpointReader, CheckFiniteNamesDatasetAndIndex) {
   TempDir dir;
   const ModelConfig c = testing::TinyConfig();

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/checkpoint_convert.h"
+#include "runtime/check.h"
 #include "io/hf_import.h"
 #include "io/safetensors_reader.h"
 #include "models/checkpoint_reader.h"

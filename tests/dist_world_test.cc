@@ -170,6 +170,21 @@ TEST(ErrorAgreementTest, SingleRank) {
   }
 }
 
+TEST(MpiCommunicatorTest, MoveTransfersOwnership) {
+  auto original = MpiCommunicator::Duplicate(MPI_COMM_WORLD, "moved");
+  original->Barrier();
+  MpiCommunicator moved(std::move(*original));
+  EXPECT_EQ(original->comm(), MPI_COMM_NULL);
+  EXPECT_NE(moved.comm(), MPI_COMM_NULL);
+  EXPECT_EQ(moved.name(), "mpi:moved");
+  EXPECT_EQ(moved.last_sequence(), uint64_t{2});  // CommDup #1, Barrier #2
+  float x = 4;
+  moved.AllReduceSum(&x, 1);
+  EXPECT_EQ(x, 4.f);
+  EXPECT_EQ(ErrorOf([&] { original->Barrier(); }),
+            "collective Barrier on a moved-from communicator mpi:moved");
+}
+
 TEST(NcclFactoryTest, WithoutCudaSaysHowToGetIt) {
 #ifndef PG_WITH_CUDA
   EXPECT_EQ(ErrorOf([] { MakeNcclCommunicator(MPI_COMM_WORLD, 0, nullptr); }),

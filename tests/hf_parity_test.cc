@@ -51,7 +51,29 @@ TEST_P(HfParity, LogitsAndGreedyTokensMatch) {
   GenerationOptions opt;
   opt.max_new_tokens = ref.steps;
   opt.keep_logits = true;
+  opt.keep_hidden = true;
   std::vector<GenerationOutput> outs = Generator(model).Run(batch, opt);
+
+  // Named intermediates: the residual stream after every decoder layer at the prompt positions
+  // (HF hidden_states [B, L+1, T, D], rows past the prompt are 0).
+  H5ArrayFile f(testing::FixtureDir(name) + "/reference.h5", "r");
+  std::vector<int64_t> hs;
+  std::vector<float> hidden = f.ReadF32("hidden_states", &hs);
+  const int64_t L1 = hs[1], Tmax = hs[2], D = hs[3];
+  for (int b = 0; b < ref.batch; ++b) {
+    const int64_t len = outs[b].prompt_tokens;
+    for (int64_t l = 0; l < L1; ++l) {
+      double err = 0, scale = 0;
+      for (int64_t t = 0; t < len; ++t)
+        for (int64_t d = 0; d < D; ++d) {
+          const double h = hidden[((b * L1 + l) * Tmax + t) * D + d];
+          const double e = outs[b].prefill_hidden[(l * len + t) * D + d];
+          err = std::max(err, std::fabs(e - h));
+          scale = std::max(scale, std::fabs(h));
+        }
+      EXPECT_LE(err, 1e-4 * scale) << "seq " << b << " hidden state " << l << ": max abs error " << err;
+    }
+  }
   testing::Comparison c = CompareWithReference(ref, outs);
   std::printf("[parity %s] batch %d, max abs logit error %.3g, max |logit| %.3g, relative %.3g, min top-1 margin %.3g\n",
               name.c_str(), ref.batch, c.max_abs_err, c.scale, c.max_abs_err / c.scale, ref.min_margin);

@@ -109,14 +109,16 @@ TEST(WeightTable, ShardSlabsSplitHeadsColumnsAndVocab) {
 
 TEST(WeightTable, KvProjectionSplitsOnlyWhenDivisible) {
   const ModelConfig g1 = Cfg("paligemma-3b-pt-224");  // MQA: K = 1, replicated at every tp
-  const WeightSpec& kv1 = FindWeight(WeightTable(g1), "llm/layers/attn/kv_einsum/w");
+  const std::vector<WeightSpec> t1 = WeightTable(g1);
+  const WeightSpec& kv1 = FindWeight(t1, "llm/layers/attn/kv_einsum/w");
   for (int tp : {1, 2, 4, 8}) {
     const Slab s = ShardSlab(kv1, tp - 1, tp, g1.name);
     EXPECT_EQ(s.count, kv1.shape) << "tp " << tp;
   }
   EXPECT_EQ(EffectiveShardAxis(kv1, 2, g1.name), -1);
   const ModelConfig g2 = Cfg("paligemma2-3b-pt-224");  // K = 4
-  const WeightSpec& kv4 = FindWeight(WeightTable(g2), "llm/layers/attn/kv_einsum/w");
+  const std::vector<WeightSpec> t2 = WeightTable(g2);
+  const WeightSpec& kv4 = FindWeight(t2, "llm/layers/attn/kv_einsum/w");
   Slab s = ShardSlab(kv4, 1, 2, g2.name);
   EXPECT_EQ(s.start, (std::vector<int64_t>{0, 0, 2, 0, 0}));
   EXPECT_EQ(s.count, (std::vector<int64_t>{26, 2, 2, 2304, 256}));

@@ -4,6 +4,9 @@
 //                                      error and the job exits 1 (no hang, no MPI_Abort)
 //   world_mpitest mismatched_tp        rank 0 asks for another tp than the others
 //   world_mpitest check_divides <tp>   CheckDivides inside AgreePhase, as model setup does
+//   world_mpitest phases               AgreePhase "open", "load weights", "decode" (with
+//                                      PG_DEBUG_FAIL_PHASE one rank fails one of them)
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -97,6 +100,14 @@ int main(int argc, char** argv) {
     }
     if (which == "mismatched_tp") {
       pg::World::Create(pg_mpitest::WorldRank() == 0 ? 1 : 2);
+      return 0;
+    }
+    if (which == "phases") {
+      pg::World world = pg::World::Create(1);
+      for (const char* phase : {"open", "load weights", "decode"}) {
+        pg::AgreePhase(world.world(), phase, [] {});
+      }
+      std::fprintf(stderr, "[rank %d] all phases passed\n", world.config().world_rank);
       return 0;
     }
     if (which == "check_divides") return RunCheckDivides(ParseTp(argc, argv));

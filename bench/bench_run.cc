@@ -1,0 +1,200 @@
+#include "bench/bench_run.h"
+
+#include <mpi.h>
+
+#include <algorithm>
+
+#include "io/image_decode.h"
+#include "io/image_resize.h"
+#include "models/counter_rng.h"
+#include "models/generator.h"
+#include "pipeline/image_list.h"
+
+namespace pg {
+namespace {
+
+double Now() { return MPI_Wtime(); }
+
+// Synthetic prompt of image `id`: <bos> and len - 1 ids from [3, vocab) (past pad/eos/bos).
+std::vector<int> SyntheticPrompt(const ModelConfig& c, int len, uint64_t seed, int64_t id) {
+  std::vector<int> ids{c.tokens.bos};
+  const uint64_t span = static_cast<uint64_t>(c.text.vocab_size - 3);
+  for (int k = 1; k < len; ++k)
+    ids.push_back(3 + static_cast<int>(CounterRandom64(seed, static_cast<uint64_t>(id), k) % span));
+  return ids;
+}
+
+}  // namespace
+
+const std::vector<std::string>& PhaseTimes::Names() {
+  static const std::vector<std::string> names{
+      "image",          "vit",          "bcast",           "prefill",      "decode", "prefill_allreduce",
+      "decode_allreduce", "allgather", "allreduce_calls", "allreduce_bytes", "decode_steps", "images", "e2e"};
+  return names;
+}
+
+std::vector<double> PhaseTimes::ToVector() const {
+  return {image,     vit,           bcast,           prefill,         decode,       prefill_allreduce, decode_allreduce,
+          allgather, allreduce_calls, allreduce_bytes, decode_steps, images,       e2e};
+}
+
+PhaseTimes PhaseTimes::FromVector(const std::vector<double>& v) {
+  PG_CHECK(v.size() == Names().size(), "PhaseTimes: " << v.size() << " values, expected " << Names().size());
+  PhaseTimes t;
+  double* fields[] = {&t.image,     &t.vit,             &t.bcast,           &t.prefill,      &t.decode,
+                      &t.prefill_allreduce, &t.decode_allreduce, &t.allgather, &t.allreduce_calls,
+                      &t.allreduce_bytes, &t.decode_steps, &t.images,         &t.e2e};
+  for (size_t i = 0; i < v.size(); ++i) *fields[i] = v[i];
+  return t;
+}
+
+std::vector<std::string> DecodableImages(const std::string& images, int* skipped) {
+  *skipped = 0;
+  std::vector<std::string> ok;
+  for (const std::string& path : ListImages(images)) {
+    try {
+      DecodeImageFile(path);
+      ok.push_back(path);
+    } catch (const Error&) {
+      ++*skipped;
+    }
+  }
+  PG_CHECK(!ok.empty(), "bench: none of the images in '" << images << "' decodes (" << *skipped << " tried)");
+  return ok;
+}
+
+BenchRunner::BenchRunner(PaliGemma& model, BenchLayout& layout, TimedCommunicator* timed,
+                         std::vector<std::string> image_files)
+    : model_(model), layout_(layout), timed_(timed), files_(std::move(image_files)) {
+  PG_CHECK(!files_.empty(), "bench: no image files");
+}
+
+std::vector<float> BenchRunner::DecodeImages(const std::vector<int64_t>& ids) {
+  const int S = model_.config().vision.image_size;
+  const size_t per_image = static_cast<size_t>(S) * S * 3;
+  std::vector<float> pixels(per_image * ids.size());  // [n, S, S, 3]
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const std::string& path = files_[static_cast<size_t>(ids[i]) % files_.size()];
+    std::vector<float> p = PreprocessImage(DecodeImageFile(path), S, ResizeFilter::kBilinearAntialias);
+    std::copy(p.begin(), p.end(), pixels.begin() + per_image * i);
+  }
+  return pixels;
+}
+
+// The same placement as tensor_parallel/image_token_broadcast.h (EncodeImagesForGroup), split
+// into timed phases with a group barrier before the ViT and before the exchange.
+std::vector<float> BenchRunner::EncodeAndShare(const BenchCase& c, const std::vector<int64_t>& ids,
+                                               PhaseTimes* t) {
+  const ModelConfig& mc = model_.config();
+  const TpGroup& tp = model_.tp();
+  const int B = static_cast<int>(ids.size());
+  const size_t per_image = static_cast<size_t>(mc.num_image_tokens()) * mc.text.width;
+  const bool sharded = tp.parallel() && c.vit == VitPlacement::kSharded;
+  const int share = sharded ? (B + tp.size - 1) / tp.size : B;
+  int first = 0, last = B;  // the images this rank runs the ViT on
+  if (sharded) {
+    first = std::min(B, tp.rank * share);
+    last = std::min(B, first + share);
+  } else if (!tp.leader()) {
+    last = 0;
+  }
+  double s = Now();
+  const std::vector<float> pixels = DecodeImages(std::vector<int64_t>(ids.begin() + first, ids.begin() + last));
+  t->image += Now() - s;
+  if (tp.parallel()) layout_.tp_comm->Barrier();
+  s = Now();
+  std::vector<float> mine = model_.EncodeImages(pixels.data(), last - first);  // [last - first, Np, D]
+  t->vit += Now() - s;
+  if (!tp.parallel()) return mine;
+
+  layout_.tp_comm->Barrier();
+  s = Now();
+  std::vector<float> all;
+  if (!sharded) {
+    all = tp.leader() ? std::move(mine) : std::vector<float>(per_image * B);
+    tp.comm->BroadcastHost(all.data(), all.size() * sizeof(float), 0);
+  } else {
+    mine.resize(per_image * share, 0.f);  // short or empty last shares are zero padded
+    all.resize(per_image * share * tp.size);
+    tp.comm->AllGather(mine.data(), all.data(), mine.size());
+    all.resize(per_image * B);
+  }
+  t->bcast += Now() - s;
+  return all;
+}
+
+void BenchRunner::Generate(const BenchCase& c, const std::vector<int64_t>& ids, const std::vector<float>& tokens,
+                           PhaseTimes* t) {
+  const ModelConfig& mc = model_.config();
+  Backend& be = model_.backend();
+  GemmaDecoder& dec = model_.decoder();
+  const int B = static_cast<int>(ids.size()), V = mc.text.vocab_size, D = mc.text.width;
+  const size_t per_image = static_cast<size_t>(mc.num_image_tokens()) * D;
+  std::vector<GenerationInput> batch(B);
+  for (int b = 0; b < B; ++b) {
+    batch[b].image_tokens.assign(tokens.begin() + per_image * b, tokens.begin() + per_image * (b + 1));
+    batch[b].text_ids = SyntheticPrompt(mc, c.prompt_len, c.seed, ids[b]);
+    batch[b].seq_id = ids[b];
+  }
+  const int capacity = mc.num_image_tokens() + c.prompt_len + c.new_tokens;
+  auto stats = [&] { return timed_ ? timed_->stats() : CommStats{}; };
+
+  const CommStats s0 = stats();
+  double s = Now();
+  KvCache cache;
+  std::vector<int> lens;
+  std::vector<float> logits = Prefill(model_, batch, capacity, &cache, &lens);  // [B, V]
+  t->prefill += Now() - s;
+  const CommStats s1 = stats();
+
+  s = Now();
+  const Sampler sampler(SamplingParams{});  // greedy
+  DecoderStep step;
+  step.mask.prefix_len = lens;
+  step.mask.kv_len.resize(B);
+  std::vector<int> cur = lens;
+  for (int k = 0; k < c.new_tokens; ++k) {
+    std::vector<int> next = sampler.Sample(logits.data(), B, V, k, ids);
+    AgreeOnTokens(model_.tp(), next);
+    if (k + 1 == c.new_tokens) break;
+    step.x = dec.Embed(be, next, model_.text_embed_scale()).Reshaped({B, 1, D});
+    step.mask.q_start = cur;
+    step.count.assign(B, 1);
+    for (int b = 0; b < B; ++b) step.mask.kv_len[b] = cur[b] + 1;
+    step.last_row.assign(B, 0);
+    logits = dec.Forward(be, step, cache);
+    for (int b = 0; b < B; ++b) ++cur[b];
+    t->decode_steps += 1;
+  }
+  t->decode += Now() - s;
+  const CommStats s2 = stats();
+  t->prefill_allreduce += (s1 - s0).all_reduce.seconds;
+  t->decode_allreduce += (s2 - s1).all_reduce.seconds;
+  t->allgather += (s2 - s0).all_gather.seconds;
+  t->allreduce_calls += static_cast<double>((s2 - s0).all_reduce.calls);
+  t->allreduce_bytes += static_cast<double>((s2 - s0).all_reduce.bytes);
+}
+
+PhaseTimes BenchRunner::Run(const BenchCase& c) {
+  PG_CHECK(c.batch >= 1 && c.images >= 0 && c.prompt_len >= 1 && c.new_tokens >= 1,
+           "bench: batch " << c.batch << ", images " << c.images << ", prompt length " << c.prompt_len
+                           << ", new tokens " << c.new_tokens << " (need batch, prompt length, new tokens >= 1)");
+  std::vector<int64_t> mine;  // this replica's images
+  for (int64_t i = 0; i < c.images; ++i)
+    if (i % layout_.dp == layout_.dp_rank) mine.push_back(i);
+  PhaseTimes t;
+  layout_.active_comm->Barrier();
+  const double start = Now();
+  for (size_t first = 0; first < mine.size(); first += c.batch) {
+    const std::vector<int64_t> ids(mine.begin() + first,
+                                   mine.begin() + std::min(mine.size(), first + static_cast<size_t>(c.batch)));
+    const std::vector<float> tokens = EncodeAndShare(c, ids, &t);
+    Generate(c, ids, tokens, &t);
+    t.images += static_cast<double>(ids.size());
+  }
+  layout_.active_comm->Barrier();
+  t.e2e = Now() - start;
+  return t;
+}
+
+}  // namespace pg

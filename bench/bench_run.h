@@ -1,0 +1,76 @@
+// The measured captioning pipeline of `paligemma bench`, one iteration at a time, on one
+// active rank of a BenchLayout. Each data-parallel replica takes its images (global image i
+// goes to replica i % dp), in chunks of `batch`, and for every chunk runs the phases
+//
+//   image    decode + preprocess the chunk's image files (the ranks that run the ViT)
+//   vit      SigLIP + projector on this rank's images (leader: all; sharded: its share)
+//   bcast    image tokens to the group (leader: Broadcast; sharded: AllGather)
+//   prefill  the batched prefix-LM prefill (models/generator.h Prefill)
+//   decode   new_tokens - 1 decode steps (greedy sample, agree, embed, forward), always run to
+//            the end: <eos> does not stop a benchmark (random weights emit it at random)
+//
+// timed with MPI_Wtime, with a barrier of the tensor-parallel group before the ViT and before
+// the broadcast so a phase's time is its own (not the wait for the leader's ViT). The
+// all-reduce time inside prefill and decode comes from the TimedCommunicator. The prompts are
+// synthetic: <bos> and prompt_len - 1 ids drawn from [3, vocab) per image.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "bench/bench_layout.h"
+#include "bench/timed_communicator.h"
+#include "models/paligemma.h"
+#include "tensor_parallel/image_token_broadcast.h"
+
+namespace pg {
+
+struct BenchCase {
+  int batch = 1;             // sequences per chunk (per replica)
+  int images = 1;            // images per iteration, whole world
+  VitPlacement vit = VitPlacement::kLeader;
+  int prompt_len = 8;        // text tokens per prompt, <bos> included
+  int new_tokens = 20;       // generated tokens per image (1 from the prefill + decode steps)
+  uint64_t seed = 0;         // prompt ids
+};
+
+// Seconds spent on one rank in one iteration (sums over its chunks).
+struct PhaseTimes {
+  double image = 0, vit = 0, bcast = 0, prefill = 0, decode = 0;
+  double prefill_allreduce = 0, decode_allreduce = 0;  // all-reduce time inside prefill/decode
+  double allgather = 0;                                // logits all-gathers (prefill + decode)
+  double allreduce_calls = 0, allreduce_bytes = 0;
+  double decode_steps = 0, images = 0;                 // this rank's work
+  double e2e = 0;  // barrier-to-barrier over all active ranks: the iteration's wall time
+
+  static const std::vector<std::string>& Names();  // in ToVector order
+  std::vector<double> ToVector() const;
+  static PhaseTimes FromVector(const std::vector<double>& v);
+};
+
+class BenchRunner {
+ public:
+  // timed: the model's tensor-parallel communicator (null at tp 1). image_files: decodable
+  // images, used round-robin.
+  BenchRunner(PaliGemma& model, BenchLayout& layout, TimedCommunicator* timed, std::vector<std::string> image_files);
+
+  // One iteration of `c` on this rank. Collective over layout.active_comm.
+  PhaseTimes Run(const BenchCase& c);
+
+ private:
+  std::vector<float> DecodeImages(const std::vector<int64_t>& ids);
+  std::vector<float> EncodeAndShare(const BenchCase& c, const std::vector<int64_t>& ids, PhaseTimes* t);
+  void Generate(const BenchCase& c, const std::vector<int64_t>& ids, const std::vector<float>& tokens,
+                PhaseTimes* t);
+
+  PaliGemma& model_;
+  BenchLayout& layout_;
+  TimedCommunicator* timed_;
+  std::vector<std::string> files_;
+};
+
+// Keeps the files of `images` (pipeline/image_list.h ListImages: a directory, list or file)
+// that decode; *skipped gets the count of those that do not. Throws if none decodes.
+std::vector<std::string> DecodableImages(const std::string& images, int* skipped);
+
+}  // namespace pg

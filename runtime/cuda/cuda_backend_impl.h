@@ -1,0 +1,91 @@
+// CudaBackend: the Backend interface (runtime/backend.h) on one CUDA device. Precision:
+//  - Tensors from Alloc are f32 (activations, residual stream, KV cache, logits).
+//  - Upload of a 2-D tensor stores bf16 (round to nearest even): the weight matrices used by
+//    MatMul / MatMulTransB / Embed. Other ranks (norm scales, biases, [B, T, ...] inputs) are f32.
+//  - MatMul / MatMulTransB: bf16 x bf16 -> fp32 accumulation -> f32 out (cublasGemmEx); an f32
+//    operand is rounded to bf16 into a scratch buffer first.
+//  - Every other op computes in fp32, reading bf16 or f32 inputs and writing f32 outputs.
+// See docs/CUDA_BACKEND.md. Ops enqueue on one stream and return; Download synchronises.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/backend.h"
+#include "runtime/cuda/cuda_context.h"
+#include "runtime/cuda/kernels.h"
+
+namespace pg {
+namespace cuda {
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(const BackendOptions& options);
+  ~CudaBackend() override;
+  CudaBackend(const CudaBackend&) = delete;
+  CudaBackend& operator=(const CudaBackend&) = delete;
+
+  std::string name() const override { return "cuda"; }
+  cudaStream_t stream() const { return ctx_->stream(); }
+
+  // ---- memory (cuda_backend.cc) ----
+  Tensor Alloc(const std::string& name, std::vector<int64_t> shape) override;
+  Tensor Upload(const std::string& name, std::vector<int64_t> shape, const float* host) override;
+  void Download(const Tensor& t, float* host) override;
+  void Zero(Tensor& t) override;
+  void CopyRows(const Tensor& src, int64_t src_row, Tensor& dst, int64_t dst_row, int64_t rows) override;
+
+  // ---- compute (cuda_backend_ops.cc) ----
+  void MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) override;
+  void MatMulTransB(const Tensor& x, const Tensor& w, Tensor& out) override;
+  void Add(Tensor& x, const Tensor& y) override;
+  void AddRowBroadcast(Tensor& x, const Tensor& row) override;
+  void AddBatchBroadcast(Tensor& x, const Tensor& table) override;
+  void Scale(Tensor& x, float s) override;
+  void LayerNorm(const Tensor& x, const Tensor& scale, const Tensor& bias, float eps, Tensor& out) override;
+  void RmsNorm(const Tensor& x, const Tensor& scale, float eps, Tensor& out) override;
+  void GeluTanh(Tensor& x) override;
+  void GeGlu(const Tensor& gate_up, Tensor& out) override;
+  void SoftCap(Tensor& x, float cap) override;
+  void Rope(Tensor& x, const std::vector<int>& positions, float base) override;
+  void Embed(const Tensor& table, const std::vector<int>& ids, int64_t row_offset, float scale,
+             Tensor& out) override;
+  void WriteCache(const Tensor& fresh, const std::vector<int>& q_start, const std::vector<int>& count,
+                  Tensor& cache) override;
+  void Attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
+                 const AttentionParams& params, Tensor& out) override;
+
+ private:
+  // A device tensor of `dtype` (contents undefined) whose storage frees itself on the stream.
+  Tensor NewTensor(const std::string& name, std::vector<int64_t> shape, DType dtype, const char* op);
+  // `t` as device bf16: its own data when bf16, else rounded into `scratch`.
+  const void* AsBf16(const Tensor& t, DeviceScratch& scratch, const char* op);
+  // Device copy of small host metadata, through `mirror`.
+  const int* Ints(DeviceMirror& mirror, const std::vector<int>& host, const char* op);
+  void Gemm(const Tensor& x, const Tensor& w, bool trans_w, Tensor& out, int64_t M, int64_t N, int64_t K,
+            const char* op);
+  // After a launch: surfaces launch errors; with PG_CUDA_SYNC=1 (or a debug build) also waits
+  // for the op, so an asynchronous fault is reported by the op that caused it.
+  void Launched(const char* op);
+  void Release() noexcept;  // frees the handle and scratch buffers (destructor, failed constructor)
+
+  std::shared_ptr<CudaContext> ctx_;
+  cublasHandle_t cublas_ = nullptr;
+  DeviceScratch cublas_workspace_, gemm_x_, gemm_w_;
+  DeviceMirror positions_, inv_freq_, ids_, cache_meta_, mask_meta_;
+  bool sync_each_op_ = false;
+};
+
+// ---- checks shared by the op files ----------------------------------------------------------
+int64_t Rows(const Tensor& t);  // numel / dim(-1): the rows of t viewed as [rows, cols]
+void CheckOnDevice(const Tensor& t, const char* op);
+ConstView In(const Tensor& t, const char* op);   // a read-only input, f32 or bf16
+float* Out(Tensor& t, const char* op);           // an output / in-place tensor: must be f32
+const float* InF32(const Tensor& t, const char* op);  // an input the kernel reads as f32 only
+
+}  // namespace cuda
+}  // namespace pg

@@ -1,0 +1,232 @@
+// CudaBackend compute ops: each checks shapes and dtypes exactly as CpuBackend does
+// (runtime/cpu_backend.cc), then calls its LaunchFoo (runtime/cuda/kernels.h, gemm.h).
+#include <climits>
+#include <cmath>
+
+#include "runtime/cuda/cuda_backend_impl.h"
+#include "runtime/cuda/cuda_check.h"
+#include "runtime/cuda/gemm.h"
+
+namespace pg {
+namespace cuda {
+
+// ---- linear algebra -------------------------------------------------------------------------
+void CudaBackend::Gemm(const Tensor& x, const Tensor& w, bool trans_w, Tensor& out, int64_t M, int64_t N,
+                       int64_t K, const char* op) {
+  float* o = Out(out, op);
+  const void* xb = AsBf16(x, gemm_x_, op);
+  const void* wb = AsBf16(w, gemm_w_, op);
+  LaunchGemmBf16(GemmParams{xb, wb, trans_w, o, M, N, K, op}, cublas_, ctx_->stream());
+  Launched(op);
+}
+
+void CudaBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) {
+  // x: [M, K], w: [K, N], out: [M, N] (x and out may carry more dims with those element counts)
+  PG_CHECK(w.rank() == 2, "MatMul: weight '" << w.name << "' must be 2-D, got " << ShapeStr(w.shape));
+  const int64_t K = w.shape[0], N = w.shape[1];
+  PG_CHECK(K > 0 && x.numel() % K == 0, "MatMul: '" << x.name << "' " << ShapeStr(x.shape) << " @ '" << w.name
+                                                    << "' " << ShapeStr(w.shape) << ": inner dims differ");
+  const int64_t M = x.numel() / K;
+  PG_CHECK(out.numel() == M * N, "MatMul: output '" << out.name << "' has shape " << ShapeStr(out.shape)
+                                                    << "; expected " << M << " x " << N << " elements");
+  if (bias)
+    PG_CHECK(bias->numel() == N, "MatMul: bias '" << bias->name << "' " << ShapeStr(bias->shape) << " for "
+                                                  << N << " output columns");
+  Gemm(x, w, false, out, M, N, K, "MatMul");
+  if (bias) AddRowBroadcast(out, *bias);
+}
+
+void CudaBackend::MatMulTransB(const Tensor& x, const Tensor& w, Tensor& out) {
+  // x: [M, K], w: [N, K], out: [M, N]
+  const int64_t N = w.dim(0), K = w.dim(-1), M = Rows(x);
+  PG_CHECK(x.dim(-1) == K && out.dim(-1) == N && Rows(out) == M && w.numel() == N * K,
+           "MatMulTransB: '" << x.name << "' " << ShapeStr(x.shape) << " x '" << w.name << "'^T "
+                             << ShapeStr(w.shape) << " -> '" << out.name << "' " << ShapeStr(out.shape));
+  Gemm(x, w, true, out, M, N, K, "MatMulTransB");
+}
+
+// ---- elementwise ----------------------------------------------------------------------------
+void CudaBackend::Add(Tensor& x, const Tensor& y) {
+  PG_CHECK(x.numel() == y.numel(), "Add: '" << x.name << "' " << ShapeStr(x.shape) << " vs '" << y.name << "' "
+                                            << ShapeStr(y.shape));
+  LaunchAdd({Out(x, "Add"), In(y, "Add"), x.numel()}, ctx_->stream());
+  Launched("Add");
+}
+
+void CudaBackend::AddRowBroadcast(Tensor& x, const Tensor& row) {
+  // x: [M, N] (any shape with M * N elements), row: [N]
+  const int64_t N = row.numel();
+  PG_CHECK(N > 0 && x.numel() % N == 0, "AddRowBroadcast: row '" << row.name << "' has " << N << " elements; '"
+                                                                 << x.name << "' has " << x.numel());
+  LaunchAddTiled({Out(x, "AddRowBroadcast"), In(row, "AddRowBroadcast"), x.numel(), N}, ctx_->stream());
+  Launched("AddRowBroadcast");
+}
+
+void CudaBackend::AddBatchBroadcast(Tensor& x, const Tensor& table) {
+  // x: [B, R, N] += table: [R, N]
+  const int64_t per = table.numel();
+  PG_CHECK(per > 0 && x.numel() % per == 0, "AddBatchBroadcast: '" << table.name << "' " << ShapeStr(table.shape)
+                                                                   << " does not tile '" << x.name << "' "
+                                                                   << ShapeStr(x.shape));
+  LaunchAddTiled({Out(x, "AddBatchBroadcast"), In(table, "AddBatchBroadcast"), x.numel(), per}, ctx_->stream());
+  Launched("AddBatchBroadcast");
+}
+
+void CudaBackend::Scale(Tensor& x, float s) {
+  LaunchScale({Out(x, "Scale"), s, x.numel()}, ctx_->stream());
+  Launched("Scale");
+}
+
+void CudaBackend::GeluTanh(Tensor& x) {
+  LaunchGeluTanh({Out(x, "GeluTanh"), x.numel()}, ctx_->stream());
+  Launched("GeluTanh");
+}
+
+void CudaBackend::GeGlu(const Tensor& gate_up, Tensor& out) {
+  // gate_up: [M, 2F] -> out: [M, F]
+  const int64_t F = out.dim(-1), M = Rows(out);
+  PG_CHECK(gate_up.dim(-1) == 2 * F && Rows(gate_up) == M,
+           "GeGlu: '" << gate_up.name << "' " << ShapeStr(gate_up.shape) << " -> '" << out.name << "' "
+                      << ShapeStr(out.shape));
+  LaunchGeGlu({In(gate_up, "GeGlu"), Out(out, "GeGlu"), M, F}, ctx_->stream());
+  Launched("GeGlu");
+}
+
+void CudaBackend::SoftCap(Tensor& x, float cap) {
+  PG_CHECK(cap > 0, "SoftCap: cap must be > 0, got " << cap << " for '" << x.name << "'");
+  LaunchSoftCap({Out(x, "SoftCap"), cap, x.numel()}, ctx_->stream());
+  Launched("SoftCap");
+}
+
+// ---- norms ----------------------------------------------------------------------------------
+void CudaBackend::LayerNorm(const Tensor& x, const Tensor& scale, const Tensor& bias, float eps, Tensor& out) {
+  // x: [M, N] -> out: [M, N]; scale, bias: [N]
+  const int64_t N = x.dim(-1), M = Rows(x);
+  PG_CHECK(scale.numel() == N && bias.numel() == N && out.numel() == x.numel(),
+           "LayerNorm: '" << x.name << "' " << ShapeStr(x.shape) << " with scale '" << scale.name << "' "
+                          << ShapeStr(scale.shape));
+  PG_CHECK(M <= INT_MAX, "LayerNorm: " << M << " rows in '" << x.name << "' exceed one grid");
+  LaunchLayerNorm({In(x, "LayerNorm"), In(scale, "LayerNorm"), In(bias, "LayerNorm"), Out(out, "LayerNorm"), M, N,
+                   eps},
+                  ctx_->stream());
+  Launched("LayerNorm");
+}
+
+void CudaBackend::RmsNorm(const Tensor& x, const Tensor& scale, float eps, Tensor& out) {
+  // x: [M, N] -> out: [M, N] (out may be x); scale: [N]
+  const int64_t N = x.dim(-1), M = Rows(x);
+  PG_CHECK(scale.numel() == N && out.numel() == x.numel(),
+           "RmsNorm: '" << x.name << "' " << ShapeStr(x.shape) << " with scale '" << scale.name << "' "
+                        << ShapeStr(scale.shape));
+  PG_CHECK(M <= INT_MAX, "RmsNorm: " << M << " rows in '" << x.name << "' exceed one grid");
+  LaunchRmsNorm({In(x, "RmsNorm"), In(scale, "RmsNorm"), Out(out, "RmsNorm"), M, N, eps}, ctx_->stream());
+  Launched("RmsNorm");
+}
+
+// ---- transformer pieces ---------------------------------------------------------------------
+void CudaBackend::Rope(Tensor& x, const std::vector<int>& positions, float base) {
+  // x: [B, T, heads, head_dim]; positions: [B * T]
+  PG_CHECK(x.rank() == 4, "Rope: '" << x.name << "' must be [batch, seq, heads, head_dim], got " << ShapeStr(x.shape));
+  const int64_t BT = x.shape[0] * x.shape[1], heads = x.shape[2], hd = x.shape[3], half = hd / 2;
+  PG_CHECK(static_cast<int64_t>(positions.size()) == BT, "Rope: " << positions.size() << " positions for '"
+                                                                 << x.name << "' " << ShapeStr(x.shape));
+  // As CpuBackend / HF GemmaRotaryEmbedding: inv_freq = 1 / base^(2i / head_dim) in fp32.
+  std::vector<float> inv_freq(half);
+  for (int64_t i = 0; i < half; ++i)
+    inv_freq[i] = 1.f / std::pow(base, static_cast<float>(2 * i) / static_cast<float>(hd));
+  float* data = Out(x, "Rope");
+  const int* pos = Ints(positions_, positions, "Rope");
+  const float* freq =
+      static_cast<const float*>(inv_freq_.Get(*ctx_, inv_freq.data(), inv_freq.size() * sizeof(float), "Rope"));
+  LaunchRope({data, pos, freq, BT, heads, hd}, ctx_->stream());
+  Launched("Rope");
+}
+
+void CudaBackend::Embed(const Tensor& table, const std::vector<int>& ids, int64_t row_offset, float scale,
+                        Tensor& out) {
+  // table: [rows, D], ids: [M] -> out: [M, D]
+  const int64_t rows = table.dim(0), D = table.dim(-1);
+  PG_CHECK(table.numel() == rows * D, "Embed: table '" << table.name << "' " << ShapeStr(table.shape)
+                                                       << " must be [rows, D]");
+  PG_CHECK(out.dim(-1) == D && Rows(out) == static_cast<int64_t>(ids.size()),
+           "Embed: '" << out.name << "' " << ShapeStr(out.shape) << " for " << ids.size() << " ids");
+  float* o = Out(out, "Embed");
+  const ConstView t = In(table, "Embed");
+  const int* d_ids = Ints(ids_, ids, "Embed");
+  LaunchEmbed({t, d_ids, o, static_cast<int64_t>(ids.size()), row_offset, rows, D, scale}, ctx_->stream());
+  Launched("Embed");
+}
+
+void CudaBackend::WriteCache(const Tensor& fresh, const std::vector<int>& q_start, const std::vector<int>& count,
+                             Tensor& cache) {
+  // fresh: [B, T, kv_heads, head_dim], cache: [B, S, kv_heads, head_dim]
+  PG_CHECK(fresh.rank() == 4 && cache.rank() == 4, "WriteCache: '" << fresh.name << "' " << ShapeStr(fresh.shape)
+                                                                   << " into '" << cache.name << "' "
+                                                                   << ShapeStr(cache.shape) << ": expected 4-D");
+  const int64_t B = fresh.dim(0), T = fresh.dim(1), row = fresh.dim(2) * fresh.dim(3), S = cache.dim(1);
+  PG_CHECK(cache.dim(0) == B && cache.dim(2) * cache.dim(3) == row, "WriteCache: '" << fresh.name << "' "
+                                                                        << ShapeStr(fresh.shape) << " into '"
+                                                                        << cache.name << "' " << ShapeStr(cache.shape));
+  PG_CHECK(static_cast<int64_t>(q_start.size()) == B && static_cast<int64_t>(count.size()) == B,
+           "WriteCache: " << q_start.size() << " starts and " << count.size() << " counts for batch " << B);
+  for (int64_t b = 0; b < B; ++b)
+    PG_CHECK(count[b] >= 0 && count[b] <= T && q_start[b] >= 0 && q_start[b] + count[b] <= S,
+             "WriteCache: sequence " << b << " needs slots up to " << q_start[b] + count[b] << " but '"
+                                     << cache.name << "' holds " << S);
+  std::vector<int> meta(q_start);  // [q_start | count]
+  meta.insert(meta.end(), count.begin(), count.end());
+  float* c = Out(cache, "WriteCache");
+  const ConstView f = In(fresh, "WriteCache");
+  const int* d = Ints(cache_meta_, meta, "WriteCache");
+  LaunchWriteCache({f, c, d, d + B, B, T, S, row}, ctx_->stream());
+  Launched("WriteCache");
+}
+
+void CudaBackend::Attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
+                            const AttentionParams& p, Tensor& out) {
+  // q: [B, T, heads, hd], k/v: [B, S, kv_heads, hd], out: [B, T, heads, hd]
+  PG_CHECK(q.rank() == 4, "Attention: '" << q.name << "' must be [batch, seq, heads, head_dim], got "
+                                         << ShapeStr(q.shape));
+  CheckShape(k, {q.dim(0), -1, -1, q.dim(3)});
+  CheckShape(v, k.shape);
+  CheckShape(out, q.shape);
+  const int64_t B = q.dim(0), T = q.dim(1), H = q.dim(2), hd = q.dim(3), S = k.dim(1), KH = k.dim(2);
+  PG_CHECK(KH > 0 && H % KH == 0, "Attention: " << H << " query heads for " << KH << " kv heads");
+  PG_CHECK(hd <= kAttentionMaxHeadDim, "Attention: head_dim " << hd << " of '" << q.name << "' exceeds the CUDA "
+                                                              << "kernel's limit of " << kAttentionMaxHeadDim);
+  PG_CHECK(B * T * H <= INT_MAX, "Attention: " << B * T * H << " (batch, query, head) blocks exceed one grid");
+  PG_CHECK(static_cast<int64_t>(mask.kv_len.size()) == B && mask.q_start.size() == mask.kv_len.size() &&
+               mask.prefix_len.size() == mask.kv_len.size(),
+           "Attention: mask describes " << mask.kv_len.size() << " sequences for batch " << B);
+  for (int64_t b = 0; b < B; ++b) {
+    PG_CHECK(mask.kv_len[b] <= S, "Attention: kv_len " << mask.kv_len[b] << " > cache size " << S);
+    PG_CHECK(mask.q_start[b] >= 0, "Attention: q_start " << mask.q_start[b] << " < 0 for sequence " << b);
+  }
+  PG_CHECK(mask.window >= 0, "Attention: negative sliding window " << mask.window);
+  std::vector<int> meta(mask.q_start);  // [q_start | kv_len | prefix_len]
+  meta.insert(meta.end(), mask.kv_len.begin(), mask.kv_len.end());
+  meta.insert(meta.end(), mask.prefix_len.begin(), mask.prefix_len.end());
+  AttentionKernelParams kp;
+  kp.q = InF32(q, "Attention");
+  kp.k = InF32(k, "Attention");
+  kp.v = InF32(v, "Attention");
+  kp.out = Out(out, "Attention");
+  const int* d = Ints(mask_meta_, meta, "Attention");
+  kp.q_start = d;
+  kp.kv_len = d + B;
+  kp.prefix_len = d + 2 * B;
+  kp.B = B;
+  kp.T = T;
+  kp.H = H;
+  kp.S = S;
+  kp.KH = KH;
+  kp.head_dim = hd;
+  kp.window = mask.window;
+  kp.scale = p.scale;
+  kp.softcap = p.softcap;
+  LaunchAttention(kp, ctx_->stream());
+  Launched("Attention");
+}
+
+}  // namespace cuda
+}  // namespace pg

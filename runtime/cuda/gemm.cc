@@ -1,0 +1,35 @@
+#include "runtime/cuda/gemm.h"
+
+#include <climits>
+
+#include "runtime/cuda/cuda_check.h"
+
+namespace pg {
+namespace cuda {
+
+void LaunchGemmBf16(const GemmParams& p, cublasHandle_t handle, cudaStream_t stream) {
+  if (p.M == 0 || p.N == 0) return;
+  PG_CHECK(p.M <= INT_MAX && p.N <= INT_MAX && p.K <= INT_MAX,
+           "CudaBackend::" << p.op << ": GEMM " << p.M << " x " << p.N << " x " << p.K
+                           << " exceeds cuBLAS's 32-bit sizes");
+  CUBLAS_CHECK(cublasSetStream(handle, stream), p.op);
+  const float alpha = 1.f, beta = 0.f;
+  const int M = static_cast<int>(p.M), N = static_cast<int>(p.N), K = static_cast<int>(p.K);
+  // cuBLAS is column-major: row-major out[M, N] = x w is column-major out^T[N, M] = w^T x^T, where
+  // row-major x [M, K] reads as column-major x^T [K, M] (ld K) and row-major w [K, N] as w^T [N, K]
+  // (ld N); a row-major w [N, K] reads as column-major [K, N] (ld K) and is transposed (OP_T).
+  if (!p.trans_w) {
+    CUBLAS_CHECK(cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &alpha, p.w_bf16, CUDA_R_16BF, N,
+                              p.x_bf16, CUDA_R_16BF, K, &beta, p.out, CUDA_R_32F, N, CUBLAS_COMPUTE_32F,
+                              CUBLAS_GEMM_DEFAULT),
+                 p.op);
+  } else {
+    CUBLAS_CHECK(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &alpha, p.w_bf16, CUDA_R_16BF, K,
+                              p.x_bf16, CUDA_R_16BF, K, &beta, p.out, CUDA_R_32F, N, CUBLAS_COMPUTE_32F,
+                              CUBLAS_GEMM_DEFAULT),
+                 p.op);
+  }
+}
+
+}  // namespace cuda
+}  // namespace pg

@@ -1,0 +1,142 @@
+// Host-side declarations of the CUDA backend's kernels: one parameter struct and one
+// LaunchFoo(params, stream) per op (STYLE rule 2: foo_kernel -> LaunchFoo -> CudaBackend::Foo).
+// The kernels live in one .cu per op family: elementwise.cu, norms.cu, rope.cu, attention.cu,
+// embedding_cache.cu. Launchers enqueue on `stream` and return at once; they check nothing
+// but the launch itself (CudaBackend::Foo checks shapes and dtypes first).
+//
+// Storage: outputs and tensors updated in place are f32. Read-only inputs may be f32 or bf16
+// (2-D uploads are bf16 weights), passed as a ConstView and widened to f32 on load.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace pg {
+namespace cuda {
+
+// A read-only device array of f32 or bf16 values, read as f32.
+struct ConstView {
+  const void* data = nullptr;
+  bool bf16 = false;
+};
+
+// ---- elementwise.cu -------------------------------------------------------------------------
+struct AddParams {  // x[i] += y[i], i < n
+  float* x;
+  ConstView y;
+  int64_t n;
+};
+void LaunchAdd(const AddParams& p, cudaStream_t stream);
+
+struct AddTiledParams {  // x[i] += tile[i % period], i < n (AddRowBroadcast, AddBatchBroadcast)
+  float* x;
+  ConstView tile;
+  int64_t n;
+  int64_t period;
+};
+void LaunchAddTiled(const AddTiledParams& p, cudaStream_t stream);
+
+struct ScaleParams {  // x[i] *= s
+  float* x;
+  float s;
+  int64_t n;
+};
+void LaunchScale(const ScaleParams& p, cudaStream_t stream);
+
+struct GeluTanhParams {  // x[i] = gelu_tanh(x[i])
+  float* x;
+  int64_t n;
+};
+void LaunchGeluTanh(const GeluTanhParams& p, cudaStream_t stream);
+
+struct GeGluParams {  // gate_up: [rows, 2F] = [gate | up] -> out: [rows, F]
+  ConstView gate_up;
+  float* out;
+  int64_t rows;
+  int64_t F;
+};
+void LaunchGeGlu(const GeGluParams& p, cudaStream_t stream);
+
+struct SoftCapParams {  // x[i] = tanh(x[i] / cap) * cap
+  float* x;
+  float cap;
+  int64_t n;
+};
+void LaunchSoftCap(const SoftCapParams& p, cudaStream_t stream);
+
+struct ConvertParams {  // dst[i] = src[i], f32 or bf16 (round to nearest even) on either side
+  ConstView src;
+  void* dst;
+  bool dst_bf16;
+  int64_t n;
+};
+void LaunchConvert(const ConvertParams& p, cudaStream_t stream);
+
+// cudaSuccess when this build's kernels can run on the current device (cudaFuncGetAttributes on
+// one of them); cudaErrorNoKernelImageForDevice or similar when it was built for another arch.
+cudaError_t ProbeKernelImage();
+
+// ---- norms.cu -------------------------------------------------------------------------------
+struct LayerNormParams {  // x: [rows, cols] -> out: [rows, cols] (out may alias x)
+  ConstView x, scale, bias;  // scale, bias: [cols]
+  float* out;
+  int64_t rows, cols;
+  float eps;
+};
+void LaunchLayerNorm(const LayerNormParams& p, cudaStream_t stream);
+
+struct RmsNormParams {  // x: [rows, cols] -> out = x * rsqrt(mean(x^2) + eps) * (1 + scale)
+  ConstView x, scale;
+  float* out;
+  int64_t rows, cols;
+  float eps;
+};
+void LaunchRmsNorm(const RmsNormParams& p, cudaStream_t stream);
+
+// ---- rope.cu --------------------------------------------------------------------------------
+struct RopeParams {  // x: [rows = B * T, heads, head_dim], rotated in place (half split)
+  float* x;
+  const int* positions;   // [rows], device
+  const float* inv_freq;  // [head_dim / 2], device (computed on the host exactly as the CPU does)
+  int64_t rows, heads, head_dim;
+};
+void LaunchRope(const RopeParams& p, cudaStream_t stream);
+
+// ---- attention.cu ---------------------------------------------------------------------------
+constexpr int kAttentionMaxHeadDim = 256;
+struct AttentionKernelParams {
+  const float* q;  // [B, T, H, hd]
+  const float* k;  // [B, S, KH, hd]
+  const float* v;  // [B, S, KH, hd]
+  float* out;      // [B, T, H, hd]
+  const int* q_start;     // [B], device
+  const int* kv_len;      // [B], device
+  const int* prefix_len;  // [B], device
+  int64_t B, T, H, S, KH, head_dim;
+  int window;
+  float scale, softcap;
+};
+void LaunchAttention(const AttentionKernelParams& p, cudaStream_t stream);
+
+// ---- embedding_cache.cu ---------------------------------------------------------------------
+struct EmbedParams {  // out[m, :] = table[ids[m] - row_offset, :] * scale, or 0 outside the table
+  ConstView table;    // [table_rows, D]
+  const int* ids;     // [n_ids], device
+  float* out;         // [n_ids, D]
+  int64_t n_ids, row_offset, table_rows, D;
+  float scale;
+};
+void LaunchEmbed(const EmbedParams& p, cudaStream_t stream);
+
+struct WriteCacheParams {  // cache[b, q_start[b] + t, :] = fresh[b, t, :] for t < count[b]
+  ConstView fresh;         // [B, T, row]
+  float* cache;            // [B, S, row]
+  const int* q_start;      // [B], device
+  const int* count;        // [B], device
+  int64_t B, T, S, row;
+};
+void LaunchWriteCache(const WriteCacheParams& p, cudaStream_t stream);
+
+}  // namespace cuda
+}  // namespace pg

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# End-to-end tests of `paligemma caption` on the tiny test model (make_fixture.sh).
+#   caption_e2e.sh CASE PALIGEMMA FIXTURE_DIR WORK_DIR
+# CASE: layouts | kill_resume | torn_line | manifest | list | detect | lock | demo_defaults
+# Needs MPIRUN (mpirun path) in the environment; OPENBLAS_NUM_THREADS=1 is expected.
+set -euo pipefail
+case_name="$1"; bin="$2"; fx="$3"; work="$4"
+MPIRUN="${MPIRUN:-mpirun}"
+model="$fx/model.h5"
+tok="$(cd "$(dirname "$0")/../.." && pwd)/assets/tokenizer/tiny.model"
+rm -rf "$work" && mkdir -p "$work" && cd "$work"
+cp -r "$fx/images" images  # relative paths in the records: images/...
+
+fail() { echo "FAIL [$case_name]: $*" >&2; exit 1; }
+
+# The sorted input list the job must produce for images/ (hidden and non-image files skipped).
+expected_list() {
+  (cd "$work" && find images -path '*/.*' -prune -o -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) -print) |
+    LC_ALL=C sort
+}
+
+# caption NP TP [args...]: runs the job under mpirun (MAX_NEW: --max-new-tokens, default 8;
+# CAPTION_EXEC=1: exec mpirun, so that a background subshell's $! is mpirun's pid).
+caption() {
+  local np="$1" tp="$2"; shift 2
+  ${CAPTION_EXEC:+exec} "$MPIRUN" --oversubscribe --bind-to none -np "$np" "$bin" caption --model "$model" \
+    --tokenizer "$tok" --tp "$tp" --max-new-tokens "${MAX_NEW:-8}" --progress lines "$@"
+}
+
+# check_records OUT: one record per expected image, in order, "error" exactly for bad_*.
+check_records() {
+  local out="$1" i=0 line path
+  mapfile -t want < <(expected_list)
+  [ "$(wc -l < "$out")" -eq "${#want[@]}" ] || fail "$out has $(wc -l < "$out") lines, expected ${#want[@]}"
+  while IFS= read -r line; do
+    path="${want[$i]}"
+    case "$line" in
+      "{\"image\":\"$path\",\"index\":$i,\"status\":"*) ;;
+      *) fail "line $((i + 1)) of $out is not the record of $path (index $i): $line" ;;
+    esac
+    if [[ "$(basename "$path")" == bad_* ]]; then
+      [[ "$line" == *'"status":"error","text":null,"tokens":0,"error":"image '"'$path'"* ]] ||
+        fail "expected an error record naming $path: $line"
+    else
+      [[ "$line" =~ \"status\":\"ok\",\"text\":\".*\",\"tokens\":[0-8],\"eos\":(true|false),\"error\":null\}$ ]] ||
+        fail "expected an ok record for $path: $line"
+    fi
+    i=$((i + 1))
+  done < "$out"
+}
+
+part_lines() { cat "$1".parts/part-*.jsonl 2>/dev/null | wc -l; }
+
+case "$case_name" in
+layouts)
+  caption 1 1 --images images --output ref.jsonl --batch 3 2> ref.log || { cat ref.log; fail "np 1 failed"; }
+  check_records ref.jsonl
+  grep -q 'bad_huge.jpg.*30000' ref.jsonl || fail "the huge image's error does not give its size"
+  grep -q "^caption: wrote ref.jsonl: 17 records (12 ok, 5 errors)" ref.log || { cat ref.log; fail "summary"; }
+  for layout in "2 2 leader 3" "2 1 leader 2" "4 2 sharded 4" "4 2 leader 1"; do
+    set -- $layout
+    out="np$1_tp$2_$3_b$4.jsonl"
+    caption "$1" "$2" --vit "$3" --batch "$4" --images images --output "$out" 2> "$out.log" ||
+      { cat "$out.log"; fail "np $1 tp $2 failed"; }
+    cmp ref.jsonl "$out" || fail "np $1 --tp $2 --vit $3 --batch $4 differs from np 1"
+  done
+  ;;
+kill_resume)
+  caption 1 1 --images images --output ref.jsonl --batch 2 2> ref.log || { cat ref.log; fail "reference run"; }
+  check_records ref.jsonl
+  n=$(wc -l < ref.jsonl)
+  # A slowed-down job (150 ms per engine step) killed with SIGKILL once records appear.
+  (CAPTION_EXEC=1 PG_DEBUG_CAPTION_STEP_DELAY_MS=150 caption 4 2 --images images --output out.jsonl --batch 2 \
+    > killed.log 2>&1) &
+  mpirun_pid=$!
+  for _ in $(seq 300); do [ "$(part_lines out.jsonl)" -ge 3 ] && break; sleep 0.05; done
+  [ "$(part_lines out.jsonl)" -ge 3 ] || { cat killed.log; fail "no records appeared"; }
+  ranks=$(pgrep -P "$mpirun_pid" || true)
+  [ -n "$ranks" ] || fail "no rank processes under mpirun $mpirun_pid"
+  kill -KILL $ranks "$mpirun_pid" 2>/dev/null || true
+  wait "$mpirun_pid" 2>/dev/null || true
+  done_before=$(part_lines out.jsonl)
+  [ ! -e out.jsonl ] || fail "the killed job wrote out.jsonl: it was not killed mid-run"
+  [ "$done_before" -lt "$n" ] || fail "the killed job had already finished ($done_before records)"
+  echo "killed after $done_before of $n records"
+  # Resume with another layout: 3 replicas of --tp 1 instead of 2 of --tp 2.
+  caption 3 1 --images images --output out.jsonl --batch 3 2> resume.log || { cat resume.log; fail "resume"; }
+  grep -q "$done_before already recorded" resume.log || { cat resume.log; fail "resume did not skip the records"; }
+  cmp ref.jsonl out.jsonl || fail "resumed output differs from the uninterrupted run"
+  [ "$(part_lines out.jsonl)" -eq "$n" ] || fail "part files hold $(part_lines out.jsonl) records for $n images"
+  ;;
+torn_line)
+  caption 2 1 --images images --output ref.jsonl --batch 2 2> ref.log || { cat ref.log; fail "reference run"; }
+  n=$(wc -l < ref.jsonl)
+  mkdir out.jsonl.parts
+  cp ref.jsonl.parts/manifest.json out.jsonl.parts/
+  # Records 0..5 complete, then half of record 6 with no newline: a write torn by a crash.
+  head -n 6 ref.jsonl > out.jsonl.parts/part-0.jsonl
+  sed -n 7p ref.jsonl | head -c 40 >> out.jsonl.parts/part-0.jsonl
+  caption 1 1 --images images --output out.jsonl --batch 4 2> resume.log || { cat resume.log; fail "resume"; }
+  grep -q "6 already recorded .*cut a torn last line: 40 bytes in 1 file" resume.log ||
+    { cat resume.log; fail "no torn-line repair reported"; }
+  cmp ref.jsonl out.jsonl || fail "output after the torn-line repair differs"
+  [ "$(part_lines out.jsonl)" -eq "$n" ] || fail "part files hold $(part_lines out.jsonl) records for $n images"
+  if grep -v '}$' out.jsonl.parts/part-0.jsonl; then fail "a torn line is left in part-0.jsonl"; fi
+  ;;
+manifest)
+  caption 1 1 --images images --output out.jsonl 2> first.log || { cat first.log; fail "first run"; }
+  cp out.jsonl first.jsonl
+  expect_refusal() {
+    local what="$1"; shift
+    if caption 1 1 --output out.jsonl "$@" > refused.log 2>&1; then fail "a changed $what was not refused"; fi
+    grep -qF "$what" refused.log || { cat refused.log; fail "the refusal does not name '$what'"; }
+    grep -qF "cannot resume: the manifest 'out.jsonl.parts/manifest.json' was written for a different job" \
+      refused.log || { cat refused.log; fail "no manifest message"; }
+  }
+  expect_refusal 'prompt: recorded "caption en", now "caption es"' --images images --prompt "caption es"
+  MAX_NEW=5 expect_refusal 'max_new_tokens: recorded "8", now "5"' --images images
+  expect_refusal 'sampling.temperature: recorded "0", now "0.699999988"' --images images --temperature 0.7
+  expect_refusal 'resize: recorded "bilinear", now "bicubic"' --images images --resize bicubic
+  rm images/rgb_16x40.png
+  expect_refusal 'images.count: recorded "17", now "16"' --images images
+  cp "$fx/images/rgb_16x40.png" images/
+  cmp first.jsonl out.jsonl || fail "a refused run changed out.jsonl"
+  # Same job, another layout: nothing to do, the same output again.
+  caption 2 2 --images images --output out.jsonl 2> again.log || { cat again.log; fail "rerun"; }
+  grep -q "17 already recorded" again.log || { cat again.log; fail "rerun did not skip everything"; }
+  cmp first.jsonl out.jsonl || fail "rerun changed out.jsonl"
+  # --restart starts over with the new settings.
+  caption 1 1 --images images --output out.jsonl --prompt "caption es" --restart 2> restart.log ||
+    { cat restart.log; fail "--restart"; }
+  grep -q "0 already recorded" restart.log || { cat restart.log; fail "--restart kept records"; }
+  check_records out.jsonl
+  ;;
+list)
+  caption 1 1 --images "$fx/list.txt" --output out.jsonl 2> run.log || { cat run.log; fail "list run"; }
+  [ "$(wc -l < out.jsonl)" -eq 4 ] || fail "expected 4 records (duplicate removed), got $(wc -l < out.jsonl)"
+  sed -n 1p out.jsonl | grep -qF "{\"image\":\"$fx/images/does_not_exist.png\",\"index\":0,\"status\":\"error\"" ||
+    fail "missing file: $(sed -n 1p out.jsonl)"
+  sed -n 1p out.jsonl | grep -qF "cannot open" || fail "missing file error: $(sed -n 1p out.jsonl)"
+  sed -n 2p out.jsonl | grep -qF "{\"image\":\"$fx/images/la_11x9.png\",\"index\":1,\"status\":\"ok\"" ||
+    fail "absolute path: $(sed -n 2p out.jsonl)"
+  sed -n 3p out.jsonl | grep -qF "{\"image\":\"$fx/images/rgb_37x23.png\",\"index\":2,\"status\":\"ok\"" ||
+    fail "relative path: $(sed -n 3p out.jsonl)"
+  sed -n 4p out.jsonl | grep -qF "{\"image\":\"$fx/images/sub/cmyk_20x17.jpg\",\"index\":3,\"status\":\"ok\"" ||
+    fail "indented path: $(sed -n 4p out.jsonl)"
+  ;;
+detect)
+  MAX_NEW=12 caption 2 2 --images images --output out.jsonl --prompt "detect cat ; dog" 2> run.log || { cat run.log; fail "detect run"; }
+  n_ok=$(grep -c '"status":"ok"' out.jsonl)
+  [ "$(grep -c '"status":"ok".*"boxes":\[.*\],"error":null}$' out.jsonl)" -eq "$n_ok" ] ||
+    fail "not every ok record of a detect prompt has boxes"
+  grep -v '"status":"ok"' out.jsonl | grep -q boxes && fail "an error record has boxes"
+  true
+  ;;
+lock)
+  PG_DEBUG_CAPTION_STEP_DELAY_MS=100 caption 1 1 --images images --output out.jsonl --batch 2 > first.log 2>&1 &
+  first=$!
+  for _ in $(seq 300); do [ "$(part_lines out.jsonl)" -ge 1 ] && break; sleep 0.05; done
+  if caption 1 1 --images images --output out.jsonl > second.log 2>&1; then fail "a second job on the same output ran"; fi
+  grep -q "another caption job is writing 'out.jsonl.parts'" second.log || { cat second.log; fail "lock message"; }
+  wait "$first" || { cat first.log; fail "the first job failed"; }
+  check_records out.jsonl
+  ;;
+demo_defaults)
+  home="$work/home"
+  mkdir -p "$home/build" "$home/assets/tokenizer" "$home/assets"
+  if PG_HOME="$home" "$bin" caption --progress off > missing.log 2>&1; then fail "ran without a demo model"; fi
+  grep -qF "no --model given and the demo model '$home/build/demo_model.h5' does not exist" missing.log ||
+    { cat missing.log; fail "missing demo model message"; }
+  grep -qF "scripts/demo.sh" missing.log || fail "the message does not point to scripts/demo.sh"
+  ln -s "$model" "$home/build/demo_model.h5"
+  ln -s "$tok" "$home/assets/tokenizer/tiny.model"
+  ln -s "$work/images" "$home/assets/images"
+  mkdir run && cd run
+  PG_HOME="$home" "$MPIRUN" --oversubscribe --bind-to none -np 2 "$bin" caption --tp 2 --max-new-tokens 8 \
+    2> run.log || { cat run.log; fail "demo run"; }
+  [ -f out/captions.jsonl ] || fail "no ./out/captions.jsonl"
+  grep -q "embedded demo default --model $home/build/demo_model.h5" run.log || { cat run.log; fail "no note"; }
+  [ "$(wc -l < out/captions.jsonl)" -eq 17 ] || fail "expected 17 records"
+  ;;
+*)
+  echo "caption_e2e.sh: unknown case '$case_name'" >&2; exit 2 ;;
+esac
+echo "PASS [$case_name]"

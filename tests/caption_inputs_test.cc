@@ -1,0 +1,187 @@
+// The caption job's inputs: the image list (pipeline/image_list.h), the background decoder
+// (pipeline/image_prefetcher.h) and the embedded defaults (pipeline/pg_home.h).
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pipeline/image_list.h"
+#include "pipeline/image_prefetcher.h"
+#include "pipeline/pg_home.h"
+#include "runtime/check.h"
+
+namespace fs = std::filesystem;
+
+namespace pg {
+namespace {
+
+const std::string kImages = std::string(PG_SOURCE_DIR) + "/tests/fixtures/images";
+
+std::string TempDir() {
+  std::string tmpl = (fs::temp_directory_path() / "caption_inputs_XXXXXX").string();
+  PG_CHECK(::mkdtemp(tmpl.data()) != nullptr, "mkdtemp failed");
+  return tmpl;
+}
+
+void Touch(const std::string& path, const std::string& text = "x") {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+class ImageListTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = TempDir(); }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(ImageListTest, DirectoryIsRecursiveSortedAndFiltered) {
+  for (const char* f : {"b.png", "a.JPG", "sub/c.jpeg", "sub/deeper/d.png", "notes.txt", "noext", ".hidden.png",
+                        ".git/e.png", "z.Png"})
+    Touch(dir_ + "/" + f);
+  const std::vector<std::string> got = ListImages(dir_);
+  const std::vector<std::string> want = {dir_ + "/a.JPG", dir_ + "/b.png", dir_ + "/sub/c.jpeg",
+                                         dir_ + "/sub/deeper/d.png", dir_ + "/z.Png"};
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(ListImages(dir_ + "/./"), want);  // normalised
+}
+
+TEST_F(ImageListTest, ListFileResolvesAgainstItsDirectoryAndDeduplicates) {
+  Touch(dir_ + "/list.txt",
+        "# header\n"
+        "b.png\n"
+        "  ./b.png\t\r\n"
+        "\n"
+        "sub/../a.png\n"
+        "missing.png\n"
+        "/abs/path/x.jpg\n");
+  const std::vector<std::string> got = ListImages(dir_ + "/list.txt");
+  EXPECT_EQ(got, (std::vector<std::string>{"/abs/path/x.jpg", dir_ + "/a.png", dir_ + "/b.png", dir_ + "/missing.png"}));
+}
+
+TEST_F(ImageListTest, SingleImageAndErrors) {
+  Touch(dir_ + "/one.png");
+  EXPECT_EQ(ListImages(dir_ + "/one.png"), std::vector<std::string>{dir_ + "/one.png"});
+  EXPECT_THROW(ListImages(dir_ + "/nope"), Error);
+  Touch(dir_ + "/empty/list.txt", "# nothing\n\n");
+  try {
+    ListImages(dir_ + "/empty/list.txt");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the list file names no images"), std::string::npos);
+  }
+  fs::create_directories(dir_ + "/nothing");
+  Touch(dir_ + "/nothing/readme.txt");
+  EXPECT_THROW(ListImages(dir_ + "/nothing"), Error);
+}
+
+TEST(ImageList, HashDependsOnEveryPathAndTheOrder) {
+  const std::string h = ImageListHash({"a", "b"});
+  EXPECT_EQ(h.size(), 16u);
+  EXPECT_EQ(h, ImageListHash({"a", "b"}));
+  EXPECT_NE(h, ImageListHash({"b", "a"}));
+  EXPECT_NE(h, ImageListHash({"a", "c"}));
+  EXPECT_NE(h, ImageListHash({"ab"}));
+  EXPECT_NE(ImageListHash({"a\nb"}), ImageListHash({"a", "b"}));  // the count is hashed too
+}
+
+// ---- Prefetcher --------------------------------------------------------------------------
+
+std::vector<PrefetchJob> Jobs(int n, const std::string& bad_dir) {
+  const std::vector<std::string> good = {"rgb_37x23.png", "rgb_100x75.png", "grey_29x31_q90.jpg", "palette_37x23.png"};
+  std::vector<PrefetchJob> jobs;
+  for (int i = 0; i < n; ++i) {
+    const std::string path = i % 5 == 4 ? bad_dir + "/missing_" + std::to_string(i) + ".png" : kImages + "/" + good[i % 4];
+    jobs.push_back(PrefetchJob{100 + i, path});
+  }
+  return jobs;
+}
+
+TEST(ImagePrefetcher, DeliversInOrderWithErrorsAsItems) {
+  PrefetchOptions o;
+  o.threads = 3;
+  o.capacity = 4;
+  o.image_size = 16;
+  const std::vector<PrefetchJob> jobs = Jobs(23, "/nonexistent");
+  ImagePrefetcher pf(jobs, o);
+  std::vector<PreparedImage> got;
+  while (!pf.exhausted()) {
+    std::vector<PreparedImage> part = pf.Take(5, /*block=*/true);
+    ASSERT_FALSE(part.empty());
+    EXPECT_LE(part.size(), 5u);
+    for (auto& p : part) got.push_back(std::move(p));
+  }
+  ASSERT_EQ(got.size(), jobs.size());
+  EXPECT_TRUE(pf.Take(3, true).empty());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].index, jobs[i].index);
+    EXPECT_EQ(got[i].path, jobs[i].path);
+    const PreparedImage want = PrepareImage(jobs[i], o);  // same as decoding inline
+    EXPECT_EQ(got[i].ok, want.ok);
+    EXPECT_EQ(got[i].error, want.error);
+    EXPECT_EQ(got[i].pixels, want.pixels);
+    if (i % 5 == 4) {
+      EXPECT_FALSE(got[i].ok);
+      EXPECT_NE(got[i].error.find("image '" + jobs[i].path + "': cannot open"), std::string::npos) << got[i].error;
+      EXPECT_TRUE(got[i].pixels.empty());
+    } else {
+      EXPECT_TRUE(got[i].ok) << got[i].error;
+      EXPECT_EQ(got[i].pixels.size(), 16u * 16 * 3);
+      EXPECT_GT(got[i].width, 0);
+    }
+  }
+  EXPECT_EQ(got[1].width, 100);
+  EXPECT_EQ(got[1].height, 75);
+}
+
+TEST(ImagePrefetcher, NonBlockingTakeReturnsOnlyReadyImagesAndCapacityBoundsTheQueue) {
+  PrefetchOptions o;
+  o.threads = 2;
+  o.capacity = 3;
+  o.image_size = 8;
+  ImagePrefetcher pf(Jobs(10, "/nonexistent"), o);
+  std::vector<PreparedImage> first = pf.Take(1, true);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].index, 100);
+  // The workers may decode only `capacity` images beyond those taken: after a pause, exactly
+  // images 1..3 are ready, and a non-blocking take returns them without waiting for more.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::vector<PreparedImage> ready = pf.Take(10, /*block=*/false);
+  ASSERT_EQ(ready.size(), 3u);
+  for (size_t i = 0; i < ready.size(); ++i) EXPECT_EQ(ready[i].index, 101 + static_cast<int64_t>(i));
+  // Destroying with jobs left stops the workers without hanging.
+}
+
+TEST(ImagePrefetcher, TooManyPixelsIsAnErrorItem) {
+  PrefetchOptions o;
+  o.image_size = 8;
+  o.decode.max_pixels = 100;  // rgb_37x23 has 851
+  const PreparedImage p = PrepareImage(PrefetchJob{0, kImages + "/rgb_37x23.png"}, o);
+  EXPECT_FALSE(p.ok);
+  EXPECT_NE(p.error.find("rgb_37x23.png"), std::string::npos) << p.error;
+}
+
+// ---- Embedded defaults -------------------------------------------------------------------
+
+TEST(PgHome, EnvironmentWinsElseTwoLevelsAboveTheExecutable) {
+  EXPECT_EQ(ResolvePgHome("/opt/pg", "/repo/build/paligemma"), "/opt/pg");
+  EXPECT_EQ(ResolvePgHome("", "/repo/build/paligemma"), "/repo");
+  EXPECT_EQ(ResolvePgHome(nullptr, "/repo/build-x/paligemma"), "/repo");
+  EXPECT_EQ(ResolvePgHome(nullptr, ""), ".");
+  const DemoDefaults d = DemoDefaultsFor("/repo");
+  EXPECT_EQ(d.model, "/repo/build/demo_model.h5");
+  EXPECT_EQ(d.tokenizer, "/repo/assets/tokenizer/tiny.model");
+  EXPECT_EQ(d.images, "/repo/assets/images");
+  EXPECT_EQ(d.output, "out/captions.jsonl");
+  // This test binary is BUILD/tests/caption_inputs_test: two levels up is BUILD.
+  ::unsetenv("PG_HOME");
+  EXPECT_EQ(fs::canonical(PgHome()), fs::canonical(PG_BINARY_DIR));
+}
+
+}  // namespace
+}  // namespace pg

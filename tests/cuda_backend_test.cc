@@ -1,0 +1,397 @@
+// CudaBackend against CpuBackend (STYLE rule 12): every op runs on both backends on the same
+// random inputs (odd sizes) and the results are compared element by element; the worst element
+// is always printed. Compiles without CUDA: the GPU tests skip with the reason when
+// CudaDeviceAvailable() says no (build without CUDA, no driver, no device, wrong arch).
+// On a GPU machine set PG_REQUIRE_CUDA=1 to turn that skip into a failure.
+//
+// Tolerances (docs/CUDA_BACKEND.md), eps = 2^-23 (fp32):
+//  - bf16 GEMMs (MatMul, MatMulTransB): the flash-attention rule. err(CUDA vs CPU fp32) must be
+//    <= 2 x err(CPU on bf16-rounded inputs vs CPU fp32) + 16 eps max|ref|.
+//  - fp32 ops that round once per element on both sides (Add, AddRowBroadcast, AddBatchBroadcast,
+//    Scale, Embed, WriteCache, CopyRows, Upload/Download): bit exact.
+//  - other fp32 ops: a forward-error bound C * eps * M_i per element, M_i the magnitude of the
+//    terms that make element i (written next to each test).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+
+#include "runtime/backend.h"
+#include "runtime/cuda_backend.h"
+
+namespace pg {
+namespace {
+
+constexpr double kEps = 1.0 / (1 << 23);
+
+std::vector<float> Random(size_t n, uint32_t seed, float scale = 1.f, float offset = 0.f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng) * scale + offset;
+  return v;
+}
+
+std::vector<float> Bf16Rounded(std::vector<float> v) {
+  for (float& x : v) x = RoundToBf16(x);
+  return v;
+}
+
+std::vector<float> Host(Backend& be, const Tensor& t) {
+  std::vector<float> h(t.numel());
+  be.Download(t, h.data());
+  return h;
+}
+
+double MaxAbs(const std::vector<float>& v) {
+  double m = 0;
+  for (float x : v) m = std::max(m, std::fabs(static_cast<double>(x)));
+  return m;
+}
+
+double MaxDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
+  return m;
+}
+
+// Every |got_i - ref_i| <= tol_i (NaN fails). Prints the worst element: the one furthest past
+// (or closest to) its tolerance.
+void ExpectClose(const std::string& what, const std::vector<float>& ref, const std::vector<float>& got,
+                 const std::vector<double>& tol) {
+  ASSERT_EQ(ref.size(), got.size()) << what;
+  ASSERT_EQ(ref.size(), tol.size()) << what;
+  size_t bad = 0, worst = 0;
+  double worst_score = -1, max_err = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double err = std::fabs(static_cast<double>(got[i]) - ref[i]);
+    if (!(err <= tol[i])) ++bad;
+    // err / tol; an error where exactness is required ranks by its size; NaN ranks first.
+    const double score = std::isnan(err) ? INFINITY : err == 0 ? 0.0 : tol[i] > 0 ? err / tol[i] : 1e30 * (1 + err);
+    if (score > worst_score) {
+      worst_score = score;
+      worst = i;
+    }
+    max_err = std::max(max_err, std::isnan(err) ? INFINITY : err);
+  }
+  std::printf("[%s] max |cuda - cpu| = %.3g; worst element %zu: cpu %.9g cuda %.9g tol %.3g; %zu of %zu outside\n",
+              what.c_str(), max_err, worst, ref.empty() ? 0.0 : ref[worst], got.empty() ? 0.0 : got[worst],
+              tol.empty() ? 0.0 : tol[worst], bad, ref.size());
+  EXPECT_EQ(bad, 0u) << what << ": element " << worst << " cpu " << ref[worst] << " cuda " << got[worst]
+                     << " |diff| " << std::fabs(static_cast<double>(got[worst]) - ref[worst]) << " > tol "
+                     << tol[worst];
+}
+
+void ExpectExact(const std::string& what, const std::vector<float>& ref, const std::vector<float>& got) {
+  ExpectClose(what, ref, got, std::vector<double>(ref.size(), 0.0));
+}
+
+// flash-attention rule: ref = CPU fp32, ref_bf16 = CPU on bf16-rounded inputs.
+void ExpectBf16Rule(const std::string& what, const std::vector<float>& ref, const std::vector<float>& ref_bf16,
+                    const std::vector<float>& got) {
+  const double err_ref = MaxDiff(ref_bf16, ref);
+  const double tol = 2 * err_ref + 16 * kEps * MaxAbs(ref);
+  std::printf("[%s] CPU on bf16-rounded inputs: max err %.3g -> tol %.3g\n", what.c_str(), err_ref, tol);
+  ExpectClose(what, ref, got, std::vector<double>(ref.size(), tol));
+}
+
+bool RequireCuda() {
+  const char* env = std::getenv("PG_REQUIRE_CUDA");
+  return env && std::string(env) != "0";
+}
+
+// Runs everywhere: availability and the factory agree, and the reason is given.
+TEST(CudaBackendAvailability, FactoryAgreesWithProbe) {
+  std::string why;
+  const bool available = CudaDeviceAvailable(&why);
+  std::printf("CudaDeviceAvailable: %s%s\n", available ? "yes" : "no: ", why.c_str());
+  if (available) {
+    EXPECT_TRUE(why.empty());
+    EXPECT_EQ(MakeBackend("cuda")->name(), "cuda");
+  } else {
+    EXPECT_FALSE(why.empty());
+    EXPECT_THROW(MakeBackend("cuda"), Error);
+    EXPECT_FALSE(RequireCuda()) << "PG_REQUIRE_CUDA is set but CUDA is unavailable: " << why;
+  }
+  auto cpu = MakeBackend("cpu");
+  EXPECT_THROW(CudaBackendStream(*cpu), Error);
+}
+
+class CudaVsCpu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!CudaDeviceAvailable(&why)) {
+      if (RequireCuda()) FAIL() << "PG_REQUIRE_CUDA is set but CUDA is unavailable: " << why;
+      GTEST_SKIP() << "CUDA backend not testable here: " << why;
+    }
+    cuda_ = MakeBackend("cuda");  // a visible, usable device must give a backend: throwing fails
+    cpu_ = MakeBackend("cpu");
+  }
+  std::unique_ptr<Backend> cpu_, cuda_;
+};
+
+TEST_F(CudaVsCpu, MemoryOpsRoundTrip) {
+  auto v = Random(3 * 5 * 7, 1);
+  Tensor a = cuda_->Upload("a3d", {3, 5, 7}, v.data()), b = cuda_->Upload("b1d", {105}, v.data());
+  Tensor w = cuda_->Upload("w2d", {15, 7}, v.data());
+  EXPECT_EQ(a.dtype, DType::kF32);
+  EXPECT_EQ(b.dtype, DType::kF32);
+  EXPECT_EQ(w.dtype, DType::kBF16);  // 2-D uploads are bf16 weights
+  EXPECT_EQ(a.device, Device::kCuda);
+  ExpectExact("Upload/Download f32 3-D", v, Host(*cuda_, a));
+  ExpectExact("Upload/Download f32 1-D", v, Host(*cuda_, b));
+  ExpectExact("Upload/Download bf16 2-D (round to nearest even)", Bf16Rounded(v), Host(*cuda_, w));
+  Tensor z = cuda_->Alloc("z", {4, 9, 3});
+  EXPECT_EQ(z.dtype, DType::kF32);
+  ExpectExact("Alloc is zero-filled", std::vector<float>(108, 0.f), Host(*cuda_, z));
+  cuda_->Zero(a);
+  ExpectExact("Zero", std::vector<float>(105, 0.f), Host(*cuda_, a));
+  // CopyRows f32 -> f32 and bf16 -> f32, viewed as [*, 7].
+  Tensor src = cuda_->Upload("src", {15, 1, 7}, v.data()).Reshaped({15, 7});
+  Tensor dst = cuda_->Upload("dst", {4, 1, 7}, Random(28, 2).data()).Reshaped({4, 7});
+  cuda_->CopyRows(src, 9, dst, 1, 3);
+  cuda_->CopyRows(w, 2, dst, 0, 1);
+  std::vector<float> expect = Random(28, 2);
+  std::copy(v.begin() + 9 * 7, v.begin() + 12 * 7, expect.begin() + 7);
+  for (int c = 0; c < 7; ++c) expect[c] = RoundToBf16(v[2 * 7 + c]);
+  ExpectExact("CopyRows f32 and bf16 -> f32", expect, Host(*cuda_, dst));
+}
+
+// MatMul (+ bias) and MatMulTransB: bf16 operands, fp32 accumulation. Sizes: odd, a ViT-like K
+// of 1152 and a Gemma-like K of 2048; x as an f32 activation (rounded by the GEMM) and as a
+// bf16 2-D upload.
+TEST_F(CudaVsCpu, MatMulFollowsTheBf16Rule) {
+  struct Size { int64_t M, K, N; };
+  for (const Size s : {Size{1, 7, 5}, Size{39, 129, 67}, Size{33, 1152, 257}, Size{5, 2048, 1001}}) {
+    const std::string tag = std::to_string(s.M) + "x" + std::to_string(s.K) + "x" + std::to_string(s.N);
+    auto x = Random(s.M * s.K, 10), w = Random(s.K * s.N, 11, 0.05f), bias = Random(s.N, 12);
+    auto run = [&](Backend& be, const std::vector<float>& xv, const std::vector<float>& wv, bool x2d) {
+      Tensor xt = x2d ? be.Upload("x", {s.M, s.K}, xv.data()) : be.Upload("x", {1, s.M, s.K}, xv.data());
+      Tensor wt = be.Upload("w", {s.K, s.N}, wv.data()), bt = be.Upload("b", {s.N}, bias.data());
+      Tensor out = be.Alloc("out", {s.M, s.N});
+      be.MatMul(xt, wt, &bt, out);
+      return Host(be, out);
+    };
+    const auto ref = run(*cpu_, x, w, false), ref_bf16 = run(*cpu_, Bf16Rounded(x), Bf16Rounded(w), false);
+    ExpectBf16Rule("MatMul f32 x " + tag, ref, ref_bf16, run(*cuda_, x, w, false));
+    ExpectBf16Rule("MatMul bf16 x " + tag, ref, ref_bf16, run(*cuda_, x, w, true));
+
+    // MatMulTransB: out[M, N] = x[M, K] @ w[N, K]^T (the logits against the tied embedding).
+    auto run_t = [&](Backend& be, const std::vector<float>& xv, const std::vector<float>& wv) {
+      Tensor xt = be.Upload("x", {1, s.M, s.K}, xv.data()), wt = be.Upload("emb", {s.N, s.K}, wv.data());
+      Tensor out = be.Alloc("logits", {s.M, s.N});
+      be.MatMulTransB(xt, wt, out);
+      return Host(be, out);
+    };
+    ExpectBf16Rule("MatMulTransB " + tag, run_t(*cpu_, x, w), run_t(*cpu_, Bf16Rounded(x), Bf16Rounded(w)),
+                   run_t(*cuda_, x, w));
+  }
+}
+
+TEST_F(CudaVsCpu, ExactElementwiseOps) {
+  const int64_t B = 3, R = 11, N = 37;
+  auto x = Random(B * R * N, 20), y = Random(B * R * N, 21), row = Random(N, 22), table = Random(R * N, 23);
+  auto run = [&](Backend& be) {
+    Tensor xt = be.Upload("x", {B, R, N}, x.data()), yt = be.Upload("y", {B, R, N}, y.data());
+    Tensor rt = be.Upload("row", {N}, row.data());
+    Tensor tt = be.Upload("pos_embedding", {R, N}, Bf16Rounded(table).data());  // bf16 on CUDA, exact
+    be.Add(xt, yt);
+    be.AddRowBroadcast(xt, rt);
+    be.AddBatchBroadcast(xt, tt);
+    be.Scale(xt, 0.37f);
+    return Host(be, xt);
+  };
+  ExpectExact("Add, AddRowBroadcast, AddBatchBroadcast (bf16 table), Scale", run(*cpu_), run(*cuda_));
+}
+
+// GeluTanh, SoftCap: tanhf is within 2 ulp on both sides and the rest rounds a few times:
+// tol_i = 16 eps (|x_i| + |ref_i|). GeGlu: |gelu(g)| <= |g|, so tol_i = 32 eps |g_i| |u_i| + 8 eps |ref_i|.
+TEST_F(CudaVsCpu, GeluSoftCapGeGlu) {
+  const int64_t M = 37, N = 1001, F = 37;
+  auto x = Random(M * N, 30, 3.f), logits = Random(M * N, 31, 40.f), gu = Random(3 * 9 * 2 * F, 32, 2.f);
+  auto run = [&](Backend& be, int which) {
+    Tensor t = be.Upload("t", {1, M, N}, (which == 0 ? x : logits).data());
+    if (which == 0) be.GeluTanh(t);
+    if (which == 1) be.SoftCap(t, 30.f);
+    if (which == 2) {
+      Tensor g = be.Upload("gate_up", {3, 9, 2 * F}, gu.data()), out = be.Alloc("act", {3, 9, F});
+      be.GeGlu(g, out);
+      return Host(be, out);
+    }
+    return Host(be, t);
+  };
+  for (int which = 0; which < 3; ++which) {
+    const auto ref = run(*cpu_, which), got = run(*cuda_, which);
+    std::vector<double> tol(ref.size());
+    for (size_t i = 0; i < ref.size(); ++i) {
+      if (which < 2) {
+        tol[i] = 16 * kEps * (std::fabs((which == 0 ? x : logits)[i]) + std::fabs(ref[i]));
+      } else {
+        const size_t m = i / F, f = i % F;
+        tol[i] = 32 * kEps * std::fabs(gu[m * 2 * F + f]) * std::fabs(gu[m * 2 * F + F + f]) + 8 * kEps * std::fabs(ref[i]);
+      }
+    }
+    ExpectClose(which == 0 ? "GeluTanh" : which == 1 ? "SoftCap(30)" : "GeGlu", ref, got, tol);
+  }
+}
+
+// Norms over N columns: fp32 block sums vs the CPU's double sums. With C = 4 (4 + log2 N):
+// RmsNorm tol_i = C eps |ref_i|; LayerNorm tol_i = C eps ((|x_i| + mean|x|) inv |g_i| + |b_i|).
+TEST_F(CudaVsCpu, Norms) {
+  for (const int64_t N : {7, 1152, 4099}) {
+    const int64_t M = 3 * 11;
+    auto x = Random(M * N, 40, 2.f, 3.f), g = Random(N, 41, 0.5f), b = Random(N, 42);
+    auto run = [&](Backend& be, bool layer, bool in_place) {
+      Tensor xt = be.Upload("x", {3, 11, N}, x.data()), gt = be.Upload("g", {N}, g.data());
+      Tensor bt = be.Upload("b", {N}, b.data()), out = be.Alloc("out", {3, 11, N});
+      Tensor& dst = in_place ? xt : out;
+      if (layer) be.LayerNorm(xt, gt, bt, 1e-6f, dst);
+      if (!layer) be.RmsNorm(xt, gt, 1e-6f, dst);
+      return Host(be, dst);
+    };
+    const double C = 4 * (4 + std::log2(static_cast<double>(N)));
+    for (bool layer : {false, true}) {
+      const auto ref = run(*cpu_, layer, false);
+      std::vector<double> tol(ref.size());
+      for (int64_t m = 0; m < M; ++m) {
+        double mean = 0, mean_abs = 0, var = 0;
+        for (int64_t n = 0; n < N; ++n) {
+          mean += x[m * N + n];
+          mean_abs += std::fabs(x[m * N + n]);
+        }
+        mean /= N;
+        mean_abs /= N;
+        for (int64_t n = 0; n < N; ++n) var += (x[m * N + n] - mean) * (x[m * N + n] - mean);
+        const double inv = 1 / std::sqrt(var / N + 1e-6);
+        for (int64_t n = 0, i = m * N; n < N; ++n, ++i)
+          tol[i] = layer ? C * kEps * ((std::fabs(x[i]) + mean_abs) * inv * std::fabs(g[n]) + std::fabs(b[n]))
+                         : C * kEps * std::fabs(ref[i]) + 1e-30;
+      }
+      const std::string name = std::string(layer ? "LayerNorm" : "RmsNorm") + " N=" + std::to_string(N);
+      ExpectClose(name, ref, run(*cuda_, layer, false), tol);
+      ExpectClose(name + " in place", ref, run(*cuda_, layer, true), tol);
+    }
+  }
+}
+
+// Rope: both sides compute inv_freq and the fp32 angle identically on the host / in one multiply;
+// cosf/sinf differ by <= 3 ulp, so each rotated pair is within 8 eps (|x1| + |x2|).
+TEST_F(CudaVsCpu, Rope) {
+  struct Shape { int64_t B, T, heads, hd; };
+  for (const Shape s : {Shape{2, 7, 3, 256}, Shape{1, 5, 2, 6}, Shape{3, 1, 8, 128}}) {
+    auto x = Random(s.B * s.T * s.heads * s.hd, 50);
+    std::vector<int> pos(s.B * s.T);
+    std::mt19937 rng(51);
+    for (int& p : pos) p = static_cast<int>(rng() % 8192);
+    auto run = [&](Backend& be) {
+      Tensor t = be.Upload("q", {s.B, s.T, s.heads, s.hd}, x.data());
+      be.Rope(t, pos, 10000.f);
+      return Host(be, t);
+    };
+    const auto ref = run(*cpu_);
+    std::vector<double> tol(ref.size());
+    const int64_t half = s.hd / 2;
+    for (size_t i = 0; i < ref.size(); ++i) {
+      const int64_t d = i % s.hd, base = i - d, pair = d < half ? d + half : d - half;
+      tol[i] = (d >= 2 * half) ? 0.0 : 8 * kEps * (std::fabs(x[i]) + std::fabs(x[base + pair]));
+    }
+    ExpectClose("Rope hd=" + std::to_string(s.hd), ref, run(*cuda_), tol);
+  }
+}
+
+TEST_F(CudaVsCpu, EmbedAndWriteCache) {
+  const int64_t rows = 97, D = 65;
+  auto table = Bf16Rounded(Random(rows * D, 60));  // bf16 on CUDA: exact on both sides
+  const std::vector<int> ids = {100, 196, 5, 150, 197, 99, 123, 100, 0};
+  const float scale = RoundToBf16(std::sqrt(65.f));
+  auto embed = [&](Backend& be) {
+    Tensor t = be.Upload("embedding", {rows, D}, table.data()), out = be.Alloc("out", {3, 3, D});
+    be.Embed(t, ids, 100, scale, out);
+    return Host(be, out);
+  };
+  ExpectExact("Embed (rows 100..196 of the vocabulary)", embed(*cpu_), embed(*cuda_));
+
+  const int64_t B = 3, T = 5, KH = 2, hd = 9, S = 12;
+  auto fresh = Random(B * T * KH * hd, 61), old = Random(B * S * KH * hd, 62);
+  auto write = [&](Backend& be) {
+    Tensor f = be.Upload("k_new", {B, T, KH, hd}, fresh.data()), c = be.Upload("cache", {B, S, KH, hd}, old.data());
+    be.WriteCache(f, {0, 4, 7}, {5, 2, 0}, c);
+    return Host(be, c);
+  };
+  ExpectExact("WriteCache", write(*cpu_), write(*cuda_));
+}
+
+// Attention in fp32 on both sides. Per (b, t, h), with A = scale * max_s sum_d |q_d k_sd| and
+// Vmax = max |v| of its kv head: the scores differ by <= (hd + 32) eps A (sequential vs tree
+// sums), exp adds 2 eps A, the softmax sums (S / 8 + 16) eps; softmax is 2-Lipschitz in the
+// scores, so tol = 2 eps Vmax ((hd + 34) A + S / 8 + 16).
+TEST_F(CudaVsCpu, AttentionMasksSoftcapAndGqa) {
+  struct Case {
+    std::string name;
+    int64_t B, T, S, H, KH, hd;
+    AttentionMask mask;
+    float softcap;
+  };
+  std::vector<Case> cases = {
+      {"prefill prefix-LM MQA hd256", 2, 37, 41, 8, 1, 256, {{0, 0}, {37, 30}, {20, 30}, 0}, 0.f},
+      {"Gemma2 local window+softcap", 2, 6, 50, 4, 2, 128, {{30, 40}, {36, 45}, {33, 10}, 7}, 50.f},
+      {"decode GQA hd72 window", 3, 1, 300, 6, 2, 72, {{299, 150, 0}, {300, 151, 0}, {260, 100, 0}, 64}, 0.f},
+      {"ViT bidirectional hd72", 2, 53, 53, 3, 3, 72, {{0, 0}, {53, 53}, {53, 53}, 0}, 0.f},
+      {"tiny odd hd3", 1, 5, 9, 2, 1, 3, {{2}, {7}, {4}, 2}, 2.f},
+  };
+  for (const Case& c : cases) {
+    auto q = Random(c.B * c.T * c.H * c.hd, 70), k = Random(c.B * c.S * c.KH * c.hd, 71),
+         v = Random(c.B * c.S * c.KH * c.hd, 72);
+    AttentionParams p;
+    p.scale = 1.f / std::sqrt(static_cast<float>(c.hd));
+    p.softcap = c.softcap;
+    auto run = [&](Backend& be) {
+      Tensor qt = be.Upload("q", {c.B, c.T, c.H, c.hd}, q.data()), kt = be.Upload("k", {c.B, c.S, c.KH, c.hd}, k.data()),
+             vt = be.Upload("v", {c.B, c.S, c.KH, c.hd}, v.data()), out = be.Alloc("out", {c.B, c.T, c.H, c.hd});
+      be.Attention(qt, kt, vt, c.mask, p, out);
+      return Host(be, out);
+    };
+    const auto ref = run(*cpu_);
+    std::vector<double> tol(ref.size());
+    for (int64_t b = 0; b < c.B; ++b)
+      for (int64_t t = 0; t < c.T; ++t)
+        for (int64_t h = 0; h < c.H; ++h) {
+          const int64_t kh = h / (c.H / c.KH), row = ((b * c.T + t) * c.H + h) * c.hd;
+          double A = 0, vmax = 0;
+          for (int64_t s = 0; s < c.S; ++s) {
+            const int64_t kv = ((b * c.S + s) * c.KH + kh) * c.hd;
+            double dot = 0;
+            for (int64_t d = 0; d < c.hd; ++d) {
+              dot += std::fabs(q[row + d] * k[kv + d]);
+              vmax = std::max(vmax, static_cast<double>(std::fabs(v[kv + d])));
+            }
+            A = std::max(A, p.scale * dot);
+          }
+          const double t_row = 2 * kEps * vmax * ((c.hd + 34) * A + c.S / 8.0 + 16);
+          std::fill(tol.begin() + row, tol.begin() + row + c.hd, t_row);
+        }
+    ExpectClose("Attention " + c.name, ref, run(*cuda_), tol);
+  }
+}
+
+TEST_F(CudaVsCpu, RejectsWhatTheCpuRejectsAndBadTensors) {
+  Tensor x = cuda_->Alloc("x", {2, 3}), w = cuda_->Alloc("w", {4, 5}), out = cuda_->Alloc("out", {2, 5});
+  EXPECT_THROW(cuda_->MatMul(x, w, nullptr, out), Error);
+  std::vector<float> host(6, 1.f);
+  Tensor weight = cuda_->Upload("weight", {2, 3}, host.data());  // bf16: read-only
+  EXPECT_THROW(cuda_->GeluTanh(weight), Error);
+  Tensor on_cpu = cpu_->Alloc("cpu_tensor", {2, 3});
+  EXPECT_THROW(cuda_->Add(x, on_cpu), Error);
+  Tensor q = cuda_->Alloc("q", {1, 1, 1, 257}), k = cuda_->Alloc("k", {1, 2, 1, 257}), o = cuda_->Alloc("o", {1, 1, 1, 257});
+  AttentionMask m{{0}, {1}, {1}, 0};
+  EXPECT_THROW(cuda_->Attention(q, k, k, m, AttentionParams{}, o), Error);  // head_dim > 256
+  EXPECT_NE(CudaBackendStream(*cuda_), nullptr);
+}
+
+}  // namespace
+}  // namespace pg

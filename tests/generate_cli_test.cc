@@ -1,0 +1,67 @@
+// `paligemma generate` end to end on a converted HF fixture: the printed text equals what
+// Hugging Face's generate produced (decoded with the same tokenizer), and --logits-out holds
+// the logits of every step (prefill first) within the parity tolerance.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "hf_fixture.h"
+#include "io/tokenizer.h"
+
+namespace pg {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string RunCapture(const std::string& cmd, int* status) {
+  std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd.c_str(), "r"), pclose);
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p.get())) > 0) out.append(buf.data(), n);
+  *status = pclose(p.release());
+  return out;
+}
+
+TEST(GenerateCli, PrintsHuggingFaceTextAndWritesLogits) {
+  const std::string name = "gemma1_mqa";
+  const fs::path work = fs::temp_directory_path() / ("pg_generate_cli_" + std::to_string(getpid()));
+  fs::create_directories(work);
+  const std::string h5 = testing::ConvertFixture(name, (work / "model.h5").string());
+  const testing::HfReference ref = testing::HfReference::Load(name);
+  H5ArrayFile f(testing::FixtureDir(name) + "/reference.h5", "r");
+  const std::vector<std::string> prompts = f.ReadStrings("prompt_text");
+  const std::string tok_path = std::string(PG_SOURCE_DIR) + "/assets/tokenizer/tiny.model";
+  Tokenizer tok = Tokenizer::Load(tok_path);
+
+  for (int b = 0; b < ref.batch; ++b) {
+    ASSERT_EQ(tok.BuildPrompt(prompts[b]), ref.text_ids[b]) << "prompt '" << prompts[b] << "' tokenizes differently";
+    const std::string logits = (work / ("logits" + std::to_string(b) + ".h5")).string();
+    const std::string cmd = std::string(PG_BINARY_DIR) + "/paligemma generate --model " + h5 + " --tokenizer " +
+                            tok_path + " --image " + testing::FixtureDir(name) + "/image_" + std::to_string(b) +
+                            ".png --prompt '" + prompts[b] + "' --max-new-tokens " + std::to_string(ref.steps) +
+                            " --logits-out " + logits + " 2>&1";
+    int status = 0;
+    const std::string out = RunCapture(cmd, &status);
+    ASSERT_EQ(status, 0) << cmd << "\n" << out;
+    EXPECT_EQ(out, tok.Decode(ref.tokens[b]) + "\n") << "image " << b;
+
+    H5ArrayFile lf(logits, "r");
+    std::vector<int64_t> shape;
+    std::vector<float> got = lf.ReadF32("logits", &shape);
+    ASSERT_EQ(shape, (std::vector<int64_t>{static_cast<int64_t>(ref.tokens[b].size()), ref.vocab}));
+    double err = 0;
+    for (size_t s = 0; s < ref.tokens[b].size(); ++s)
+      for (int v = 0; v < ref.vocab; ++v)
+        err = std::max(err, std::fabs(double(got[s * ref.vocab + v]) -
+                                      ref.logits[(static_cast<size_t>(b) * ref.steps + s) * ref.vocab + v]));
+    EXPECT_LE(err, 1e-4 * ref.max_abs_logit) << "image " << b;
+  }
+  fs::remove_all(work);
+}
+
+}  // namespace
+}  // namespace pg
