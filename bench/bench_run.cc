@@ -1,6 +1,7 @@
 #include "bench/bench_run.h"
 
 #include <mpi.h>
+#include <time.h>
 
 #include <algorithm>
 
@@ -14,6 +15,12 @@ namespace pg {
 namespace {
 
 double Now() { return MPI_Wtime(); }
+
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 // Synthetic prompt of image `id`: <bos> and len - 1 ids from [3, vocab) (past pad/eos/bos).
 std::vector<int> SyntheticPrompt(const ModelConfig& c, int len, uint64_t seed, int64_t id) {
@@ -29,13 +36,13 @@ std::vector<int> SyntheticPrompt(const ModelConfig& c, int len, uint64_t seed, i
 const std::vector<std::string>& PhaseTimes::Names() {
   static const std::vector<std::string> names{
       "image",          "vit",          "bcast",           "prefill",      "decode", "prefill_allreduce",
-      "decode_allreduce", "allgather", "allreduce_calls", "allreduce_bytes", "decode_steps", "images", "e2e"};
+      "decode_allreduce", "allgather", "allreduce_calls", "allreduce_bytes", "decode_steps", "images", "e2e", "cpu"};
   return names;
 }
 
 std::vector<double> PhaseTimes::ToVector() const {
   return {image,     vit,           bcast,           prefill,         decode,       prefill_allreduce, decode_allreduce,
-          allgather, allreduce_calls, allreduce_bytes, decode_steps, images,       e2e};
+          allgather, allreduce_calls, allreduce_bytes, decode_steps, images,       e2e, cpu};
 }
 
 PhaseTimes PhaseTimes::FromVector(const std::vector<double>& v) {
@@ -43,7 +50,7 @@ PhaseTimes PhaseTimes::FromVector(const std::vector<double>& v) {
   PhaseTimes t;
   double* fields[] = {&t.image,     &t.vit,             &t.bcast,           &t.prefill,      &t.decode,
                       &t.prefill_allreduce, &t.decode_allreduce, &t.allgather, &t.allreduce_calls,
-                      &t.allreduce_bytes, &t.decode_steps, &t.images,         &t.e2e};
+                      &t.allreduce_bytes, &t.decode_steps, &t.images,         &t.e2e, &t.cpu};
   for (size_t i = 0; i < v.size(); ++i) *fields[i] = v[i];
   return t;
 }
@@ -184,7 +191,7 @@ PhaseTimes BenchRunner::Run(const BenchCase& c) {
     if (i % layout_.dp == layout_.dp_rank) mine.push_back(i);
   PhaseTimes t;
   layout_.active_comm->Barrier();
-  const double start = Now();
+  const double start = Now(), cpu_start = ProcessCpuSeconds();
   for (size_t first = 0; first < mine.size(); first += c.batch) {
     const std::vector<int64_t> ids(mine.begin() + first,
                                    mine.begin() + std::min(mine.size(), first + static_cast<size_t>(c.batch)));
@@ -194,6 +201,7 @@ PhaseTimes BenchRunner::Run(const BenchCase& c) {
   }
   layout_.active_comm->Barrier();
   t.e2e = Now() - start;
+  t.cpu = ProcessCpuSeconds() - cpu_start;
   return t;
 }
 

@@ -42,6 +42,8 @@ struct PhaseTimes {
   double allreduce_calls = 0, allreduce_bytes = 0;
   double decode_steps = 0, images = 0;                 // this rank's work
   double e2e = 0;  // barrier-to-barrier over all active ranks: the iteration's wall time
+  double cpu = 0;  // this process's CPU seconds (all threads) over the same span: cpu / e2e is the
+                   // share of a core the rank got (below 1 on a shared or oversubscribed host)
 
   static const std::vector<std::string>& Names();  // in ToVector order
   std::vector<double> ToVector() const;

@@ -3,8 +3,8 @@
 
     python3 bench/plot.py DIR [--batch B] [--vit leader]
 
-Reads DIR/bench.csv (and DIR/collectives.csv, DIR/projection.csv if present) and writes into
-DIR, for every model in bench.csv:
+Reads DIR/bench.csv and DIR/collectives.csv and/or DIR/projection.csv and writes into DIR,
+for every model in bench.csv:
 
   <model>_strong_scaling.png   images/s vs ranks at a fixed image count: pure DP (tp 1),
                                pure TP (dp 1), mixed layouts, and linear scaling from 1 rank
@@ -16,7 +16,7 @@ DIR, for every model in bench.csv:
 
 Rows with the same layout and case (repeated runs appended with --append) are combined: the
 median is plotted with min-max error bars. Standard library only. Exit status 3 if gnuplot
-is missing (nothing is drawn), 2 if DIR/bench.csv is missing or empty.
+is missing (nothing is drawn), 2 if DIR has neither bench.csv rows nor projection.csv.
 """
 import argparse
 import csv
@@ -132,9 +132,9 @@ def plot_scaling(tmp, out, model, rows, weak, batch, oversub_from):
         plots.append(f"'{dat}' using 1:2 with lines dt 2 lc rgb 'grey' title 'linear from 1 rank'")
     kind = "weak" if weak else "strong"
     ylabel = "images/s per rank" if weak else "images/s (whole job)"
-    imgs = sorted({r["images"] for r in rows})
-    title = (f"{model}: {kind} scaling, batch {batch}, {'images per rank' if weak else 'images'} "
-             f"{imgs[0] // (rows[0]['ranks'] if weak else 1)}, {rows[0]['new_tokens']} new tokens")
+    count = rows[0]["images"] // rows[0]["ranks"] if weak else rows[0]["images"]
+    title = (f"{model}: {kind} scaling, batch {batch}, {count} {'images per rank' if weak else 'images'}, "
+             f"{rows[0]['new_tokens']} new tokens")
     note = ""
     if oversub_from is not None:
         note = (f"set arrow from {oversub_from - 0.5},graph 0 to {oversub_from - 0.5},graph 1 nohead dt 3 lc rgb 'red'\n"
@@ -208,18 +208,23 @@ def plot_collectives(tmp, out, rows):
 
 
 def plot_projection(tmp, out, model, rows):
+    rows = [r for r in rows if r["tp_fabric"] == "nvlink"]
+    batches = sorted({int(r["batch"]) for r in rows})
+    if not batches:
+        return False
+    batch = 128 if 128 in batches else batches[-1]
     plots = []
-    for i, ((tp, fabric), rs) in enumerate(sorted(group(rows, ["tp", "tp_fabric"]).items())):
+    for i, ((tp,), rs) in enumerate(sorted(group([r for r in rows if int(r["batch"]) == batch], ["tp"]).items())):
         pts = sorted((int(r["gpus"]), r["images_per_s"]) for r in rs if r["fits"] == "yes")
         if not pts:
             continue
         dat = write_dat(tmp, f"proj{i}.dat", [f"{g} {v:.6g}" for g, v in pts])
-        plots.append(f"'{dat}' using 1:2 with linespoints pt 7 title 'TP {tp} ({fabric}) x DP'")
+        plots.append(f"'{dat}' using 1:2 with linespoints pt 7 title 'TP {tp} x DP (NVLink)'")
     if not plots:
         return False
-    batch = rows[0].get("batch", "")
-    script = (HEADER + f"set output '{out}'\nset title 'Projected {model} on H100: images/s vs GPUs (batch {batch})'\n"
-              "set logscale xy 2\nset xlabel 'GPUs (TP x DP)'\nset ylabel 'images/s'\nplot " + ", ".join(plots) + "\n")
+    script = (HEADER + f"set output '{out}'\nset title 'Projected {model} on H100: images/s vs GPUs (batch {batch}, "
+              "bench/projection.py)'\nset logscale xy 2\nset xlabel 'GPUs (TP x DP)'\nset ylabel 'images/s'\n"
+              "plot " + ", ".join(plots) + "\n")
     run_gnuplot(script, tmp)
     return True
 
@@ -235,8 +240,9 @@ def main():
               file=sys.stderr)
         return 3
     rows = read_csv(os.path.join(a.dir, "bench.csv"))
-    if not rows:
-        print(f"plot.py: {a.dir}/bench.csv is missing or has no rows", file=sys.stderr)
+    proj = read_csv(os.path.join(a.dir, "projection.csv"))
+    if not rows and not proj:
+        print(f"plot.py: {a.dir} has neither bench.csv rows nor projection.csv", file=sys.stderr)
         return 2
     written = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -248,7 +254,6 @@ def main():
             sel = [r for r in mrows if r["batch"] == batch]
             strong = [r for r in sel if r["scaling"] == "strong"]
             weak = [r for r in sel if r["scaling"] == "weak"]
-            nproc = min(r["nproc"] for r in sel)
             over = min((r["ranks"] for r in sel if r["oversubscribed"]), default=None)
             for kind, rs in (("strong", strong), ("weak", weak)):
                 if rs:
@@ -262,11 +267,9 @@ def main():
                 out = os.path.join(a.dir, f"{model}_phases.png")
                 plot_phases(tmp, out, model, strong, batch)
                 written.append(out)
-            del nproc
         out = os.path.join(a.dir, "collectives.png")
         if plot_collectives(tmp, out, read_csv(os.path.join(a.dir, "collectives.csv"))):
             written.append(out)
-        proj = read_csv(os.path.join(a.dir, "projection.csv"))
         for model, prow in sorted(group(proj, ["model"]).items()):
             out = os.path.join(a.dir, f"projection_{model[0]}.png")
             if plot_projection(tmp, out, model[0], prow):

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <numeric>
+#include <set>
 #include <sstream>
 
 #include "models/hdf5_util.h"
@@ -81,15 +82,27 @@ CheckpointWriter::CheckpointWriter(const std::string& path, const ModelConfig& c
   config_.Validate("checkpoint '" + path + "'");
   table_ = WeightTable(config_);
   file_->bf16 = h5::MakeBf16Type();
-  file_->file = h5::Handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+  // No object timestamps anywhere: the same weights always give the same bytes.
+  h5::Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  PG_H5_CHECK(H5Pset_obj_track_times(fcpl.get(), 0), "checkpoint '" << path << "'");
+  file_->file = h5::Handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose);
   PG_H5_CHECK(file_->file.get(), "checkpoint '" << path << "': cannot create file");
   const hid_t root = file_->file.get();
   WriteStringAttr(root, "config", config_.ToJsonText(), path);
   WriteStringAttr(root, "dtype", DTypeName(dtype), path);
   WriteStringAttr(root, "format", kCheckpointFormat, path);
 
-  h5::Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-  PG_H5_CHECK(H5Pset_create_intermediate_group(lcpl.get(), 1), "checkpoint '" << path << "'");
+  h5::Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
+  PG_H5_CHECK(H5Pset_obj_track_times(gcpl.get(), 0), "checkpoint '" << path << "'");
+  std::set<std::string> groups;
+  for (const WeightSpec& spec : table_) {
+    for (size_t slash = spec.name.find('/'); slash != std::string::npos; slash = spec.name.find('/', slash + 1)) {
+      const std::string g = spec.name.substr(0, slash);
+      if (!groups.insert(g).second) continue;
+      h5::Handle grp(H5Gcreate2(root, g.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose);
+      PG_H5_CHECK(grp.get(), "checkpoint '" << path << "': cannot create group '" << g << "'");
+    }
+  }
   const hid_t ftype = dtype == DType::kBF16 ? file_->bf16.get() : H5T_IEEE_F32LE;
   for (const WeightSpec& spec : table_) {
     const std::vector<hsize_t> dims = h5::Dims(spec.shape);
@@ -100,13 +113,14 @@ CheckpointWriter::CheckpointWriter(const std::string& path, const ModelConfig& c
     PG_H5_CHECK(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()),
                 "checkpoint '" << path << "': chunking '" << spec.name << "'");
     PG_H5_CHECK(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "checkpoint '" << path << "'");
+    PG_H5_CHECK(H5Pset_obj_track_times(dcpl.get(), 0), "checkpoint '" << path << "'");
     // A Fletcher-32 checksum per chunk: corrupted weight bytes fail the read instead of
     // loading silently (HDF5 verifies it on every read).
     PG_H5_CHECK(H5Pset_fletcher32(dcpl.get()), "checkpoint '" << path << "': checksum filter");
     auto ds = std::make_unique<Dataset>();
     ds->spec = &spec;
     ds->id = h5::Handle(
-        H5Dcreate2(root, spec.name.c_str(), ftype, space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT), H5Dclose);
+        H5Dcreate2(root, spec.name.c_str(), ftype, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), H5Dclose);
     PG_H5_CHECK(ds->id.get(), "checkpoint '" << path << "': cannot create dataset '" << spec.name << "'");
     datasets_[spec.name] = std::move(ds);
   }

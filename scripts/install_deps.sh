@@ -9,7 +9,8 @@ PKGS=(build-essential cmake pkg-config git
       libopenblas-dev
       libjpeg62-turbo-dev libpng-dev zlib1g-dev
       nlohmann-json3-dev libcli11-dev
-      libgtest-dev libbenchmark-dev)
+      libgtest-dev libbenchmark-dev
+      gnuplot-nox)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

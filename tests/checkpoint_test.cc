@@ -94,6 +94,16 @@ TEST(Checkpoint, F32RoundTripIsExactAndKeepsConfig) {
   }
 }
 
+TEST(Checkpoint, SameWeightsGiveByteIdenticalFiles) {
+  Fixture fx;
+  const std::string again = fx.dir.File("again.h5");
+  sleep(1);  // object timestamps, if any were stored, would now differ
+  WriteWeights(again, fx.c, DType::kF32, fx.w);
+  const std::string a = testing::ReadFileBytes(fx.path), b = testing::ReadFileBytes(again);
+  EXPECT_EQ(a.size(), b.size());
+  EXPECT_TRUE(a == b) << "checkpoints of the same weights differ";
+}
+
 TEST(Checkpoint, Bf16RoundsToNearestEven) {
   TempDir dir;
   const ModelConfig c = testing::TinyConfig("paligemma2");

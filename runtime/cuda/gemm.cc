@@ -12,7 +12,11 @@ void LaunchGemmBf16(const GemmParams& p, cublasHandle_t handle, cudaStream_t str
   PG_CHECK(p.M <= INT_MAX && p.N <= INT_MAX && p.K <= INT_MAX,
            "CudaBackend::" << p.op << ": GEMM " << p.M << " x " << p.N << " x " << p.K
                            << " exceeds cuBLAS's 32-bit sizes");
-  CUBLAS_CHECK(cublasSetStream(handle, stream), p.op);
+  // The handle is bound to `stream` once, at backend creation: cublasSetStream here would reset
+  // the workspace set with cublasSetWorkspace back to cuBLAS's default pool.
+  cudaStream_t bound = nullptr;
+  CUBLAS_CHECK(cublasGetStream(handle, &bound), p.op);
+  PG_CHECK(bound == stream, "CudaBackend::" << p.op << ": the cuBLAS handle is bound to another stream");
   const float alpha = 1.f, beta = 0.f;
   const int M = static_cast<int>(p.M), N = static_cast<int>(p.N), K = static_cast<int>(p.K);
   // cuBLAS is column-major: row-major out[M, N] = x w is column-major out^T[N, M] = w^T x^T, where

@@ -20,6 +20,7 @@ struct GemmParams {
   int64_t M, N, K;
   const char* op;  // names the backend op in errors
 };
+// `handle` must already be bound to `stream` (cublasSetStream, then cublasSetWorkspace).
 void LaunchGemmBf16(const GemmParams& p, cublasHandle_t handle, cudaStream_t stream);
 
 }  // namespace cuda

@@ -73,7 +73,7 @@ kill_resume)
   (CAPTION_EXEC=1 PG_DEBUG_CAPTION_STEP_DELAY_MS=150 caption 4 2 --images images --output out.jsonl --batch 2 \
     > killed.log 2>&1) &
   mpirun_pid=$!
-  for _ in $(seq 300); do [ "$(part_lines out.jsonl)" -ge 3 ] && break; sleep 0.05; done
+  for _ in $(seq 600); do [ "$(part_lines out.jsonl)" -ge 3 ] && break; sleep 0.05; done
   [ "$(part_lines out.jsonl)" -ge 3 ] || { cat killed.log; fail "no records appeared"; }
   ranks=$(pgrep -P "$mpirun_pid" || true)
   [ -n "$ranks" ] || fail "no rank processes under mpirun $mpirun_pid"
@@ -156,7 +156,8 @@ detect)
 lock)
   PG_DEBUG_CAPTION_STEP_DELAY_MS=100 caption 1 1 --images images --output out.jsonl --batch 2 > first.log 2>&1 &
   first=$!
-  for _ in $(seq 300); do [ "$(part_lines out.jsonl)" -ge 1 ] && break; sleep 0.05; done
+  for _ in $(seq 600); do [ "$(part_lines out.jsonl)" -ge 1 ] && break; sleep 0.05; done
+  [ "$(part_lines out.jsonl)" -ge 1 ] || { cat first.log; fail "the first job wrote no record"; }
   if caption 1 1 --images images --output out.jsonl > second.log 2>&1; then fail "a second job on the same output ran"; fi
   grep -q "another caption job is writing 'out.jsonl.parts'" second.log || { cat second.log; fail "lock message"; }
   wait "$first" || { cat first.log; fail "the first job failed"; }

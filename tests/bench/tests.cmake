@@ -1,0 +1,18 @@
+# `paligemma bench --quick` under mpirun -np 4 (oversubscribed on small CI machines): the CSV,
+# JSON and the plots exist with the expected columns and layouts. The plot check is skipped,
+# with a message, only when gnuplot is not installed.
+set(PG_BENCH_TEST_DIR ${CMAKE_CURRENT_LIST_DIR})
+add_test(NAME bench_quick_np4
+         COMMAND bash ${PG_BENCH_TEST_DIR}/run_quick_bench.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:paligemma>
+                 ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/bench_quick)
+set_tests_properties(bench_quick_np4 PROPERTIES
+  ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OPENBLAS_NUM_THREADS=1;OMP_NUM_THREADS=1"
+  TIMEOUT 300 PROCESSORS 4 LABELS "mpi;bench")
+
+# The projection model's self-check (plain python3): FLOP counts against hand-computed values.
+find_program(PG_PYTHON3 python3)
+if(PG_PYTHON3)
+  add_test(NAME bench_projection_selftest
+           COMMAND ${PG_PYTHON3} ${CMAKE_SOURCE_DIR}/bench/projection.py --self-test)
+  set_tests_properties(bench_projection_selftest PROPERTIES TIMEOUT 60 LABELS "bench")
+endif()
