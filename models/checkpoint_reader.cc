@@ -123,7 +123,11 @@ void CheckpointReader::OpenAndValidate() {
   const htri_t is_h5 = H5Fis_hdf5(f.c_str());
   H5Eclear2(H5E_DEFAULT);
   PG_CHECK(is_h5 > 0, "checkpoint '" << f << "' " << SniffNonHdf5(f, st.st_size));
-  state_->file = h5::Handle(H5Fopen(f.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  // No file locks: checkpoints are immutable once renamed into place (writers use OUT.tmp),
+  // and locks fail on some network filesystems where many ranks open the same file.
+  h5::Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  PG_H5_CHECK(H5Pset_file_locking(fapl.get(), 0, 1), "checkpoint '" << f << "'");
+  state_->file = h5::Handle(H5Fopen(f.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
   PG_H5_CHECK(state_->file.get(), "checkpoint '" << f << "': cannot open as HDF5 (truncated or corrupt?)");
   state_->bf16 = h5::MakeBf16Type();
   const hid_t root = state_->file.get();
@@ -196,7 +200,13 @@ std::vector<float> CheckpointReader::ReadF32(const std::string& name, const Slab
   return out;
 }
 
-void CheckpointReader::ReadF32Into(const std::string& name, const Slab& slab, float* out) const {
+struct CheckpointReader::Selection {
+  hid_t ds = -1;
+  h5::Handle fspace, mspace;
+};
+
+// Validates `slab` against dataset `name` and selects it; returns its element count.
+int64_t CheckpointReader::Select(const std::string& name, const Slab& slab, Selection* sel) const {
   const std::string where = "checkpoint '" + path_ + "': dataset '" + name + "'";
   auto it = state_->datasets.find(name);
   PG_CHECK(it != state_->datasets.end(), where << " is not in the weight table");
@@ -210,20 +220,48 @@ void CheckpointReader::ReadF32Into(const std::string& name, const Slab& slab, fl
              where << ": slab start " << ShapeStr(slab.start) << " count " << ShapeStr(slab.count)
                    << " lies outside shape " << ShapeStr(spec.shape));
   const int64_t n = CheckedNumElements(slab.count, where);
-  if (n == 0) return;
-
+  if (n == 0) return 0;
   const std::vector<hsize_t> start = h5::Dims(slab.start), count = h5::Dims(slab.count);
-  h5::Handle fspace(H5Dget_space(it->second.get()), H5Sclose);
-  PG_H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+  sel->ds = it->second.get();
+  sel->fspace = h5::Handle(H5Dget_space(sel->ds), H5Sclose);
+  PG_H5_CHECK(H5Sselect_hyperslab(sel->fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
               where << ": selecting slab " << ShapeStr(slab.start) << " + " << ShapeStr(slab.count));
-  h5::Handle mspace(H5Screate_simple(static_cast<int>(rank), count.data(), nullptr), H5Sclose);
+  sel->mspace = h5::Handle(H5Screate_simple(static_cast<int>(rank), count.data(), nullptr), H5Sclose);
+  return n;
+}
+
+namespace {
+
+// Throws naming the dataset and the global index of the first element i < n for which
+// finite(i) is false.
+template <typename FiniteFn>
+void CheckFiniteValues(const std::string& where, const Slab& slab, int64_t n, FiniteFn finite) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (finite(i)) continue;
+    std::vector<int64_t> idx(slab.count.size());
+    int64_t r = i;
+    for (size_t a = idx.size(); a-- > 0;) {
+      idx[a] = slab.start[a] + r % slab.count[a];
+      r /= slab.count[a];
+    }
+    PG_THROW(where << " holds a non-finite value (NaN or Inf) at index " << ShapeStr(idx));
+  }
+}
+
+}  // namespace
+
+void CheckpointReader::ReadF32Into(const std::string& name, const Slab& slab, float* out) const {
+  const std::string where = "checkpoint '" + path_ + "': dataset '" + name + "'";
+  Selection sel;
+  const int64_t n = Select(name, slab, &sel);
+  if (n == 0) return;
   if (dtype_ == DType::kBF16) {
     // Read the raw bf16 words into the upper half of `out`, then widen front to back: word
     // i sits at byte 2n + 2i and float i at byte 4i, so word i is read before it can be
     // overwritten.
     unsigned char* bytes = reinterpret_cast<unsigned char*>(out);
     unsigned char* words = bytes + 2 * static_cast<size_t>(n);
-    PG_H5_CHECK(H5Dread(it->second.get(), state_->bf16.get(), mspace.get(), fspace.get(), H5P_DEFAULT, words),
+    PG_H5_CHECK(H5Dread(sel.ds, state_->bf16.get(), sel.mspace.get(), sel.fspace.get(), H5P_DEFAULT, words),
                 where << ": read failed (truncated or corrupt file?)");
     for (int64_t i = 0; i < n; ++i) {
       uint16_t w;
@@ -232,21 +270,34 @@ void CheckpointReader::ReadF32Into(const std::string& name, const Slab& slab, fl
       std::memcpy(bytes + 4 * i, &v, 4);
     }
   } else {
-    PG_H5_CHECK(H5Dread(it->second.get(), H5T_NATIVE_FLOAT, mspace.get(), fspace.get(), H5P_DEFAULT, out),
+    PG_H5_CHECK(H5Dread(sel.ds, H5T_NATIVE_FLOAT, sel.mspace.get(), sel.fspace.get(), H5P_DEFAULT, out),
                 where << ": read failed (truncated or corrupt file?)");
   }
-  if (!check_finite_) return;
-  for (int64_t i = 0; i < n; ++i) {
-    if (std::isfinite(out[i])) continue;
-    // Global index of element i of the slab.
-    std::vector<int64_t> idx(rank);
-    int64_t r = i;
-    for (size_t a = rank; a-- > 0;) {
-      idx[a] = slab.start[a] + r % slab.count[a];
-      r /= slab.count[a];
-    }
-    PG_THROW(where << " holds a non-finite value (" << out[i] << ") at index " << ShapeStr(idx));
+  if (check_finite_) CheckFiniteValues(where, slab, n, [&](int64_t i) { return std::isfinite(out[i]); });
+}
+
+std::vector<uint16_t> CheckpointReader::ReadBf16(const std::string& name, const Slab& slab) const {
+  const int64_t n = CheckedNumElements(slab.count, "checkpoint '" + path_ + "': slab of '" + name + "'");
+  PG_CHECK(n <= PhysicalMemoryBytes() / 2, "checkpoint '" << path_ << "': reading slab " << ShapeStr(slab.count)
+                                                          << " of '" << name << "' would need more memory than this machine has");
+  std::vector<uint16_t> out(static_cast<size_t>(n));
+  ReadBf16Into(name, slab, out.data());
+  return out;
+}
+
+void CheckpointReader::ReadBf16Into(const std::string& name, const Slab& slab, uint16_t* out) const {
+  const std::string where = "checkpoint '" + path_ + "': dataset '" + name + "'";
+  if (dtype_ == DType::kF32) {  // stored f32: read, then round to nearest even
+    std::vector<float> f = ReadF32(name, slab);
+    for (size_t i = 0; i < f.size(); ++i) out[i] = F32ToBf16(f[i]);
+    return;
   }
+  Selection sel;
+  const int64_t n = Select(name, slab, &sel);
+  if (n == 0) return;
+  PG_H5_CHECK(H5Dread(sel.ds, state_->bf16.get(), sel.mspace.get(), sel.fspace.get(), H5P_DEFAULT, out),
+              where << ": read failed (truncated or corrupt file?)");
+  if (check_finite_) CheckFiniteValues(where, slab, n, [&](int64_t i) { return (out[i] & 0x7f80) != 0x7f80; });
 }
 
 }  // namespace pg

@@ -10,7 +10,8 @@
 //     exact shape and the float type of the recorded dtype; no soft/external links, no
 //     external or virtual storage.
 // Every failure is a pg::Error naming the file and the dataset; HDF5's own error printing
-// is silenced.
+// is silenced. The HDF5 library is the serial, non-thread-safe build: use a reader from one
+// thread at a time (every MPI rank opens its own reader; read-only opens take no file lock).
 //
 // Loader use:
 //   CheckpointReader ckpt(path);
@@ -56,9 +57,16 @@ class CheckpointReader {
   // Same as ReadF32, into caller memory of NumElements(slab.count) floats.
   void ReadF32Into(const std::string& name, const Slab& slab, float* out) const;
 
+  // The hyperslab as raw bf16 words (for bf16 device backends): the stored words of a bf16
+  // checkpoint, or f32 values rounded to nearest even. Half the host memory of ReadF32.
+  std::vector<uint16_t> ReadBf16(const std::string& name, const Slab& slab) const;
+  void ReadBf16Into(const std::string& name, const Slab& slab, uint16_t* out) const;
+
  private:
   struct State;
   void OpenAndValidate();
+  struct Selection;
+  int64_t Select(const std::string& name, const Slab& slab, Selection* sel) const;
   std::string path_;
   ModelConfig config_;
   DType dtype_ = DType::kF32;

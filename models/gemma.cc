@@ -58,14 +58,14 @@ GemmaWeights LoadGemma(WeightLoader& ld, const ModelConfig& config) {
     // q_einsum [L, N, D, H]: this rank's query heads.
     std::vector<float> q = ld.LayerHost(kLayers + "attn/q_einsum/w", l, true, &count);
     const int64_t heads = count[1];
-    L.wq = be.Upload(tag + "wq", {D, heads * hd}, HeadsToColumns(q, heads, D, hd).data());
+    L.wq = be.UploadWeight(tag + "wq", {D, heads * hd}, HeadsToColumns(q, heads, D, hd).data());
     // kv_einsum [L, 2, K, D, H]: k = index 0, v = index 1; replicated for MQA.
     std::vector<float> kv = KvHeadsForRank(ld, t, l, &count);
     const int64_t kv_heads = count[2];
     const size_t half = kv.size() / 2;
-    L.wk = be.Upload(tag + "wk", {D, kv_heads * hd},
+    L.wk = be.UploadWeight(tag + "wk", {D, kv_heads * hd},
                      HeadsToColumns(std::vector<float>(kv.begin(), kv.begin() + half), kv_heads, D, hd).data());
-    L.wv = be.Upload(tag + "wv", {D, kv_heads * hd},
+    L.wv = be.UploadWeight(tag + "wv", {D, kv_heads * hd},
                      HeadsToColumns(std::vector<float>(kv.begin() + half, kv.end()), kv_heads, D, hd).data());
     // attn_vec_einsum [L, N, H, D] is already [heads_local * hd, D] row-major.
     L.wo = ld.Layer(kLayers + "attn/attn_vec_einsum/w", l, true, {heads * hd, D}, tag + "wo");
@@ -78,7 +78,7 @@ GemmaWeights LoadGemma(WeightLoader& ld, const ModelConfig& config) {
         gu[d * 2 * F + f] = g[d * F + f];
         gu[d * 2 * F + F + f] = g[(D + d) * F + f];
       }
-    L.w_gate_up = be.Upload(tag + "w_gate_up", {D, 2 * F}, gu.data());
+    L.w_gate_up = be.UploadWeight(tag + "w_gate_up", {D, 2 * F}, gu.data());
     L.w_down = ld.Layer(kLayers + "mlp/linear", l, true, {F, D}, tag + "w_down");
     w.heads_local = static_cast<int>(heads);
     w.kv_heads_local = static_cast<int>(kv_heads);

@@ -8,11 +8,12 @@ WeightLoader::WeightLoader(const CheckpointReader& reader, Backend& backend, int
 Tensor WeightLoader::Whole(const std::string& name, std::vector<int64_t> shape) {
   std::vector<float> host = reader_.ReadF32(name);
   bytes_loaded_ += host.size() * sizeof(float);
-  Tensor t = backend_.Alloc(name, std::move(shape));
+  Tensor t;
+  t.shape = std::move(shape);
   PG_CHECK(t.numel() == static_cast<int64_t>(host.size()), "weight '" << name << "' in " << reader_.path() << " has "
                                                                       << host.size() << " values; layer expects "
                                                                       << ShapeStr(t.shape));
-  return backend_.Upload(name, t.shape, host.data());
+  return backend_.UploadWeight(name, t.shape, host.data());
 }
 
 std::vector<float> WeightLoader::LayerHost(const std::string& name, int layer, bool sharded,
@@ -37,7 +38,7 @@ Tensor WeightLoader::Layer(const std::string& name, int layer, bool sharded, std
   PG_CHECK(t.numel() == static_cast<int64_t>(host.size()), "weight '" << name << "' layer " << layer << " has "
                                                                       << host.size() << " values on this rank; expected "
                                                                       << ShapeStr(shape));
-  return backend_.Upload(tag, std::move(shape), host.data());
+  return backend_.UploadWeight(tag, std::move(shape), host.data());
 }
 
 Tensor WeightLoader::Rows(const std::string& name, std::vector<int64_t> shape, int64_t* row_offset) {
@@ -46,7 +47,7 @@ Tensor WeightLoader::Rows(const std::string& name, std::vector<int64_t> shape, i
   *row_offset = slab.start[0];
   std::vector<float> host = reader_.ReadF32(name, slab);
   bytes_loaded_ += host.size() * sizeof(float);
-  return backend_.Upload(name, std::move(shape), host.data());
+  return backend_.UploadWeight(name, std::move(shape), host.data());
 }
 
 }  // namespace pg

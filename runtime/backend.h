@@ -39,6 +39,10 @@ class Backend {
   // ---- memory ----------------------------------------------------------------
   virtual Tensor Alloc(const std::string& name, std::vector<int64_t> shape) = 0;  // zero-filled
   virtual Tensor Upload(const std::string& name, std::vector<int64_t> shape, const float* host) = 0;
+  // A model weight: the backend may store it in its weight precision (CUDA: 2-D matrices as bf16).
+  virtual Tensor UploadWeight(const std::string& name, std::vector<int64_t> shape, const float* host) {
+    return Upload(name, std::move(shape), host);
+  }
   virtual void Download(const Tensor& t, float* host) = 0;
   virtual void Zero(Tensor& t) = 0;
   // dst rows [dst_row, dst_row + rows) = src rows [src_row, ...); both viewed as [*, cols].

@@ -112,11 +112,11 @@ COLOUR_NAMES = sorted(COLOURS)
 NUM_KINDS = 2 * len(SHAPE_NAMES) + 1  # one shape, two shapes, or the sun scene (vision pretraining)
 
 
-def render_shapes(rng):
-    """One or two shapes of one colour on a plain background of another colour.
-    Returns (image, caption, (kind, colour index, background index))."""
+def render_shapes(rng, palette=COLOUR_NAMES):
+    """One or two shapes of one colour on a plain background of another colour (both drawn from
+    palette). Returns (image, caption, (kind, colour index, background index))."""
     shape = rng.choice(SHAPE_NAMES)
-    colour, background = rng.sample(COLOUR_NAMES, 2)
+    colour, background = rng.sample(palette, 2)
     w, h = random_canvas(rng)
     bg = jitter(COLOURS[background], rng)
     fill = jitter(COLOURS[colour], rng)
@@ -129,7 +129,7 @@ def render_shapes(rng):
     if two:  # two equal shapes side by side (or one above the other)
         horizontal = w >= h if rng.random() < 0.8 else w < h
         long_side, short_side = (w, h) if horizontal else (h, w)
-        r = min(m * rng.uniform(0.14, 0.27), long_side / 4.3)
+        r = min(m * rng.uniform(0.17, 0.27), long_side / 4.3)
         gap = rng.uniform(0.1, 0.3) * r
         c1 = rng.uniform(r, long_side - 3 * r - gap)
         c2 = rng.uniform(c1 + 2 * r + gap, long_side - r)
@@ -138,7 +138,7 @@ def render_shapes(rng):
             cx, cy = (c, c0) if horizontal else (c0, c)
             draw_shape(draw, shape, cx, cy, r, fill, bg, rng)
         return img, f"two {colour} {SHAPES[shape]} on {article(background)} {background} background", target
-    r = m * rng.uniform(0.2, 0.47)
+    r = m * rng.uniform(0.24, 0.47)
     cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
     draw_shape(draw, shape, cx, cy, r, fill, bg, rng)
     return img, f"{article(colour)} {colour} {shape} on {article(background)} {background} background", target
@@ -169,8 +169,12 @@ def augment(img, rng):
     return img
 
 
-def sample_example(rng, with_target=False):
-    img, cap, target = render_scene(rng) if rng.random() < 0.12 else render_shapes(rng)
+def sample_example(rng, with_target=False, palette=None):
+    """A training example; with a palette (the stage-1 curriculum), shapes in those colours only."""
+    if palette:
+        img, cap, target = render_shapes(rng, palette)
+    else:
+        img, cap, target = render_scene(rng) if rng.random() < 0.12 else render_shapes(rng)
     img = augment(img, rng)
     return (img, cap, target) if with_target else (img, cap)
 
@@ -294,14 +298,14 @@ class BatchStream(torch.utils.data.IterableDataset):
 
 class VisionStream(torch.utils.data.IterableDataset):
     """Stage-1 batches: pixels [batch, 3, 64, 64] and targets [batch, 3] (kind, colour, background)."""
-    def __init__(self, batch, seed):
-        self.batch, self.seed = batch, seed
+    def __init__(self, batch, seed, palette=None):
+        self.batch, self.seed, self.palette = batch, seed, palette
 
     def __iter__(self):
         torch.set_num_threads(1)
         rng = random.Random(self.seed)
         while True:
-            ex = [sample_example(rng, with_target=True) for _ in range(self.batch)]
+            ex = [sample_example(rng, True, self.palette) for _ in range(self.batch)]
             yield torch.stack([to_pixels(im) for im, _, _ in ex]), torch.tensor([t for _, _, t in ex])
 
 
@@ -320,19 +324,30 @@ class ProbeHead(torch.nn.Module):
 
 
 def pretrain_vision(model, args):
-    """Stage 1: train the SigLIP tower alone to classify shape/count/colours (5x cheaper per step
-    than captioning; without it the captioner needs >1000 steps to start telling shapes apart)."""
+    """Stage 1: train the SigLIP tower alone (5x cheaper per example than captioning) to classify
+    shape+count / colour / background, with a curriculum: black-and-white images first
+    (--bw-steps), then all colours (--vision-steps). Without the curriculum the colour/edge
+    entanglement of the linear patch embedding makes shape learning several times slower."""
     tower = model.model.vision_tower
     head = ProbeHead(tower.config.hidden_size)
     params = list(tower.parameters()) + list(head.parameters())
-    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
-    loader = iter(torch.utils.data.DataLoader(VisionStream(args.batch, args.seed + 1), batch_size=None,
-                                              num_workers=1, prefetch_factor=4))
+    opt = torch.optim.AdamW(params, lr=args.vision_lr, betas=(0.9, 0.98), weight_decay=0.01)
+    total = args.bw_steps + args.vision_steps
+
+    def stream(palette, seed):
+        return iter(torch.utils.data.DataLoader(VisionStream(args.vision_batch, seed, palette),
+                                                batch_size=None, num_workers=1, prefetch_factor=4))
+
+    loader = stream(["black", "white"], args.seed + 2) if args.bw_steps else None
     nc, t0, window, log = len(COLOUR_NAMES), time.time(), [], []
     ce = torch.nn.functional.cross_entropy
-    for step in range(args.vision_steps):
+    for step in range(total):
+        if step == args.bw_steps:
+            del loader
+            loader = stream(None, args.seed + 1)
+        frac = step / total
         for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step + 1) / 50)
+            g["lr"] = args.vision_lr * min(1.0, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         pixels, target = next(loader)
         out = head(tower(pixel_values=pixels).last_hidden_state)
         loss = (ce(out[:, :NUM_KINDS], target[:, 0]) + ce(out[:, NUM_KINDS:NUM_KINDS + nc], target[:, 1])
@@ -343,7 +358,7 @@ def pretrain_vision(model, args):
         opt.step()
         acc = (out[:, :NUM_KINDS].argmax(-1) == target[:, 0]).float().mean().item()
         window.append((loss.item(), acc))
-        if (step + 1) % args.log_every == 0:
+        if (step + 1) % args.vision_log_every == 0:
             l, a = (sum(x) / len(window) for x in zip(*window))
             log.append((step + 1, l, a, time.time() - t0))
             print(f"vision step {step + 1:5d}  loss {l:.4f}  kind acc {a:.3f}  {time.time() - t0:6.0f}s",
@@ -358,8 +373,12 @@ def train(args, sp):
     n_params = sum(p.numel() for p in model.parameters())
     print(f"parameters: {n_params}")
     t_start = time.time()
-    vision_log = pretrain_vision(model, args) if args.vision_steps else []
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    vision_log = pretrain_vision(model, args) if args.bw_steps + args.vision_steps else []
+    # Stage 2: the whole model on captions; the pretrained tower moves at half the learning rate.
+    tower_ids = {id(p) for p in model.model.vision_tower.parameters()}
+    groups = [{"params": [p for p in model.parameters() if id(p) in tower_ids], "scale": 0.5},
+              {"params": [p for p in model.parameters() if id(p) not in tower_ids], "scale": 1.0}]
+    opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
     warmup = max(1, args.steps // 20)
 
     def lr_at(step):
@@ -377,7 +396,7 @@ def train(args, sp):
     model.train()
     for step in range(args.steps):
         for g in opt.param_groups:
-            g["lr"] = lr_at(step)
+            g["lr"] = lr_at(step) * g["scale"]
         batch = next(loader)
         loss = suffix_loss(model, batch)
         opt.zero_grad(set_to_none=True)
@@ -461,14 +480,18 @@ def evaluate(model, sp, args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--steps", type=int, default=800, help="stage 2: captioning")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--heldout", type=int, default=500)
     ap.add_argument("--log-every", type=int, default=100)
-    ap.add_argument("--vision-steps", type=int, default=1000)
+    ap.add_argument("--bw-steps", type=int, default=1000, help="stage 1a: black/white shapes")
+    ap.add_argument("--vision-steps", type=int, default=3000, help="stage 1b: all colours")
+    ap.add_argument("--vision-batch", type=int, default=8)
+    ap.add_argument("--vision-lr", type=float, default=2e-3)
+    ap.add_argument("--vision-log-every", type=int, default=250)
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--self-test", action="store_true")

@@ -146,6 +146,9 @@ TEST(Checkpoint, HyperslabReadEqualsSlicingTheFullRead) {
         for (int rank = 0; rank < tp; ++rank) {
           const Slab slab = ShardSlab(s, rank, tp, c.name);
           const std::vector<float> part = r.ReadF32(s.name, slab);
+          const std::vector<uint16_t> raw = r.ReadBf16(s.name, slab);  // stored words / rounded f32
+          ASSERT_EQ(raw.size(), part.size());
+          for (size_t i = 0; i < raw.size(); ++i) ASSERT_EQ(raw[i], F32ToBf16(part[i])) << s.name << " " << i;
           // Walk the slab in C order and compare with the full tensor.
           std::vector<int64_t> idx(s.shape.size(), 0);
           for (size_t i = 0; i < part.size(); ++i) {
@@ -367,6 +370,8 @@ TEST(CheckpointReader, CheckFiniteNamesDatasetAndIndex) {
   r.set_check_finite(true);
   EXPECT_ERROR_HAS(r.ReadF32("llm/layers/mlp/linear"), "dataset 'llm/layers/mlp/linear' holds a non-finite value");
   EXPECT_ERROR_HAS(r.ReadF32("llm/layers/mlp/linear"), "at index [1, 3, 5]");
+  EXPECT_ERROR_HAS(r.ReadBf16("llm/layers/mlp/linear", WholeSlab(FindWeight(r.table(), "llm/layers/mlp/linear"))),
+                   "at index [1, 3, 5]");
   EXPECT_NO_THROW(r.ReadF32("llm/layers/mlp/linear", Slab{{0, 0, 0}, {1, 24, 16}}));
 }
 

@@ -292,5 +292,41 @@ TEST(Convert, TransformersSavedFixturesConvert) {
   }
 }
 
+// The `paligemma convert` / `inspect` command lines (the binary is built with the tests).
+TEST(ConvertCli, ConvertThenInspectWithTensorParallelTotals) {
+  const std::string bin = std::string(PG_BINARY_DIR) + "/paligemma";
+  if (!Exists(bin)) GTEST_SKIP() << "no " << bin << " (build the paligemma target)";
+  TempDir dir;
+  const ModelConfig c = testing::TinyConfig();
+  const testing::TestWeights w = testing::RandomWeights(c, 5, {Store::kF32, Store::kBF16});
+  testing::WriteFileBytes(dir.File("m.npz"), testing::NpzOfWeights(w, true));
+  std::ofstream(dir.File("tiny.json")) << c.ToJsonText();
+  std::string out;
+  const std::string env = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ";
+  ASSERT_EQ(testing::RunCommand(env + bin + " convert --from npz --input " + dir.File("m.npz") + " --config " +
+                                    dir.File("tiny.json") + " --output " + dir.File("m.h5") + " --dtype bf16",
+                                &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("dtype bf16"), std::string::npos) << out;
+  ExpectCheckpointEquals(dir.File("m.h5"), c, w, DType::kBF16);
+  ASSERT_EQ(testing::RunCommand(env + bin + " inspect --model " + dir.File("m.h5") + " --tp 2", &out), 0) << out;
+  EXPECT_NE(out.find("llm/layers/attn/q_einsum/w"), std::string::npos) << out;
+  EXPECT_NE(out.find("split axis 1 (query heads) -> [2, 2, 16, 6] per rank"), std::string::npos) << out;
+  EXPECT_NE(out.find("replicated (1 key/value heads not divisible by tp 2)"), std::string::npos) << out;
+  EXPECT_NE(out.find("per rank at tp=2"), std::string::npos) << out;
+  // Failures exit non-zero with the reason.
+  EXPECT_NE(testing::RunCommand(env + bin + " inspect --model " + dir.File("m.h5") + " --tp 3", &out), 0);
+  EXPECT_NE(out.find("not divisible by tp 3"), std::string::npos) << out;
+  EXPECT_NE(testing::RunCommand(env + bin + " convert --from npz --input " + dir.File("m.npz") + " --output " +
+                                    dir.File("x.h5"),
+                                &out),
+            0);
+  EXPECT_NE(out.find("needs --config"), std::string::npos) << out;
+  EXPECT_NE(testing::RunCommand(env + bin + " inspect --model " + dir.File("m.npz"), &out), 0);
+  EXPECT_NE(out.find("is a zip archive"), std::string::npos) << out;
+  EXPECT_FALSE(Exists(dir.File("x.h5")));
+}
+
 }  // namespace
 }  // namespace pg

@@ -145,7 +145,15 @@ Tensor CudaBackend::Alloc(const std::string& name, std::vector<int64_t> shape) {
 }
 
 Tensor CudaBackend::Upload(const std::string& name, std::vector<int64_t> shape, const float* host) {
+  return UploadAs(name, std::move(shape), host, DType::kF32);
+}
+
+Tensor CudaBackend::UploadWeight(const std::string& name, std::vector<int64_t> shape, const float* host) {
   const DType dtype = shape.size() == 2 ? DType::kBF16 : DType::kF32;  // 2-D: a weight matrix
+  return UploadAs(name, std::move(shape), host, dtype);
+}
+
+Tensor CudaBackend::UploadAs(const std::string& name, std::vector<int64_t> shape, const float* host, DType dtype) {
   Tensor t = NewTensor(name, std::move(shape), dtype, "Upload");
   const int64_t n = t.numel();
   if (dtype == DType::kBF16) {

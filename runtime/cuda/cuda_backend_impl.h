@@ -35,6 +35,8 @@ class CudaBackend final : public Backend {
   // ---- memory (cuda_backend.cc) ----
   Tensor Alloc(const std::string& name, std::vector<int64_t> shape) override;
   Tensor Upload(const std::string& name, std::vector<int64_t> shape, const float* host) override;
+  Tensor UploadWeight(const std::string& name, std::vector<int64_t> shape, const float* host) override;
+  Tensor UploadAs(const std::string& name, std::vector<int64_t> shape, const float* host, DType dtype);
   void Download(const Tensor& t, float* host) override;
   void Zero(Tensor& t) override;
   void CopyRows(const Tensor& src, int64_t src_row, Tensor& dst, int64_t dst_row, int64_t rows) override;
