@@ -156,9 +156,16 @@ std::string CanonicalHfName(const std::string& name) {
       {"model.multi_modal_projector.", "multi_modal_projector."},
       {"lm_head.", "language_model.lm_head."},
   };
+  std::string out = name;
   for (const auto& [from, to] : kPrefixes)
-    if (name.rfind(from, 0) == 0) return to + name.substr(std::strlen(from));
-  return name;
+    if (out.rfind(from, 0) == 0) {
+      out = to + out.substr(std::strlen(from));
+      break;
+    }
+  // transformers 5.x saves the SigLIP tower without its "vision_model." level.
+  const std::string tower = "vision_tower.", inner = "vision_tower.vision_model.";
+  if (out.rfind(tower, 0) == 0 && out.rfind(inner, 0) != 0) out = inner + out.substr(tower.size());
+  return out;
 }
 
 bool IsTiedLmHead(const std::string& canonical_name) { return canonical_name == "language_model.lm_head.weight"; }

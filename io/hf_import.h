@@ -52,7 +52,8 @@ struct HfTensorTarget {
 };
 
 // transformers >= 4.52 names ("model.language_model.", "model.vision_tower.",
-// "model.multi_modal_projector.", "lm_head.weight") -> the original on-Hub names.
+// "model.multi_modal_projector.", "lm_head.weight") -> the original on-Hub names; the SigLIP
+// tower saved without its "vision_model." level (transformers 5.x) gets it back.
 std::string CanonicalHfName(const std::string& name);
 // The tied output head ("language_model.lm_head.weight"): not stored, only checked.
 bool IsTiedLmHead(const std::string& canonical_name);
