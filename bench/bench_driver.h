@@ -8,7 +8,9 @@
 //
 // Scaling: "strong" runs --images images per iteration whatever the layout; "weak" runs
 // --images per active rank (images x ranks in all). --config makes a random-weight model
-// (models/random_checkpoint.h) in DIR first and deletes it at the end (--keep-model keeps it).
+// (models/random_checkpoint.h) in DIR first and deletes it at the end (--keep-model keeps it);
+// every rank reads it from there, so across hosts DIR must be on a shared filesystem (or use
+// --model with a checkpoint every host can read).
 #pragma once
 
 #include <cstdint>

@@ -123,18 +123,17 @@ def render_shapes(rng, palette=COLOUR_NAMES):
     img = Image.new("RGB", (w, h), bg)
     draw = ImageDraw.Draw(img)
     m = min(w, h)
-    two = rng.random() < 0.2
+    two = rng.random() < 0.3
     target = (SHAPE_NAMES.index(shape) + (len(SHAPE_NAMES) if two else 0),
               COLOUR_NAMES.index(colour), COLOUR_NAMES.index(background))
-    if two:  # two equal shapes side by side (or one above the other)
+    if two:  # two equal shapes side by side about a point near the centre, like the sample image
         horizontal = w >= h if rng.random() < 0.8 else w < h
         long_side, short_side = (w, h) if horizontal else (h, w)
-        r = min(m * rng.uniform(0.17, 0.27), long_side / 4.3)
-        gap = rng.uniform(0.1, 0.3) * r
-        c1 = rng.uniform(r, long_side - 3 * r - gap)
-        c2 = rng.uniform(c1 + 2 * r + gap, long_side - r)
-        c0 = rng.uniform(r, short_side - r)
-        for c in (c1, c2):
+        r = min(m * rng.uniform(0.17, 0.27), long_side / 4.4)
+        half = r + rng.uniform(0.1, 0.6) * r  # centre-to-midpoint distance: gap 0.2r..1.2r
+        mid = long_side / 2 + rng.uniform(-1, 1) * max(0.0, long_side / 2 - half - r)
+        c0 = short_side / 2 + rng.uniform(-1, 1) * max(0.0, short_side / 2 - r) * 0.5
+        for c in (mid - half, mid + half):
             cx, cy = (c, c0) if horizontal else (c0, c)
             draw_shape(draw, shape, cx, cy, r, fill, bg, rng)
         return img, f"two {colour} {SHAPES[shape]} on {article(background)} {background} background", target
@@ -310,17 +309,21 @@ class VisionStream(torch.utils.data.IterableDataset):
 
 
 class ProbeHead(torch.nn.Module):
-    """Throw-away stage-1 head: one learned query attends over the 64 vision tokens (like SigLIP's
-    MAP head), then linear classifiers for kind / colour / background. Not saved."""
+    """Throw-away stage-1 head (not saved): one learned query attends over the 64 vision tokens
+    (like SigLIP's MAP head), then linear classifiers for kind / colour / background; plus a
+    per-token kind classifier, so that every token must gather the whole image's shape and count
+    (dense supervision: 64 labels per image instead of 1)."""
     def __init__(self, width):
         super().__init__()
         self.probe = torch.nn.Parameter(torch.randn(1, 1, width) * 0.02)
         self.attn = torch.nn.MultiheadAttention(width, 4, batch_first=True)
         self.out = torch.nn.Linear(width, NUM_KINDS + 2 * len(COLOUR_NAMES))
+        self.per_token = torch.nn.Linear(width, NUM_KINDS)
 
-    def forward(self, tokens):  # tokens: [batch, patches, width] -> [batch, kinds + 2 * colours]
+    def forward(self, tokens):
+        """tokens: [batch, patches, width] -> ([batch, kinds + 2 * colours], [batch, patches, kinds])"""
         q = self.probe.expand(tokens.shape[0], -1, -1)
-        return self.out(self.attn(q, tokens, tokens, need_weights=False)[0][:, 0])
+        return self.out(self.attn(q, tokens, tokens, need_weights=False)[0][:, 0]), self.per_token(tokens)
 
 
 def pretrain_vision(model, args):
@@ -349,8 +352,10 @@ def pretrain_vision(model, args):
         for g in opt.param_groups:
             g["lr"] = args.vision_lr * min(1.0, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         pixels, target = next(loader)
-        out = head(tower(pixel_values=pixels).last_hidden_state)
-        loss = (ce(out[:, :NUM_KINDS], target[:, 0]) + ce(out[:, NUM_KINDS:NUM_KINDS + nc], target[:, 1])
+        out, per_token = head(tower(pixel_values=pixels).last_hidden_state)
+        kind = target[:, 0]
+        loss = (ce(per_token.reshape(-1, NUM_KINDS), kind.repeat_interleave(per_token.shape[1]))
+                + ce(out[:, :NUM_KINDS], kind) + ce(out[:, NUM_KINDS:NUM_KINDS + nc], target[:, 1])
                 + ce(out[:, NUM_KINDS + nc:], target[:, 2], ignore_index=-100))
         opt.zero_grad(set_to_none=True)
         loss.backward()
