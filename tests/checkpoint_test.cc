@@ -9,6 +9,7 @@
 #include <functional>
 #include <limits>
 
+#include "tests/error_matchers.h"
 #include "models/checkpoint_reader.h"
 #include "models/checkpoint_writer.h"
 #include "models/hdf5_util.h"
@@ -40,20 +41,7 @@ void WriteWeights(const std::string& path, const ModelConfig& c, DType dtype, co
   out.Finish();
 }
 
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-#define EXPECT_ERROR_HAS(stmt, needle)                                    \
-  do {                                                                    \
-    const std::string msg_ = ErrorOf([&] { stmt; });                      \
-    EXPECT_NE(msg_.find(needle), std::string::npos) << "message: " << msg_; \
-  } while (0)
+using testing::ErrorOf;
 
 // A valid tiny f32 checkpoint to break in the validator tests.
 struct Fixture {

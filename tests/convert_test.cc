@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/error_matchers.h"
 #include "io/checkpoint_convert.h"
 #include "runtime/check.h"
 #include "io/hf_import.h"
@@ -25,19 +26,7 @@ namespace {
 using testing::Store;
 using testing::TempDir;
 
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-#define EXPECT_ERROR_HAS(stmt, needle)                                      \
-  do {                                                                      \
-    const std::string msg_ = ErrorOf([&] { stmt; });                        \
-    EXPECT_NE(msg_.find(needle), std::string::npos) << "message: " << msg_; \
-  } while (0)
+using testing::ErrorOf;
 
 bool Exists(const std::string& p) {
   struct stat st;

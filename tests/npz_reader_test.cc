@@ -5,6 +5,7 @@
 #include <cstring>
 #include <functional>
 
+#include "tests/error_matchers.h"
 #include "io/npz_reader.h"
 #include "runtime/check.h"
 #include "tests/checkpoint_test_util.h"
@@ -18,19 +19,7 @@ using testing::TempDir;
 using testing::ZipBytes;
 using testing::ZipMember;
 
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-#define EXPECT_ERROR_HAS(stmt, needle)                                      \
-  do {                                                                      \
-    const std::string msg_ = ErrorOf([&] { stmt; });                        \
-    EXPECT_NE(msg_.find(needle), std::string::npos) << "message: " << msg_; \
-  } while (0)
+using testing::ErrorOf;
 
 std::string F32Bytes(const std::vector<float>& v) { return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4); }
 std::string U16Bytes(const std::vector<uint16_t>& v) {

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 
+#include "tests/error_matchers.h"
 #include "io/safetensors_reader.h"
 #include "runtime/check.h"
 #include "tests/checkpoint_test_util.h"
@@ -19,19 +20,7 @@ using testing::SafetensorsBytes;
 using testing::StTensor;
 using testing::TempDir;
 
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-#define EXPECT_ERROR_HAS(stmt, needle)                                      \
-  do {                                                                      \
-    const std::string msg_ = ErrorOf([&] { stmt; });                        \
-    EXPECT_NE(msg_.find(needle), std::string::npos) << "message: " << msg_; \
-  } while (0)
+using testing::ErrorOf;
 
 std::string F32Bytes(const std::vector<float>& v) { return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4); }
 
