@@ -131,14 +131,16 @@ def render_shapes(rng, palette=COLOUR_NAMES):
         long_side, short_side = (w, h) if horizontal else (h, w)
         r = min(m * rng.uniform(0.17, 0.27), long_side / 4.4)
         half = r + rng.uniform(0.1, 0.6) * r  # centre-to-midpoint distance: gap 0.2r..1.2r
-        mid = long_side / 2 + rng.uniform(-1, 1) * max(0.0, long_side / 2 - half - r)
-        c0 = short_side / 2 + rng.uniform(-1, 1) * max(0.0, short_side / 2 - r) * 0.5
+        mid = long_side / 2 + rng.uniform(-1, 1) * min(0.08 * long_side, max(0.0, long_side / 2 - half - r))
+        c0 = short_side / 2 + rng.uniform(-1, 1) * min(0.1 * short_side, max(0.0, short_side / 2 - r))
         for c in (mid - half, mid + half):
             cx, cy = (c, c0) if horizontal else (c0, c)
             draw_shape(draw, shape, cx, cy, r, fill, bg, rng)
         return img, f"two {colour} {SHAPES[shape]} on {article(background)} {background} background", target
     r = m * rng.uniform(0.24, 0.47)
-    cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
+    # near the centre like the samples: offset up to 20% of the side, staying inside the canvas
+    cx = w / 2 + rng.uniform(-1, 1) * min(0.2 * w, max(0.0, w / 2 - r))
+    cy = h / 2 + rng.uniform(-1, 1) * min(0.2 * h, max(0.0, h / 2 - r))
     draw_shape(draw, shape, cx, cy, r, fill, bg, rng)
     return img, f"{article(colour)} {colour} {shape} on {article(background)} {background} background", target
 
