@@ -53,7 +53,7 @@ struct CaptionArgs {
   SessionOptions session;
   std::string images, output, prompt = "caption en";
   std::string resize = "bilinear", vit = "leader", progress = "auto";
-  int batch = 16, max_new_tokens = 32, decode_threads = 2, prefetch = 0;
+  int batch = 16, max_new_tokens = 40, decode_threads = 2, prefetch = 0;
   int64_t max_image_pixels = int64_t{64} << 20;
   double progress_every_s = 5;
   bool restart = false, verbose = false;

@@ -13,13 +13,16 @@ IMAGE = 1600 = text vocab_size: HF PaliGemma replaces ids >= vocab_size by 0 bef
 lookup (modeling_paligemma.py "Replace image id with PAD if the image token if OOV"), so the
 embedding keeps exactly 1600 rows.
 
+Recipe (assets/demo_model/README.md): stage 1 trains the SigLIP tower alone with a throw-away
+classifier head (black/white shapes first, then all colours); stage 2 trains the whole model on
+captions. Deterministic: fixed seeds, one thread, one DataLoader worker with its own fixed stream.
+
 Usage:
-  scripts/train_demo_model.py                 # train + save + eval (about 10 min on 2 cores)
+  scripts/train_demo_model.py                 # train + save + eval (about 20 min on 2 cores)
   scripts/train_demo_model.py --eval-only     # re-run the eval on the saved model
   scripts/train_demo_model.py --self-test     # checks the HF prefix-LM mask on a random model
 """
 import argparse
-import glob
 import io
 import math
 import os
@@ -102,8 +105,8 @@ def random_canvas(rng):
     if rng.random() < 0.5:
         s = rng.choice([64, 96, 128, 160, 192, 224, 224, 224])
         return s, s
-    w = rng.randint(96, 224)  # aspect ratio up to 1.6 either way, like the 200x150 / 192x128 samples
-    h = int(np.clip(w * rng.uniform(1 / 1.6, 1.6), 96, 224))
+    h = rng.randint(96, 200)  # landscape, width/height up to 1.6, like the 200x150 / 192x128 samples
+    w = int(min(224, h * rng.uniform(1.0, 1.6)))
     return w, h
 
 
@@ -127,15 +130,13 @@ def render_shapes(rng, palette=COLOUR_NAMES):
     target = (SHAPE_NAMES.index(shape) + (len(SHAPE_NAMES) if two else 0),
               COLOUR_NAMES.index(colour), COLOUR_NAMES.index(background))
     if two:  # two equal shapes side by side about a point near the centre, like the sample image
-        horizontal = w >= h if rng.random() < 0.8 else w < h
-        long_side, short_side = (w, h) if horizontal else (h, w)
+        long_side, short_side = w, h  # w >= h: random_canvas is square or landscape
         r = min(m * rng.uniform(0.17, 0.27), long_side / 4.4)
         half = r + rng.uniform(0.1, 0.6) * r  # centre-to-midpoint distance: gap 0.2r..1.2r
         mid = long_side / 2 + rng.uniform(-1, 1) * min(0.08 * long_side, max(0.0, long_side / 2 - half - r))
         c0 = short_side / 2 + rng.uniform(-1, 1) * min(0.1 * short_side, max(0.0, short_side / 2 - r))
         for c in (mid - half, mid + half):
-            cx, cy = (c, c0) if horizontal else (c0, c)
-            draw_shape(draw, shape, cx, cy, r, fill, bg, rng)
+            draw_shape(draw, shape, c, c0, r, fill, bg, rng)
         return img, f"two {colour} {SHAPES[shape]} on {article(background)} {background} background", target
     r = m * rng.uniform(0.24, 0.47)
     # near the centre like the samples: offset up to 20% of the side, staying inside the canvas
@@ -513,7 +514,7 @@ def evaluate(model, sp, args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--steps", type=int, default=1600, help="stage 2: captioning")
+    ap.add_argument("--steps", type=int, default=1200, help="stage 2: captioning")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--seed", type=int, default=1234)
@@ -521,7 +522,7 @@ def main():
     ap.add_argument("--heldout", type=int, default=500)
     ap.add_argument("--log-every", type=int, default=100)
     ap.add_argument("--bw-steps", type=int, default=2000, help="stage 1a: black/white shapes")
-    ap.add_argument("--vision-steps", type=int, default=16000, help="stage 1b: all colours")
+    ap.add_argument("--vision-steps", type=int, default=20000, help="stage 1b: all colours")
     ap.add_argument("--vision-batch", type=int, default=8)
     ap.add_argument("--vision-lr", type=float, default=2e-3)
     ap.add_argument("--vision-log-every", type=int, default=1000)
@@ -542,8 +543,9 @@ def main():
         os.makedirs(OUT_DIR, exist_ok=True)
         model.save_pretrained(OUT_DIR, safe_serialization=True)
         with open(os.path.join(OUT_DIR, "train_log.txt"), "w") as f:
-            f.write(f"# steps {args.steps} batch {args.batch} lr {args.lr} seed {args.seed} "
-                    f"threads {args.threads} wall {secs:.0f}s\n")
+            f.write(f"# bw_steps {args.bw_steps} vision_steps {args.vision_steps} vision_batch "
+                    f"{args.vision_batch} vision_lr {args.vision_lr} | steps {args.steps} batch {args.batch} "
+                    f"lr {args.lr} | seed {args.seed} threads {args.threads} wall {secs:.0f}s\n")
             f.write("# stage 1 (vision tower + probe head): step loss kind_accuracy seconds\n")
             f.writelines(f"{s} {l:.5f} {a:.3f} {t:.1f}\n" for s, l, a, t in vision_log)
             f.write("# stage 2 (captioning, whole model): step loss seconds\n")
