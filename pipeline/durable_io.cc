@@ -35,11 +35,16 @@ void FsyncDirectoryOf(const std::string& path) {
 }
 
 void WriteFileAtomically(const std::string& path, const std::string& content) {
+  WriteFileAtomically(path, [&](int fd, const std::string& tmp) { WriteAll(fd, content.data(), content.size(), tmp); });
+}
+
+void WriteFileAtomically(const std::string& path,
+                         const std::function<void(int fd, const std::string& tmp_path)>& write) {
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   PG_CHECK(fd >= 0, "cannot create '" << tmp << "': " << std::strerror(errno));
   try {
-    WriteAll(fd, content.data(), content.size(), tmp);
+    write(fd, tmp);
     SyncFile(fd, tmp);
   } catch (...) {
     ::close(fd);

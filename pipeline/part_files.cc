@@ -193,11 +193,8 @@ MergeStats MergePartFiles(const std::string& dir, const std::vector<std::string>
     ++stats.records;
     stats.errors += !ok[i];
   }
-  const std::string tmp = output + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  PG_CHECK(fd >= 0, "cannot create '" << tmp << "': " << std::strerror(errno));
-  try {
-    std::string buf;
+  WriteFileAtomically(output, [&](int fd, const std::string& tmp) {
+    std::string buf;  // written in ~1 MiB pieces: the merged file is never held whole
     for (size_t i = 0; i < lines.size(); ++i) {
       buf += lines[i];
       buf += '\n';
@@ -206,16 +203,7 @@ MergeStats MergePartFiles(const std::string& dir, const std::vector<std::string>
         buf.clear();
       }
     }
-    SyncFile(fd, tmp);
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  ::close(fd);
-  PG_CHECK(::rename(tmp.c_str(), output.c_str()) == 0,
-           "cannot rename '" << tmp << "' to '" << output << "': " << std::strerror(errno));
-  FsyncDirectoryOf(output);
+  });
   return stats;
 }
 

@@ -1,5 +1,7 @@
 #include "runtime/cpu_backend.h"
 
+#include "runtime/op_shapes.h"
+
 #include <cblas.h>
 
 #include <algorithm>
@@ -58,13 +60,7 @@ class CpuBackend final : public Backend {
   void MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) override {
     // x: [M, K], w: [K, N], out: [M, N]; x and out may carry more dims ([B, T, heads, hd]) as long
     // as their element counts are M * K and M * N.
-    PG_CHECK(w.rank() == 2, "MatMul: weight '" << w.name << "' must be 2-D, got " << ShapeStr(w.shape));
-    const int64_t K = w.shape[0], N = w.shape[1];
-    PG_CHECK(K > 0 && x.numel() % K == 0, "MatMul: '" << x.name << "' " << ShapeStr(x.shape) << " @ '" << w.name
-                                                      << "' " << ShapeStr(w.shape) << ": inner dims differ");
-    const int64_t M = x.numel() / K;
-    PG_CHECK(out.numel() == M * N, "MatMul: output '" << out.name << "' has shape " << ShapeStr(out.shape)
-                                                      << "; expected " << M << " x " << N << " elements");
+    const auto [M, N, K] = CheckMatMul(x, w, out);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.f, x.f32(), K, w.f32(), N, 0.f, out.f32(), N);
     if (bias) AddRowBroadcast(out, *bias);
   }
@@ -174,14 +170,9 @@ class CpuBackend final : public Backend {
 
   void Rope(Tensor& x, const std::vector<int>& positions, float base) override {
     // x: [B, T, heads, head_dim]; positions: [B * T]
-    PG_CHECK(x.rank() == 4, "Rope: '" << x.name << "' must be [batch, seq, heads, head_dim], got " << ShapeStr(x.shape));
+    CheckRope(x, positions);
     const int64_t BT = x.shape[0] * x.shape[1], heads = x.shape[2], hd = x.shape[3], half = hd / 2;
-    PG_CHECK(static_cast<int64_t>(positions.size()) == BT, "Rope: " << positions.size() << " positions for '"
-                                                                   << x.name << "' " << ShapeStr(x.shape));
-    // As HF GemmaRotaryEmbedding: inv_freq = 1 / base^(2i / head_dim) in fp32, angle = pos * inv_freq.
-    std::vector<float> inv_freq(half);
-    for (int64_t i = 0; i < half; ++i)
-      inv_freq[i] = 1.f / std::pow(base, static_cast<float>(2 * i) / static_cast<float>(hd));
+    const std::vector<float> inv_freq = RopeInverseFrequencies(hd, base);
     float* a = x.f32();
     for (int64_t r = 0; r < BT; ++r) {
       for (int64_t i = 0; i < half; ++i) {

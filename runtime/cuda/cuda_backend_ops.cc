@@ -3,6 +3,7 @@
 #include <climits>
 #include <cmath>
 
+#include "runtime/op_shapes.h"
 #include "runtime/cuda/cuda_backend_impl.h"
 #include "runtime/cuda/cuda_check.h"
 #include "runtime/cuda/gemm.h"
@@ -22,13 +23,7 @@ void CudaBackend::Gemm(const Tensor& x, const Tensor& w, bool trans_w, Tensor& o
 
 void CudaBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) {
   // x: [M, K], w: [K, N], out: [M, N] (x and out may carry more dims with those element counts)
-  PG_CHECK(w.rank() == 2, "MatMul: weight '" << w.name << "' must be 2-D, got " << ShapeStr(w.shape));
-  const int64_t K = w.shape[0], N = w.shape[1];
-  PG_CHECK(K > 0 && x.numel() % K == 0, "MatMul: '" << x.name << "' " << ShapeStr(x.shape) << " @ '" << w.name
-                                                    << "' " << ShapeStr(w.shape) << ": inner dims differ");
-  const int64_t M = x.numel() / K;
-  PG_CHECK(out.numel() == M * N, "MatMul: output '" << out.name << "' has shape " << ShapeStr(out.shape)
-                                                    << "; expected " << M << " x " << N << " elements");
+  const auto [M, N, K] = CheckMatMul(x, w, out);
   if (bias)
     PG_CHECK(bias->numel() == N, "MatMul: bias '" << bias->name << "' " << ShapeStr(bias->shape) << " for "
                                                   << N << " output columns");
@@ -126,14 +121,9 @@ void CudaBackend::RmsNorm(const Tensor& x, const Tensor& scale, float eps, Tenso
 // ---- transformer pieces ---------------------------------------------------------------------
 void CudaBackend::Rope(Tensor& x, const std::vector<int>& positions, float base) {
   // x: [B, T, heads, head_dim]; positions: [B * T]
-  PG_CHECK(x.rank() == 4, "Rope: '" << x.name << "' must be [batch, seq, heads, head_dim], got " << ShapeStr(x.shape));
-  const int64_t BT = x.shape[0] * x.shape[1], heads = x.shape[2], hd = x.shape[3], half = hd / 2;
-  PG_CHECK(static_cast<int64_t>(positions.size()) == BT, "Rope: " << positions.size() << " positions for '"
-                                                                 << x.name << "' " << ShapeStr(x.shape));
-  // As CpuBackend / HF GemmaRotaryEmbedding: inv_freq = 1 / base^(2i / head_dim) in fp32.
-  std::vector<float> inv_freq(half);
-  for (int64_t i = 0; i < half; ++i)
-    inv_freq[i] = 1.f / std::pow(base, static_cast<float>(2 * i) / static_cast<float>(hd));
+  CheckRope(x, positions);
+  const int64_t BT = x.shape[0] * x.shape[1], heads = x.shape[2], hd = x.shape[3];
+  const std::vector<float> inv_freq = RopeInverseFrequencies(hd, base);  // same angles as CpuBackend
   float* data = Out(x, "Rope");
   const int* pos = Ints(positions_, positions, "Rope");
   const float* freq =
