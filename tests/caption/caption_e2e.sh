@@ -6,50 +6,13 @@
 set -euo pipefail
 case_name="$1"; bin="$2"; fx="$3"; work="$4"
 MPIRUN="${MPIRUN:-mpirun}"
+here="$(cd "$(dirname "$0")" && pwd)"
 model="$fx/model.h5"
-tok="$(cd "$(dirname "$0")/../.." && pwd)/assets/tokenizer/tiny.model"
+tok="$here/../../assets/tokenizer/tiny.model"
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
 cp -r "$fx/images" images  # relative paths in the records: images/...
 
-fail() { echo "FAIL [$case_name]: $*" >&2; exit 1; }
-
-# The sorted input list the job must produce for images/ (hidden and non-image files skipped).
-expected_list() {
-  (cd "$work" && find images -path '*/.*' -prune -o -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) -print) |
-    LC_ALL=C sort
-}
-
-# caption NP TP [args...]: runs the job under mpirun (MAX_NEW: --max-new-tokens, default 8;
-# CAPTION_EXEC=1: exec mpirun, so that a background subshell's $! is mpirun's pid).
-caption() {
-  local np="$1" tp="$2"; shift 2
-  ${CAPTION_EXEC:+exec} "$MPIRUN" --oversubscribe --bind-to none -np "$np" "$bin" caption --model "$model" \
-    --tokenizer "$tok" --tp "$tp" --max-new-tokens "${MAX_NEW:-8}" --progress lines "$@"
-}
-
-# check_records OUT: one record per expected image, in order, "error" exactly for bad_*.
-check_records() {
-  local out="$1" i=0 line path
-  mapfile -t want < <(expected_list)
-  [ "$(wc -l < "$out")" -eq "${#want[@]}" ] || fail "$out has $(wc -l < "$out") lines, expected ${#want[@]}"
-  while IFS= read -r line; do
-    path="${want[$i]}"
-    case "$line" in
-      "{\"image\":\"$path\",\"index\":$i,\"status\":"*) ;;
-      *) fail "line $((i + 1)) of $out is not the record of $path (index $i): $line" ;;
-    esac
-    if [[ "$(basename "$path")" == bad_* ]]; then
-      [[ "$line" == *'"status":"error","text":null,"tokens":0,"error":"image '"'$path'"* ]] ||
-        fail "expected an error record naming $path: $line"
-    else
-      [[ "$line" =~ \"status\":\"ok\",\"text\":\".*\",\"tokens\":[0-8],\"eos\":(true|false),\"error\":null\}$ ]] ||
-        fail "expected an ok record for $path: $line"
-    fi
-    i=$((i + 1))
-  done < "$out"
-}
-
-part_lines() { cat "$1".parts/part-*.jsonl 2>/dev/null | wc -l; }
+source "$here/caption_lib.sh"
 
 case "$case_name" in
 layouts)
