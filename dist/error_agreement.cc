@@ -1,25 +1,12 @@
 #include "dist/error_agreement.h"
 
 #include <cstdint>
-#include <cstdlib>
 #include <limits>
 
 #include "dist/abort.h"
+#include "dist/fault_injection.h"
 
 namespace pg {
-namespace {
-
-// PG_DEBUG_FAIL_PHASE=<phase>:<world_rank>: that rank fails that phase (reliability tests).
-bool InjectedFailure(const std::string& phase) {
-  const char* env = std::getenv("PG_DEBUG_FAIL_PHASE");
-  if (env == nullptr) return false;
-  const std::string spec = env;
-  const size_t colon = spec.rfind(':');
-  if (colon == std::string::npos || spec.substr(0, colon) != phase) return false;
-  return spec.substr(colon + 1) == std::to_string(WorldRankForLogs());
-}
-
-}  // namespace
 
 std::string AgreeOnError(Communicator& comm, const std::string& local_error, int* failing_rank) {
   constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
@@ -32,8 +19,7 @@ std::string AgreeOnError(Communicator& comm, const std::string& local_error, int
 void AgreePhase(Communicator& comm, const std::string& phase, const std::function<void()>& body) {
   std::string local;
   try {
-    PG_CHECK(!InjectedFailure(phase), "injected failure (PG_DEBUG_FAIL_PHASE) in phase '"
-                                          << phase << "'");
+    FaultPoint(phase.c_str());
     body();
   } catch (const std::exception& e) {
     local = "rank " + std::to_string(WorldRankForLogs()) + ": " + e.what();

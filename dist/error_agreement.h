@@ -38,7 +38,7 @@ std::string AgreeOnError(Communicator& comm, const std::string& local_error,
 // Runs `body`, catching any exception, then agrees on errors over `comm`. If any rank failed,
 // every rank throws AgreedError("phase '<phase>' failed on rank <world rank>: <message>").
 // Debug hook: PG_DEBUG_FAIL_PHASE=<phase>:<world_rank> makes that rank fail that phase before
-// running `body`, to test that every rank stops with the same message.
+// running `body`, to test that every rank stops with the same message (dist/fault_injection.h).
 void AgreePhase(Communicator& comm, const std::string& phase, const std::function<void()>& body);
 
 }  // namespace pg

@@ -5,6 +5,7 @@
 #include <memory>
 #include <thread>
 
+#include "dist/fault_injection.h"
 #include "models/continuous_batcher.h"
 #include "pipeline/caption_record.h"
 #include "pipeline/part_files.h"
@@ -55,6 +56,7 @@ class CaptionReplica::Impl {
       Admit(fresh);
       std::vector<SequenceResult> done;
       if (!batcher_->idle()) {
+        FaultPoint("caption step");
         const double t0 = Now();
         done = batcher_->Step();
         stats_.step_s += Now() - t0;
@@ -133,6 +135,7 @@ class CaptionReplica::Impl {
       pixels.resize(per_image * k);
       tp_.BroadcastHost(pixels.data(), pixels.size() * sizeof(float), 0);
     }
+    FaultPoint("caption vit");
     const double t0 = Now();
     // tokens: [k, Np, D] on every rank
     const std::vector<float> tokens = EncodeImagesForGroup(model_, o_.vit, pixels, k);
@@ -169,6 +172,7 @@ class CaptionReplica::Impl {
       inflight_.erase(it);
     }
     if (!pending_lines_.empty()) {
+      FaultPoint("caption record");
       writer_->Commit(pending_lines_);
       pending_lines_.clear();
     }

@@ -118,7 +118,7 @@ pg_mpi_test(dist_mpi_world_heads_not_divisible_np3_tp3 3 90 ""
 pg_mpirun(cmd 4 dist_world_mpitest phases)
 pg_mpi_test(dist_mpi_world_phase_failure_np4 4 90 "PG_DEBUG_FAIL_PHASE=load weights:2"
   ${PG_EXPECT_FAILURE} --max-seconds 15
-    --expect [=[^.rank [0-3]. error: phase 'load weights' failed on rank 2: injected failure \(PG_DEBUG_FAIL_PHASE\) in phase 'load weights'$]=] 4
+    --expect [=[^.rank [0-3]. error: phase 'load weights' failed on rank 2: injected failure \(PG_DEBUG_FAIL_PHASE\) at 'load weights' #1$]=] 4
     --expect [=[all phases passed]=] 0
     -- ${cmd})
 pg_mpirun(cmd 2 dist_world_mpitest phases)

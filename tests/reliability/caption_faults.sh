@@ -12,6 +12,11 @@
 #   stop_rank   SIGSTOP a TP follower, then a DP replica's leader, mid-job: the collective
 #               watchdog (PG_COLLECTIVE_TIMEOUT_S=3) of a peer fires, naming the op and its
 #               sequence number, and the job ends within 3 s + 7 s; no rank is left behind.
+#   rank_throws One rank throws (PG_DEBUG_FAIL_PHASE, dist/fault_injection.h) at each phase of
+#               the job: loading the weights, allocating the KV cache (agreed phases: every rank
+#               prints the same message, exit without MPI_Abort), and mid-run in the ViT, an
+#               engine step (prefill/decode) and a leader's record append (MPI_Abort): the job
+#               ends non-zero within 10 s naming the rank and the point; resume is byte-identical.
 #   disk_full   The output directory is a 96 KiB tmpfs (private mount namespace) that fills up
 #               mid-job: the job exits non-zero naming the file and "No space left on device";
 #               after space is freed, resume completes byte-identical to the reference.
@@ -153,6 +158,34 @@ stop_rank)
     echo "FIGURES stop_rank: SIGSTOP of rank $rank -> exit $rc after $s s (watchdog 3 s):" \
          "$(grep -Em1 'collective [A-Za-z]+ #[0-9]+ timed out' "stop$rank.log")"
     resume_and_check "$out" "resume$rank.log" "$(part_lines "$out")" 4 2
+  done
+  ;;
+rank_throws)
+  # <point>:<world rank>[:<nth time>]  expected message
+  faults=("load weights:2|phase 'load weights' failed on rank 2: injected failure"
+          "allocate the KV cache:1|phase 'allocate the KV cache' failed on rank 1: injected failure"
+          "caption vit:0:2|[rank 0] error: injected failure (PG_DEBUG_FAIL_PHASE) at 'caption vit' #2"
+          "caption vit:3:1|[rank 3] error: injected failure (PG_DEBUG_FAIL_PHASE) at 'caption vit' #1"
+          "caption step:1:7|[rank 1] error: injected failure (PG_DEBUG_FAIL_PHASE) at 'caption step' #7"
+          "caption step:2:12|[rank 2] error: injected failure (PG_DEBUG_FAIL_PHASE) at 'caption step' #12"
+          "caption record:0:3|[rank 0] error: injected failure (PG_DEBUG_FAIL_PHASE) at 'caption record' #3")
+  i=0
+  for f in "${faults[@]}"; do
+    i=$((i + 1)); spec="${f%%|*}"; want="${f#*|}"; out="throw$i.jsonl"
+    start_slow_job "$out" "throw$i.log" "PG_DEBUG_FAIL_PHASE=$spec"
+    t0=$(now)
+    wait_exit "$job" 20
+    s=$(elapsed "$t0" "$(now)")
+    [ "$rc" != hang ] || { cat "throw$i.log"; fail "$spec: the job still runs 20 s after it started"; }
+    [ "$rc" != 0 ] || { cat "throw$i.log"; fail "$spec: exit status 0"; }
+    grep -qF "$want" "throw$i.log" || { cat "throw$i.log"; fail "$spec: no message '$want'"; }
+    if [[ "$want" == phase* ]] && [ "$(grep -cF "$want" "throw$i.log")" -ne 4 ]; then
+      cat "throw$i.log"; fail "$spec: an agreed phase error must be printed by each of the 4 ranks"
+    fi
+    sleep 0.2
+    left_behind "$out" || fail "$spec: processes are left: $(pgrep -af -- "--output $out( |$)")"
+    echo "FIGURES rank_throws: $spec -> exit $rc, job ended $s s after it started: $(grep -F -m1 "$want" "throw$i.log")"
+    resume_and_check "$out" "resume_throw$i.log" "$(part_lines "$out")" 4 2
   done
   ;;
 disk_full)

@@ -5,7 +5,7 @@
 set(PG_RELIABILITY_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(PG_RELIABILITY_WORK ${CMAKE_BINARY_DIR}/tests/reliability_work)
 
-foreach(case kill_roles stop_rank disk_full)
+foreach(case kill_roles stop_rank rank_throws disk_full)
   add_test(NAME reliability_${case}
     COMMAND bash ${PG_RELIABILITY_DIR}/caption_faults.sh ${case} $<TARGET_FILE:paligemma>
             ${PG_CAPTION_WORK}/fixture ${PG_RELIABILITY_WORK}/${case})
