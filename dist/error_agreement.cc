@@ -32,4 +32,14 @@ void AgreePhase(Communicator& comm, const std::string& phase, const std::functio
                     comm.size() == WorldSizeForLogs());
 }
 
+void CheckSameOnEveryRank(const std::function<void()>& check) {
+  try {
+    check();
+  } catch (const AgreedError&) {
+    throw;
+  } catch (const Error& e) {
+    throw AgreedError(e.file(), e.line(), e.what(), /*world_wide=*/true);
+  }
+}
+
 }  // namespace pg

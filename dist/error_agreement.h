@@ -41,4 +41,11 @@ std::string AgreeOnError(Communicator& comm, const std::string& local_error,
 // running `body`, to test that every rank stops with the same message (dist/fault_injection.h).
 void AgreePhase(Communicator& comm, const std::string& phase, const std::function<void()>& body);
 
+// For checks that see the same inputs on every rank of MPI_COMM_WORLD (command-line flags,
+// before any communicator exists): runs `check` and rethrows its pg::Error as a world-wide
+// AgreedError without communicating, so that every rank prints the same message and exits
+// non-zero without MPI_Abort. If some rank did not fail after all, RunMpiMain's final barrier
+// (which has a deadline) turns that into an abort rather than a hang.
+void CheckSameOnEveryRank(const std::function<void()>& check);
+
 }  // namespace pg

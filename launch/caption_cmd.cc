@@ -34,6 +34,7 @@
 #include "launch/sampling_flags.h"
 #include "pipeline/caption_replica.h"
 #include "pipeline/image_list.h"
+#include "pipeline/json_text.h"
 #include "pipeline/manifest.h"
 #include "pipeline/part_files.h"
 #include "pipeline/pg_home.h"
@@ -86,6 +87,7 @@ void CheckArgs(const CaptionArgs& a) {
   PG_CHECK(a.prefetch >= 0, "--prefetch must be >= 0, got " << a.prefetch);
   PG_CHECK(a.max_image_pixels >= 1, "--max-image-pixels must be >= 1, got " << a.max_image_pixels);
   PG_CHECK(a.progress_every_s > 0, "--progress-every must be > 0, got " << a.progress_every_s);
+  CheckUtf8(a.prompt, "--prompt");
   a.sampling.Validate();
   ParseResizeFilter(a.resize);
   ParseProgressMode(a.progress);
@@ -113,10 +115,16 @@ struct JobState {
 };
 
 void PrepareJob(const CaptionArgs& a, const ModelSession& s, const std::string& parts_dir, JobState* job) {
+  CheckCaptionPromptFits(s.checkpoint->config(), *s.tokenizer, a.prompt, a.max_new_tokens);
   job->images = ListImages(a.images);
   const fs::path out_dir = fs::path(a.output).parent_path();
-  if (!out_dir.empty()) fs::create_directories(out_dir);
-  fs::create_directories(parts_dir);
+  try {
+    if (!out_dir.empty()) fs::create_directories(out_dir);
+    fs::create_directories(parts_dir);
+  } catch (const fs::filesystem_error& e) {
+    PG_THROW("--output '" << a.output << "': cannot create the directory '" << e.path1().string()
+                          << "': " << e.code().message());
+  }
   job->lock = std::make_unique<PartsDirLock>(parts_dir);
   const std::string manifest_path = (fs::path(parts_dir) / "manifest.json").string();
   if (a.restart) {
@@ -164,7 +172,7 @@ ReplicaOptions MakeReplicaOptions(const CaptionArgs& a, const ModelConfig& c) {
 
 void Run(CaptionArgs a) {
   ApplyDemoDefaults(a);
-  CheckArgs(a);
+  CheckSameOnEveryRank([&] { CheckArgs(a); });
   ModelSession s = ModelSession::Open(a.session);
   const WorldConfig& w = s.world->config();
   Communicator& all = s.world->world();

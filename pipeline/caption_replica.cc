@@ -7,7 +7,9 @@
 
 #include "dist/fault_injection.h"
 #include "models/continuous_batcher.h"
+#include "models/generator.h"
 #include "pipeline/caption_record.h"
+#include "pipeline/json_text.h"
 #include "pipeline/part_files.h"
 #include "runtime/check.h"
 
@@ -25,6 +27,15 @@ struct InFlight {
 
 }  // namespace
 
+void CheckCaptionPromptFits(const ModelConfig& c, const Tokenizer& tok, const std::string& prompt,
+                            int max_new_tokens) {
+  try {
+    CheckPromptFits(c, tok.BuildPrompt(prompt).size(), max_new_tokens);
+  } catch (const Error& e) {
+    PG_THROW("--prompt \"" << ShortenForMessage(prompt) << "\": " << e.what());
+  }
+}
+
 class CaptionReplica::Impl {
  public:
   Impl(PaliGemma& model, const Tokenizer& tok, Communicator& tp, const ReplicaOptions& o)
@@ -35,12 +46,7 @@ class CaptionReplica::Impl {
     bo.max_new_tokens = o.max_new_tokens;
     bo.sampling = o.sampling;
     const ModelConfig& c = model.config();
-    const int64_t need = c.num_image_tokens() + static_cast<int64_t>(prompt_ids_.size()) + o.max_new_tokens;
-    PG_CHECK(need <= c.max_seq_len, "prompt too long: " << c.num_image_tokens() << " image tokens + "
-                                                        << prompt_ids_.size() << " prompt tokens (\"" << o.prompt
-                                                        << "\") + " << o.max_new_tokens << " new tokens = " << need
-                                                        << " exceeds max_seq_len " << c.max_seq_len << " of model '"
-                                                        << c.name << "'");
+    CheckCaptionPromptFits(c, tok, o.prompt, o.max_new_tokens);
     batcher_ = std::make_unique<ContinuousBatcher>(model, bo);
   }
 

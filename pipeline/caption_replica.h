@@ -47,6 +47,12 @@ struct ReplicaStats {
   double step_s = 0;
 };
 
+// Throws pg::Error naming --prompt if <image tokens> + the prompt's tokens + max_new_tokens do
+// not fit the model's max_seq_len (checked before the job writes anything, and again by the
+// replica).
+void CheckCaptionPromptFits(const ModelConfig& c, const Tokenizer& tok, const std::string& prompt,
+                            int max_new_tokens);
+
 class CaptionReplica {
  public:
   // Allocates the KV cache (ContinuousBatcher); throws pg::Error if the prompt does not fit.

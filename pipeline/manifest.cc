@@ -9,6 +9,7 @@
 #include "pipeline/durable_io.h"
 #include "pipeline/fingerprint.h"
 #include "pipeline/image_list.h"
+#include "pipeline/json_text.h"
 #include "runtime/check.h"
 
 namespace pg {
@@ -27,11 +28,11 @@ std::string FloatText(float v) {
 void Manifest::Set(const std::string& key, const std::string& value) {
   for (auto& kv : fields_) {
     if (kv.first == key) {
-      kv.second = value;
+      kv.second = JsonSafeText(value);
       return;
     }
   }
-  fields_.emplace_back(key, value);
+  fields_.emplace_back(key, JsonSafeText(value));
 }
 
 const std::string* Manifest::Get(const std::string& key) const {
@@ -93,13 +94,14 @@ std::vector<std::string> DiffManifests(const Manifest& recorded, const Manifest&
   for (const auto& kv : now.fields()) {
     const std::string* old = recorded.Get(kv.first);
     if (old == nullptr) {
-      diffs.push_back(kv.first + ": not recorded, now \"" + kv.second + "\"");
+      diffs.push_back(kv.first + ": not recorded, now \"" + ShortenForMessage(kv.second) + "\"");
     } else if (*old != kv.second) {
-      diffs.push_back(kv.first + ": recorded \"" + *old + "\", now \"" + kv.second + "\"");
+      diffs.push_back(kv.first + ": recorded \"" + ShortenForMessage(*old) + "\", now \"" +
+                      ShortenForMessage(kv.second) + "\"");
     }
   }
   for (const auto& kv : recorded.fields()) {
-    if (now.Get(kv.first) == nullptr) diffs.push_back(kv.first + ": recorded \"" + kv.second + "\", now absent");
+    if (now.Get(kv.first) == nullptr) diffs.push_back(kv.first + ": recorded \"" + ShortenForMessage(kv.second) + "\", now absent");
   }
   return diffs;
 }

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/durable_io.h"
+#include "pipeline/json_text.h"
 #include "runtime/check.h"
 
 namespace fs = std::filesystem;
@@ -45,7 +46,7 @@ void ForEachLine(const std::string& text, Fn fn) {
 void CheckAgainstList(const RecordInfo& r, const std::vector<std::string>& images, const std::string& where) {
   PG_CHECK(r.index >= 0 && r.index < static_cast<int64_t>(images.size()),
            where << ": record index " << r.index << " is outside the input list of " << images.size() << " images");
-  PG_CHECK(images[r.index] == r.image, where << ": record " << r.index << " is for image '" << r.image
+  PG_CHECK(images[r.index] == r.image || JsonSafeText(images[r.index]) == r.image, where << ": record " << r.index << " is for image '" << r.image
                                              << "' but the input list has '" << images[r.index]
                                              << "' there; the parts directory belongs to another image list");
 }
