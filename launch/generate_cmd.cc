@@ -42,10 +42,13 @@ void WriteLogits(const std::string& path, const std::vector<GenerationOutput>& o
 void Run(const GenerateArgs& a) {
   ModelSession s = ModelSession::Open(a.session);
   const WorldConfig& w = s.world->config();
-  PG_CHECK(w.dp == 1, "generate runs one tensor-parallel group (world size " << w.world_size << " != --tp " << w.tp
-                                                                             << "); use `caption` for data parallel");
   const ModelConfig& c = s.model->config();
-  const ResizeFilter filter = ParseResizeFilter(a.resize);
+  ResizeFilter filter{};
+  CheckSameOnEveryRank([&] {
+    PG_CHECK(w.dp == 1, "generate runs one tensor-parallel group (world size " << w.world_size << " != --tp "
+                                                                               << w.tp << "); use `caption` for data parallel");
+    filter = ParseResizeFilter(a.resize);
+  });
   const int B = static_cast<int>(a.images.size());
   const size_t per_image = static_cast<size_t>(c.vision.image_size) * c.vision.image_size * 3;
 

@@ -8,7 +8,7 @@ namespace h5 {
 namespace {
 
 void CheckChunks(hid_t ds, hid_t dcpl, const std::vector<int64_t>& shape, size_t elem_size, uint64_t file_size,
-                 bool checksum_only, const std::string& where) {
+                 int chunk_overhead, const std::string& where) {
   const int rank = static_cast<int>(shape.size());
   PG_CHECK(H5Pget_chunk(dcpl, 0, nullptr) == rank, where << ": chunk rank does not match the dataset rank " << rank);
   std::vector<hsize_t> chunk(rank);
@@ -41,8 +41,8 @@ void CheckChunks(hid_t ds, hid_t dcpl, const std::vector<int64_t>& shape, size_t
                                         << " was never written (an incompletely written file?)");
     PG_CHECK(addr <= file_size && size <= file_size - addr,
              where << ": the chunk at " << ShapeStr({coord.begin(), coord.end()}) << " lies beyond the end of the file");
-    if (checksum_only) {
-      const uint64_t want = chunk_bytes + ((mask & 1) ? 0 : 4);
+    if (chunk_overhead >= 0) {
+      const uint64_t want = chunk_bytes + ((mask & 1) ? 0 : chunk_overhead);
       PG_CHECK(size == want, where << ": the chunk at " << ShapeStr({coord.begin(), coord.end()}) << " holds " << size
                                    << " bytes; expected " << want << " (corrupt file?)");
     }
@@ -63,7 +63,9 @@ void CheckDatasetStorage(hid_t ds, const std::vector<int64_t>& shape, size_t ele
   PG_CHECK(H5Pget_external_count(dcpl.get()) == 0, where << " uses external storage (raw data in other files)");
   const H5D_layout_t layout = H5Pget_layout(dcpl.get());
   PG_CHECK(layout != H5D_VIRTUAL, where << " is a virtual dataset (data in other files)");
-  bool checksum_only = true;
+  // Bytes a stored chunk holds beyond its raw elements, when known: 0 unfiltered, 4 with only
+  // Fletcher-32 (its checksum); -1 when a filter may change the size (deflate, shuffle, ...).
+  int chunk_overhead = 0;
   for (int k = 0, n = H5Pget_nfilters(dcpl.get()); k < n; ++k) {
     unsigned flags = 0;
     size_t nvals = 0;
@@ -71,10 +73,10 @@ void CheckDatasetStorage(hid_t ds, const std::vector<int64_t>& shape, size_t ele
     const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), k, &flags, &nvals, nullptr, sizeof fname, fname, nullptr);
     PG_CHECK(id >= 0 && H5Zfilter_avail(id) > 0,
              where << " uses HDF5 filter " << id << " (" << fname << "), which this HDF5 library lacks");
-    checksum_only = checksum_only && id == H5Z_FILTER_FLETCHER32;
+    chunk_overhead = chunk_overhead == 0 && id == H5Z_FILTER_FLETCHER32 ? 4 : -1;
   }
   if (layout == H5D_CHUNKED) {
-    CheckChunks(ds, dcpl.get(), shape, elem_size, file_size, checksum_only, where);
+    CheckChunks(ds, dcpl.get(), shape, elem_size, file_size, chunk_overhead, where);
   } else if (layout == H5D_CONTIGUOUS) {
     const haddr_t addr = H5Dget_offset(ds);
     const hsize_t size = H5Dget_storage_size(ds);

@@ -17,7 +17,8 @@ namespace h5 {
 //   - uses only filters this HDF5 library has;
 //   - if contiguous: lies within the file; if chunked: has chunk dims in [1, dim] and under
 //     4 GiB, and EVERY chunk allocated (a missing chunk = an incompletely written file),
-//     inside the file, with the exact stored size when the only filter is Fletcher-32.
+//     inside the file, with the exact stored size when unfiltered or the only filter is
+//     Fletcher-32.
 void CheckDatasetStorage(hid_t ds, const std::vector<int64_t>& shape, size_t elem_size, uint64_t file_size,
                          const std::string& where);
 

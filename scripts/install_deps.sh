@@ -10,7 +10,8 @@ PKGS=(build-essential cmake pkg-config git
       libjpeg62-turbo-dev libpng-dev zlib1g-dev
       nlohmann-json3-dev libcli11-dev
       libgtest-dev libbenchmark-dev
-      gnuplot-nox)
+      gnuplot-nox
+      clang libclang-rt-14-dev)  # scripts/fuzz.sh: clang + libclang_rt.fuzzer / asan / ubsan
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
