@@ -11,11 +11,13 @@
 #include "bench/bench_report.h"
 #include "bench/machine_info.h"
 #include "dist/error_agreement.h"
+#include "dist/nccl_communicator.h"
 #include "models/checkpoint_reader.h"
 #include "models/generator.h"
 #include "models/random_checkpoint.h"
 #include "pipeline/pg_home.h"
 #include "runtime/backend.h"
+#include "runtime/cuda_backend.h"
 
 namespace fs = std::filesystem;
 
@@ -113,6 +115,7 @@ void RunLayout(Context& cx, BenchLayout& L) {
   const BenchOptions& o = cx.o;
   std::unique_ptr<CheckpointReader> ckpt;
   std::unique_ptr<Backend> backend;
+  std::unique_ptr<Communicator> nccl;
   std::unique_ptr<TimedCommunicator> timed;
   std::unique_ptr<PaliGemma> model;
   const bool any_sharded = Contains(o.vit, std::string("sharded"));
@@ -123,7 +126,10 @@ void RunLayout(Context& cx, BenchLayout& L) {
     bo.threads = o.threads;
     bo.device = cx.local_rank;
     backend = MakeBackend(o.backend, bo);
-    if (L.tp > 1) timed = std::make_unique<TimedCommunicator>(*L.tp_comm);
+    // With device buffers (CUDA) the model's all-reduces go over NCCL on the backend's stream.
+    if (L.tp > 1 && o.backend == "cuda")
+      nccl = MakeNcclCommunicator(L.tp_comm->comm(), bo.device, CudaBackendStream(*backend), "tp");
+    if (L.tp > 1) timed = std::make_unique<TimedCommunicator>(nccl ? *nccl : *L.tp_comm);
     TpGroup tp{timed.get(), L.tp_rank, L.tp};
     PaliGemmaLoadOptions lo;
     lo.load_vit = L.tp_rank == 0 || any_sharded;

@@ -123,7 +123,7 @@ std::vector<float> BenchRunner::EncodeAndShare(const BenchCase& c, const std::ve
   } else {
     mine.resize(per_image * share, 0.f);  // short or empty last shares are zero padded
     all.resize(per_image * share * tp.size);
-    tp.comm->AllGather(mine.data(), all.data(), mine.size());
+    AllGatherHost(*tp.comm, mine.data(), all.data(), mine.size());
     all.resize(per_image * B);
   }
   t->bcast += Now() - s;

@@ -10,6 +10,16 @@ VitPlacement ParseVitPlacement(const std::string& name) {
   PG_THROW("--vit must be 'leader' or 'sharded', got '" << name << "'");
 }
 
+void AllGatherHost(Communicator& comm, const float* send, float* recv, size_t count_per_rank) {
+  if (comm.buffer_space() == MemorySpace::kHost) {
+    comm.AllGather(send, recv, count_per_rank);
+    return;
+  }
+  std::copy(send, send + count_per_rank, recv + count_per_rank * comm.rank());
+  for (int r = 0; r < comm.size(); ++r)
+    comm.BroadcastHost(recv + count_per_rank * r, count_per_rank * sizeof(float), r);
+}
+
 std::vector<float> EncodeImagesForGroup(PaliGemma& model, VitPlacement placement, const std::vector<float>& pixels,
                                         int batch) {
   const ModelConfig& c = model.config();
@@ -41,7 +51,7 @@ std::vector<float> EncodeImagesForGroup(PaliGemma& model, VitPlacement placement
     std::copy(t.begin(), t.end(), mine.begin());
   }
   std::vector<float> all(per_image * share * tp.size);
-  tp.comm->AllGather(mine.data(), all.data(), mine.size());
+  AllGatherHost(*tp.comm, mine.data(), all.data(), mine.size());
   all.resize(per_image * batch);  // rank blocks are in image order; drop the padding at the end
   return all;
 }
