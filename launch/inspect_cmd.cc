@@ -45,6 +45,9 @@ void RunInspect(const InspectArgs& a) {
     if (axis >= 0) {
       rule = "split axis " + std::to_string(axis) + " (" + s.shard_what + ") -> " +
              ShapeStr(ShardSlab(s, 0, a.tp, c.name).count) + " per rank";
+    } else if (ReplicatedSlices(s, a.tp) > 1) {
+      rule = "one of " + std::to_string(s.shape[s.shard_axis]) + " " + s.shard_what + " per rank (" +
+             std::to_string(a.tp / s.shape[s.shard_axis]) + " ranks keep each)";
     } else if (s.shard_axis >= 0) {
       rule = "replicated (" + std::to_string(s.shape[s.shard_axis]) + " " + s.shard_what + " not divisible by tp " +
              std::to_string(a.tp) + ")";

@@ -141,13 +141,19 @@ Slab ShardSlab(const WeightSpec& spec, int tp_rank, int tp_size, const std::stri
   return s;
 }
 
+int64_t ReplicatedSlices(const WeightSpec& spec, int tp_size) {
+  if (!spec.replicate_if_indivisible || spec.shard_axis < 0) return 1;
+  const int64_t dim = spec.shape.at(spec.shard_axis);
+  return dim < tp_size && tp_size % dim == 0 ? dim : 1;
+}
+
 RankElements PerRankElements(const std::vector<WeightSpec>& table, int tp_size, const std::string& model_name) {
   RankElements r;
   for (const WeightSpec& s : table) {
-    if (EffectiveShardAxis(s, tp_size, model_name) < 0)
-      r.replicated += s.num_elements;
-    else
+    if (EffectiveShardAxis(s, tp_size, model_name) >= 0)
       r.sharded += s.num_elements / tp_size;
+    else
+      r.replicated += s.num_elements / ReplicatedSlices(s, tp_size);
   }
   return r;
 }

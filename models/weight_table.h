@@ -23,7 +23,10 @@ struct WeightSpec {
   const char* shard_what = "";  // what the shard axis counts, e.g. "query heads" (for messages)
   // Shard rule "split if divisible, else replicate": when true and shape[shard_axis] is not
   // divisible by tp, the tensor is replicated instead of being an error (the KV projection:
-  // with multi-query attention K = 1 every rank holds the one KV head).
+  // with multi-query attention K = 1 every rank holds the one KV head). When tp is a multiple
+  // of that dim (Gemma 2: 4 kv heads at tp 8) the loader reads it whole but keeps only the one
+  // slice its query heads use (models/gemma.cc KvHeadsForRank), as vLLM replicates KV heads.
+  // ReplicatedSlices gives that factor.
   bool replicate_if_indivisible = false;
   bool stacked = false;        // axis 0 is the layer index
   int64_t num_elements = 0;    // product of shape (overflow-checked when the table is built)
@@ -50,8 +53,13 @@ struct Slab {
 Slab ShardSlab(const WeightSpec& spec, int tp_rank, int tp_size, const std::string& model_name);
 Slab WholeSlab(const WeightSpec& spec);
 
+// 1, or shape[shard_axis] when each rank keeps one slice of a replicate_if_indivisible tensor
+// along that axis at tp_size (dim < tp_size, tp_size % dim == 0).
+int64_t ReplicatedSlices(const WeightSpec& spec, int tp_size);
+
 // Element counts one rank holds at tp_size: split tensors contribute 1/tp of their
-// elements, replicated ones all of them. Throws like ShardSlab if tp does not divide.
+// elements, replicated ones all of them (one slice of them, see ReplicatedSlices). Throws like
+// ShardSlab if tp does not divide.
 struct RankElements {
   int64_t sharded = 0;
   int64_t replicated = 0;

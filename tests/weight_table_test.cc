@@ -166,6 +166,20 @@ TEST(WeightTable, PerRankElementsSplitShardedAndKeepReplicated) {
   EXPECT_EQ(r8.sharded * 8, r1.total() - replicated);
 }
 
+TEST(WeightTable, FewerKvHeadsThanRanksCountOneHeadPerRank) {
+  const ModelConfig g2 = Cfg("paligemma2-3b-pt-224");  // K = 4 kv heads
+  const auto t = WeightTable(g2);
+  const WeightSpec& kv = FindWeight(t, "llm/layers/attn/kv_einsum/w");
+  EXPECT_EQ(ReplicatedSlices(kv, 4), 1);  // split: 1 head per rank by ShardSlab
+  EXPECT_EQ(ReplicatedSlices(kv, 8), 4);  // 8 ranks, 4 heads: each rank keeps 1 of 4
+  EXPECT_EQ(ReplicatedSlices(FindWeight(t, "llm/final_norm/scale"), 8), 1);
+  const RankElements r4 = PerRankElements(t, 4, g2.name), r8 = PerRankElements(t, 8, g2.name);
+  // At tp 4 the KV is split (sharded / 4); at tp 8 it is replicated, one head of four per rank:
+  // the same number of KV elements per rank.
+  EXPECT_EQ(r8.replicated - r4.replicated, kv.num_elements / 4);
+  EXPECT_EQ(r4.sharded - r8.sharded * 2, kv.num_elements / 4);
+}
+
 TEST(WeightTable, HugeDimensionsAreAnErrorNotAnOverflow) {
   ModelConfig c = Cfg("paligemma-3b-pt-224");
   c.text.vocab_size = 2147483647;
