@@ -98,6 +98,9 @@ std::string Tokenizer::Decode(const std::vector<int>& ids) const {
 }
 
 std::vector<int> Tokenizer::BuildPrompt(const std::string& prefix) const {
+  // Without a <bos> control piece sentencepiece reports bos_id -1, which would become an
+  // embedding row of -1 (found by fuzz/tokenizer_model_fuzz; Validate also rejects it).
+  PG_CHECK(bos_ >= 0, "tokenizer '" << path_ << "' has no <bos> control piece; a PaliGemma prompt starts with <bos>");
   std::vector<int> ids;
   ids.push_back(bos_);
   const std::vector<int> text = Encode(prefix);

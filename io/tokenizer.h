@@ -50,6 +50,7 @@ class Tokenizer {
   // 1.7) and HF's f"{bos}{prompt}\n" (3.4; "\n" is a user-defined piece, so encoding it apart
   // gives the same ids). The image tokens are NOT included: the model prepends the
   // num_image_tokens image embeddings itself. Empty prefix -> [<bos>, "\n"] (HF test: [2, 108]).
+  // Throws pg::Error if the tokenizer has no <bos> piece.
   std::vector<int> BuildPrompt(const std::string& prefix) const;
 
   // Decodes `ids` (up to <eos>) and parses the "<loc..>x4 label ; ..." boxes, in pixels of an

@@ -11,6 +11,7 @@
 
 #include "models/checkpoint_writer.h"
 #include "models/hdf5_storage_check.h"
+#include "runtime/run_in_child.h"
 #include "models/hdf5_util.h"
 #include "runtime/check.h"
 
@@ -110,6 +111,9 @@ struct CheckpointReader::State {
 
 CheckpointReader::CheckpointReader(const std::string& path) : path_(path), state_(new State) {
   h5::SilenceErrors();
+  // libhdf5 1.10 can crash on corrupt metadata (fuzz/README.md): validate once in a child
+  // process first, so that such a file is an error naming it, then again here to keep the state.
+  RunInChild("checkpoint '" + path + "'", [this] { OpenAndValidate(); });
   OpenAndValidate();
 }
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite: installs packages, builds, runs ctest (unit tests, HF parity on
-# committed fixtures, mpirun tensor/data-parallel tests, end-to-end caption tests).
+# committed fixtures, mpirun tensor/data-parallel tests, end-to-end caption tests, fault
+# injection and the two-host netns run), then the fuzzers (fuzz/README.md): replay of every
+# committed corpus and reproducer, and PG_FUZZ_BUDGET seconds (default 30) per target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 bash scripts/build.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-cd build && ctest --output-on-failure -j 2 --timeout 600
+(cd build && ctest --output-on-failure -j 2 --timeout 600)
+bash scripts/fuzz.sh --budget "${PG_FUZZ_BUDGET:-30}"

@@ -224,6 +224,22 @@ TEST(Tokenizer, ValidateRejectsWrongSpecialIds) {
                         {"wrong tokenizer", path, "0/2/1", "0/1/2", "tiny_test"});
 }
 
+// A model whose <bos> piece is gone loads with bos_id -1; BuildPrompt used to emit -1 as the
+// first id (an embedding row out of range). Found by fuzz/tokenizer_model_fuzz
+// (fuzz/corpus/tokenizer_model/crash-no-bos-piece).
+TEST(Tokenizer, BuildPromptRejectsATokenizerWithoutBos) {
+  std::string bytes = ReadAll(kTinyModel);
+  const size_t bos_at = bytes.find("<bos>");
+  ASSERT_NE(bos_at, std::string::npos);
+  bytes.replace(bos_at, 5, "<xos>");
+  TempDir tmp;
+  const std::string path = tmp.Write("no_bos.model", bytes);
+  const Tokenizer tok = Tokenizer::Load(path);
+  EXPECT_EQ(tok.bos(), -1);
+  ExpectErrorContaining([&] { tok.BuildPrompt("caption en"); }, {path, "no <bos>"});
+  ExpectErrorContaining([&] { tok.Validate(kTinyVocab, "tiny"); }, {"wrong tokenizer", path});
+}
+
 TEST(Tokenizer, LoadRejectsMissingFile) {
   TempDir tmp;
   const std::string path = tmp.dir() + "/no_such.model";
