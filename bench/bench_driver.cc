@@ -11,13 +11,12 @@
 #include "bench/bench_report.h"
 #include "bench/machine_info.h"
 #include "dist/error_agreement.h"
-#include "dist/nccl_communicator.h"
 #include "models/checkpoint_reader.h"
 #include "models/generator.h"
 #include "models/random_checkpoint.h"
 #include "pipeline/pg_home.h"
 #include "runtime/backend.h"
-#include "runtime/cuda_backend.h"
+#include "tensor_parallel/device_data_plane.h"
 
 namespace fs = std::filesystem;
 
@@ -126,9 +125,7 @@ void RunLayout(Context& cx, BenchLayout& L) {
     bo.threads = o.threads;
     bo.device = cx.local_rank;
     backend = MakeBackend(o.backend, bo);
-    // With device buffers (CUDA) the model's all-reduces go over NCCL on the backend's stream.
-    if (L.tp > 1 && o.backend == "cuda")
-      nccl = MakeNcclCommunicator(L.tp_comm->comm(), bo.device, CudaBackendStream(*backend), "tp");
+    nccl = MakeDeviceDataPlane(*L.tp_comm, *backend, bo.device);
     if (L.tp > 1) timed = std::make_unique<TimedCommunicator>(nccl ? *nccl : *L.tp_comm);
     TpGroup tp{timed.get(), L.tp_rank, L.tp};
     PaliGemmaLoadOptions lo;

@@ -18,30 +18,26 @@ struct FaultSpec {
 
 // Parses "<point>:<rank>[:<nth>]"; the point may contain spaces but no ':'.
 FaultSpec ParseSpec(const std::string& text) {
+  const char* usage = "': expected <point>:<world_rank>[:<nth>] with nth >= 1";
   FaultSpec s;
-  std::string rest = text;
-  const auto take_last = [&rest](long* out) {
-    const size_t colon = rest.rfind(':');
-    if (colon == std::string::npos) return false;
-    char* end = nullptr;
-    const std::string field = rest.substr(colon + 1);
-    const long v = std::strtol(field.c_str(), &end, 10);
-    if (field.empty() || *end != '\0' || v < 0) return false;
-    *out = v;
-    rest.resize(colon);
-    return true;
-  };
-  long a = 0, b = 0;
-  PG_CHECK(take_last(&a), "PG_DEBUG_FAIL_PHASE='" << text << "': expected <point>:<world_rank>[:<nth>]");
-  if (rest.find(':') != std::string::npos && take_last(&b)) {
-    s.rank = static_cast<int>(b);
-    s.nth = a;
-  } else {
-    s.rank = static_cast<int>(a);
+  const size_t c1 = text.find(':');
+  PG_CHECK(c1 != std::string::npos && c1 > 0, "PG_DEBUG_FAIL_PHASE='" << text << usage);
+  const size_t c2 = text.find(':', c1 + 1);
+  s.point = text.substr(0, c1);
+  try {
+    size_t used = 0;
+    const std::string rank = text.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1);
+    s.rank = std::stoi(rank, &used);
+    PG_CHECK(used == rank.size(), "");
+    if (c2 != std::string::npos) {
+      const std::string nth = text.substr(c2 + 1);
+      s.nth = std::stol(nth, &used);
+      PG_CHECK(used == nth.size(), "");
+    }
+  } catch (const std::exception&) {
+    PG_THROW("PG_DEBUG_FAIL_PHASE='" << text << usage);
   }
-  s.point = rest;
-  PG_CHECK(!s.point.empty() && s.nth >= 1,
-           "PG_DEBUG_FAIL_PHASE='" << text << "': expected <point>:<world_rank>[:<nth>] with nth >= 1");
+  PG_CHECK(s.rank >= 0 && s.nth >= 1, "PG_DEBUG_FAIL_PHASE='" << text << usage);
   return s;
 }
 

@@ -1,9 +1,8 @@
 #include "launch/model_session.h"
 
 #include "dist/error_agreement.h"
-#include "dist/nccl_communicator.h"
 #include "runtime/backend.h"
-#include "runtime/cuda_backend.h"
+#include "tensor_parallel/device_data_plane.h"
 
 namespace pg {
 
@@ -30,11 +29,8 @@ ModelSession ModelSession::Open(const SessionOptions& o) {
     s.backend = MakeBackend(o.backend, bo);
     TpGroup tp;
     tp.comm = &s.world->tp_group();
-    if (o.backend == "cuda" && s.world->config().tp > 1) {
-      s.tp_device_comm = MakeNcclCommunicator(s.world->tp_group().comm(), bo.device,
-                                              CudaBackendStream(*s.backend), "tp");
-      tp.comm = s.tp_device_comm.get();
-    }
+    s.tp_device_comm = MakeDeviceDataPlane(s.world->tp_group(), *s.backend, bo.device);
+    if (s.tp_device_comm) tp.comm = s.tp_device_comm.get();
     tp.rank = s.world->config().tp_rank;
     tp.size = s.world->config().tp;
     PaliGemmaLoadOptions lo;

@@ -28,8 +28,8 @@ struct SessionOptions {
 struct ModelSession {
   std::unique_ptr<World> world;
   std::unique_ptr<Backend> backend;
-  // The tp group's data plane when the backend's buffers live on a GPU and tp > 1: NCCL on the
-  // backend's stream (dist/nccl_communicator.h). Null otherwise: the model then all-reduces over
+  // The tp group's data plane when the backend's buffers live on a GPU and tp > 1
+  // (tensor_parallel/device_data_plane.h). Null otherwise: the model then all-reduces over
   // world->tp_group() (MPI, host buffers). Declared after `backend`, so destroyed before it.
   std::unique_ptr<Communicator> tp_device_comm;
   std::unique_ptr<CheckpointReader> checkpoint;

@@ -4,15 +4,8 @@
 # CASE: layouts | kill_resume | torn_line | manifest | list | detect | lock | demo_defaults
 # Needs MPIRUN (mpirun path) in the environment; OPENBLAS_NUM_THREADS=1 is expected.
 set -euo pipefail
-case_name="$1"; bin="$2"; fx="$3"; work="$4"
-MPIRUN="${MPIRUN:-mpirun}"
-here="$(cd "$(dirname "$0")" && pwd)"
-model="$fx/model.h5"
-tok="$here/../../assets/tokenizer/tiny.model"
-rm -rf "$work" && mkdir -p "$work" && cd "$work"
-cp -r "$fx/images" images  # relative paths in the records: images/...
-
-source "$here/caption_lib.sh"
+source "$(cd "$(dirname "$0")" && pwd)/caption_lib.sh"
+caption_test_setup "$1" "$2" "$3" "$4"
 
 case "$case_name" in
 layouts)

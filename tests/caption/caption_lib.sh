@@ -1,10 +1,22 @@
-# Shell helpers shared by the caption end-to-end and fault tests (source it after setting
-# case_name, bin, model, tok, work and MPIRUN):
+# Shell helpers shared by the caption end-to-end and fault tests:
+#   caption_test_setup CASE PALIGEMMA FIXTURE_DIR WORK_DIR
+#                            sets case_name, bin, fx, model, tok, work, MPIRUN (default mpirun);
+#                            makes WORK_DIR afresh with a copy of the fixture's images (records
+#                            name them images/...) and cd's there
 #   fail MSG                 print "FAIL [case]: MSG" and exit 1
 #   expected_list            the sorted image list the job must produce for $work/images
 #   caption NP TP [args...]  `paligemma caption` under mpirun (MAX_NEW, CAPTION_EXEC: see below)
 #   check_records OUT        one record per expected image, in order, "error" exactly for bad_*
 #   part_lines OUT           records in OUT.parts/part-*.jsonl
+
+caption_test_setup() {
+  case_name="$1"; bin="$2"; fx="$3"; work="$4"
+  MPIRUN="${MPIRUN:-mpirun}"
+  model="$fx/model.h5"
+  tok="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/assets/tokenizer/tiny.model"
+  rm -rf "$work" && mkdir -p "$work" && cd "$work"
+  cp -r "$fx/images" images
+}
 
 fail() { echo "FAIL [$case_name]: $*" >&2; exit 1; }
 

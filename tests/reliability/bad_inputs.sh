@@ -6,14 +6,8 @@
 # U+FFFD; merge and resume still match it by index) and a fixed prompt after a too-long one.
 #   bad_inputs.sh PALIGEMMA FIXTURE_DIR WORK_DIR
 set -euo pipefail
-bin="$1"; fx="$2"; work="$3"
-case_name=bad_inputs
-here="$(cd "$(dirname "$0")" && pwd)"
-model="$fx/model.h5"
-tok="$here/../../assets/tokenizer/tiny.model"
-rm -rf "$work" && mkdir -p "$work" && cd "$work"
-cp -r "$fx/images" images
-source "$here/../caption/caption_lib.sh"
+source "$(cd "$(dirname "$0")" && pwd)/../caption/caption_lib.sh"
+caption_test_setup bad_inputs "$1" "$2" "$3"
 
 # Inputs.
 head -c 5000 "$model" > truncated.h5

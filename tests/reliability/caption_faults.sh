@@ -22,14 +22,9 @@
 #               after space is freed, resume completes byte-identical to the reference.
 # Needs MPIRUN in the environment. Exits 77 (ctest: skipped) when a case's prerequisite is missing.
 set -euo pipefail
-case_name="$1"; bin="$2"; fx="$3"; work="$4"
-MPIRUN="${MPIRUN:-mpirun}"
 here="$(cd "$(dirname "$0")" && pwd)"
-model="$fx/model.h5"
-tok="$here/../../assets/tokenizer/tiny.model"
-rm -rf "$work" && mkdir -p "$work" && cd "$work"
-cp -r "$fx/images" images
 source "$here/../caption/caption_lib.sh"
+caption_test_setup "$1" "$2" "$3" "$4"
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
@@ -60,6 +55,18 @@ wait_exit() {
 
 # left_behind OUT: fails (status 1) while a process of the job writing OUT is still alive.
 left_behind() { ! pgrep -f -- "--output $1( |$)" > /dev/null; }
+
+# check_fault_exit WHAT LOG OUT LIMIT_S GREP_ARGS...: after wait_exit on a faulted job: it must
+# have ended (not "hang") with a non-zero status, its LOG must match `grep -q GREP_ARGS`, and no
+# process of the job writing OUT may be left.
+check_fault_exit() {
+  local what="$1" log="$2" out="$3" limit="$4"; shift 4
+  [ "$rc" != hang ] || { cat "$log"; fail "$what: still running $limit s later"; }
+  [ "$rc" != 0 ] || { cat "$log"; fail "$what: exit status 0"; }
+  grep -q "$@" "$log" || { cat "$log"; fail "$what: no line of $log matches '${*: -1}'"; }
+  sleep 0.2
+  left_behind "$out" || fail "$what: processes of the job are left: $(pgrep -af -- "--output $out( |$)")"
+}
 
 # start_slow_job OUT LOG [env...]: the 4-rank job in the background; sets $job to mpirun's pid.
 start_slow_job() {
@@ -112,12 +119,8 @@ kill_roles)
     wait_exit "$job" 10
     t_exit=$(now)
     s=$(elapsed "$t_kill" "$t_exit")
-    [ "$rc" != hang ] || { cat "run$attempts.log"; fail "kill $((kills + 1)) (rank $rank): mpirun still running 10 s later"; }
-    [ "$rc" != 0 ] || { cat "run$attempts.log"; fail "kill of rank $rank at $at_ms ms: exit status 0"; }
-    grep -q "process rank $rank with PID .* exited on signal 9" "run$attempts.log" ||
-      { cat "run$attempts.log"; fail "the log does not name the killed rank $rank"; }
-    sleep 0.2
-    left_behind "$out" || fail "processes of the killed job are left: $(pgrep -af -- "--output $out( |$)")"
+    check_fault_exit "kill $((kills + 1)) (rank $rank at $at_ms ms)" "run$attempts.log" "$out" 10 \
+      "process rank $rank with PID .* exited on signal 9"
     recorded=$(part_lines "$out")
     [ "$recorded" -le "$n" ] || fail "$out.parts hold $recorded records for $n images"
     recomputed=$((recomputed + n - recorded))
@@ -149,12 +152,8 @@ stop_rank)
     wait_exit "$job" 10
     s=$(elapsed "$t_stop" "$(now)")
     kill -KILL "$victim" 2>/dev/null || true
-    [ "$rc" != hang ] || { cat "stop$rank.log"; fail "SIGSTOP of rank $rank: still running 10 s later"; }
-    [ "$rc" != 0 ] || { cat "stop$rank.log"; fail "SIGSTOP of rank $rank: exit status 0"; }
-    grep -Eq '^\[rank [0-9]+\] collective [A-Za-z]+ #[0-9]+ timed out after 3 s on communicator' "stop$rank.log" ||
-      { cat "stop$rank.log"; fail "no watchdog message naming the op and its sequence number"; }
-    sleep 0.2
-    left_behind "$out" || fail "processes of the stopped job are left: $(pgrep -af -- "--output $out( |$)")"
+    check_fault_exit "SIGSTOP of rank $rank" "stop$rank.log" "$out" 10 \
+      -E '^\[rank [0-9]+\] collective [A-Za-z]+ #[0-9]+ timed out after 3 s on communicator'
     echo "FIGURES stop_rank: SIGSTOP of rank $rank -> exit $rc after $s s (watchdog 3 s):" \
          "$(grep -Em1 'collective [A-Za-z]+ #[0-9]+ timed out' "stop$rank.log")"
     resume_and_check "$out" "resume$rank.log" "$(part_lines "$out")" 4 2
@@ -176,14 +175,10 @@ rank_throws)
     t0=$(now)
     wait_exit "$job" 20
     s=$(elapsed "$t0" "$(now)")
-    [ "$rc" != hang ] || { cat "throw$i.log"; fail "$spec: the job still runs 20 s after it started"; }
-    [ "$rc" != 0 ] || { cat "throw$i.log"; fail "$spec: exit status 0"; }
-    grep -qF "$want" "throw$i.log" || { cat "throw$i.log"; fail "$spec: no message '$want'"; }
     if [[ "$want" == phase* ]] && [ "$(grep -cF "$want" "throw$i.log")" -ne 4 ]; then
       cat "throw$i.log"; fail "$spec: an agreed phase error must be printed by each of the 4 ranks"
     fi
-    sleep 0.2
-    left_behind "$out" || fail "$spec: processes are left: $(pgrep -af -- "--output $out( |$)")"
+    check_fault_exit "$spec" "throw$i.log" "$out" 20 -F "$want"
     echo "FIGURES rank_throws: $spec -> exit $rc, job ended $s s after it started: $(grep -F -m1 "$want" "throw$i.log")"
     resume_and_check "$out" "resume_throw$i.log" "$(part_lines "$out")" 4 2
   done

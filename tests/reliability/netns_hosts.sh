@@ -14,14 +14,9 @@
 # Exits 77 (ctest: skipped) with the reason when namespaces cannot be made (not root, no
 # iproute2/unshare, no CAP_NET_ADMIN / CAP_SYS_ADMIN in a container).
 set -euo pipefail
-bin="$1"; fx="$2"; work="$3"
-case_name=netns_hosts
 here="$(cd "$(dirname "$0")" && pwd)"
-model="$fx/model.h5"
-tok="$here/../../assets/tokenizer/tiny.model"
-rm -rf "$work" && mkdir -p "$work" && cd "$work"
-cp -r "$fx/images" images
 source "$here/../caption/caption_lib.sh"
+caption_test_setup netns_hosts "$1" "$2" "$3"
 skip() { echo "SKIP: $*"; exit 77; }
 
 [ "$(id -u)" -eq 0 ] || skip "network namespaces need root (uid $(id -u))"
