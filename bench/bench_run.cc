@@ -8,7 +8,6 @@
 #include "io/image_decode.h"
 #include "io/image_resize.h"
 #include "models/counter_rng.h"
-#include "models/generator.h"
 #include "pipeline/image_list.h"
 
 namespace pg {
@@ -133,47 +132,42 @@ std::vector<float> BenchRunner::EncodeAndShare(const BenchCase& c, const std::ve
 void BenchRunner::Generate(const BenchCase& c, const std::vector<int64_t>& ids, const std::vector<float>& tokens,
                            PhaseTimes* t) {
   const ModelConfig& mc = model_.config();
-  Backend& be = model_.backend();
-  GemmaDecoder& dec = model_.decoder();
-  const int B = static_cast<int>(ids.size()), V = mc.text.vocab_size, D = mc.text.width;
+  const int B = static_cast<int>(ids.size()), D = mc.text.width;
   const size_t per_image = static_cast<size_t>(mc.num_image_tokens()) * D;
-  std::vector<GenerationInput> batch(B);
-  for (int b = 0; b < B; ++b) {
-    batch[b].image_tokens.assign(tokens.begin() + per_image * b, tokens.begin() + per_image * (b + 1));
-    batch[b].text_ids = SyntheticPrompt(mc, c.prompt_len, c.seed, ids[b]);
-    batch[b].seq_id = ids[b];
+  // The engine's one generation loop, all of the chunk admitted in one prefill and every
+  // sequence run to new_tokens (random weights emit <eos> at random).
+  BatcherOptions bo;
+  bo.max_batch = B;
+  bo.max_new_tokens = c.new_tokens;
+  bo.max_prompt_tokens = c.prompt_len;
+  bo.max_prefill_tokens = B * (mc.num_image_tokens() + c.prompt_len);
+  bo.ignore_eos = true;
+  if (!batcher_ || batcher_options_.max_batch != bo.max_batch || batcher_options_.max_new_tokens != bo.max_new_tokens ||
+      batcher_options_.max_prompt_tokens != bo.max_prompt_tokens) {
+    batcher_.reset();  // frees the old KV cache first
+    batcher_ = std::make_unique<ContinuousBatcher>(model_, bo);
+    batcher_options_ = bo;
   }
-  const int capacity = mc.num_image_tokens() + c.prompt_len + c.new_tokens;
+  for (int b = 0; b < B; ++b) {
+    GenerationInput in;
+    in.image_tokens.assign(tokens.begin() + per_image * b, tokens.begin() + per_image * (b + 1));
+    in.text_ids = SyntheticPrompt(mc, c.prompt_len, c.seed, ids[b]);
+    in.seq_id = ids[b];
+    batcher_->Submit(std::move(in));
+  }
   auto stats = [&] { return timed_ ? timed_->stats() : CommStats{}; };
 
   const CommStats s0 = stats();
   double s = Now();
-  KvCache cache;
-  std::vector<int> lens;
-  std::vector<float> logits = Prefill(model_, batch, capacity, &cache, &lens);  // [B, V]
+  batcher_->Prefill();
   t->prefill += Now() - s;
   const CommStats s1 = stats();
 
   s = Now();
-  const Sampler sampler(SamplingParams{});  // greedy
-  DecoderStep step;
-  step.mask.prefix_len = lens;
-  step.mask.kv_len.resize(B);
-  std::vector<int> cur = lens;
-  for (int k = 0; k < c.new_tokens; ++k) {
-    std::vector<int> next = sampler.Sample(logits.data(), B, V, k, ids);
-    AgreeOnTokens(model_.tp(), next);
-    if (k + 1 == c.new_tokens) break;
-    step.x = dec.Embed(be, next, model_.text_embed_scale()).Reshaped({B, 1, D});
-    step.mask.q_start = cur;
-    step.count.assign(B, 1);
-    for (int b = 0; b < B; ++b) step.mask.kv_len[b] = cur[b] + 1;
-    step.last_row.assign(B, 0);
-    logits = dec.Forward(be, step, cache);
-    for (int b = 0; b < B; ++b) ++cur[b];
-    t->decode_steps += 1;
-  }
+  const int64_t steps0 = batcher_->decode_steps();
+  while (!batcher_->idle()) batcher_->Decode();
   t->decode += Now() - s;
+  t->decode_steps += static_cast<double>(batcher_->decode_steps() - steps0);
   const CommStats s2 = stats();
   t->prefill_allreduce += (s1 - s0).all_reduce.seconds;
   t->decode_allreduce += (s2 - s1).all_reduce.seconds;

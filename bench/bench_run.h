@@ -5,9 +5,11 @@
 //   image    decode + preprocess the chunk's image files (the ranks that run the ViT)
 //   vit      SigLIP + projector on this rank's images (leader: all; sharded: its share)
 //   bcast    image tokens to the group (leader: Broadcast; sharded: AllGather)
-//   prefill  the batched prefix-LM prefill (models/generator.h Prefill)
-//   decode   new_tokens - 1 decode steps (greedy sample, agree, embed, forward), always run to
-//            the end: <eos> does not stop a benchmark (random weights emit it at random)
+//   prefill  the batched prefix-LM prefill and first token (ContinuousBatcher::Prefill, the
+//            engine's one generation loop)
+//   decode   new_tokens - 1 decode steps (ContinuousBatcher::Decode: embed, forward, greedy
+//            sampling in the backend), always run to the end (BatcherOptions::ignore_eos):
+//            <eos> does not stop a benchmark (random weights emit it at random)
 //
 // timed with MPI_Wtime, with a barrier of the tensor-parallel group before the ViT and before
 // the broadcast so a phase's time is its own (not the wait for the leader's ViT). The
@@ -15,11 +17,13 @@
 // synthetic: <bos> and prompt_len - 1 ids drawn from [3, vocab) per image.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "bench/bench_layout.h"
 #include "bench/timed_communicator.h"
+#include "models/continuous_batcher.h"
 #include "models/paligemma.h"
 #include "tensor_parallel/image_token_broadcast.h"
 
@@ -69,6 +73,8 @@ class BenchRunner {
   BenchLayout& layout_;
   TimedCommunicator* timed_;
   std::vector<std::string> files_;
+  std::unique_ptr<ContinuousBatcher> batcher_;  // kept across chunks of the same shape
+  BatcherOptions batcher_options_;
 };
 
 // Keeps the files of `images` (pipeline/image_list.h ListImages: a directory, list or file)

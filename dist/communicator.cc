@@ -1,5 +1,7 @@
 #include "dist/communicator.h"
 
+#include <algorithm>
+
 #include "runtime/check.h"
 
 namespace pg {
@@ -12,6 +14,16 @@ std::string Communicator::BroadcastString(const std::string& value, int root) {
   std::string out = rank() == root ? value : std::string(static_cast<size_t>(length), '\0');
   if (length > 0) BroadcastHost(out.data(), out.size(), root);
   return out;
+}
+
+void AllGatherHost(Communicator& comm, const float* send, float* recv, size_t count_per_rank) {
+  if (comm.buffer_space() == MemorySpace::kHost) {
+    comm.AllGather(send, recv, count_per_rank);
+    return;
+  }
+  std::copy(send, send + count_per_rank, recv + count_per_rank * comm.rank());
+  for (int r = 0; r < comm.size(); ++r)
+    comm.BroadcastHost(recv + count_per_rank * r, count_per_rank * sizeof(float), r);
 }
 
 }  // namespace pg

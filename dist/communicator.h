@@ -79,4 +79,9 @@ class Communicator {
   Communicator& operator=(Communicator&&) = default;
 };
 
+// send: host [count_per_rank] -> recv: host [comm.size(), count_per_rank]. The communicator's
+// AllGather when its data plane is host memory (MPI); otherwise (NCCL, device buffers) one host
+// broadcast per rank over its control plane.
+void AllGatherHost(Communicator& comm, const float* send, float* recv, size_t count_per_rank);
+
 }  // namespace pg

@@ -1,5 +1,6 @@
 #include "models/gemma.h"
 
+#include <algorithm>
 #include <string>
 
 namespace pg {
@@ -7,13 +8,12 @@ namespace {
 
 const std::string kLayers = "llm/layers/";
 
-// q_einsum slab [1, heads_local, D, hd] -> [D, heads_local * hd]  (x @ W gives [.., heads, hd]).
-std::vector<float> HeadsToColumns(const std::vector<float>& src, int64_t heads, int64_t D, int64_t hd) {
-  std::vector<float> dst(src.size());
+// An einsum slab [heads, D, hd] placed as columns [col0, col0 + heads * hd) of dst [D, width]
+// (x @ W then gives [.., heads, hd] in those columns).
+void PlaceHeads(const float* src, int64_t heads, int64_t D, int64_t hd, int64_t width, int64_t col0, float* dst) {
   for (int64_t n = 0; n < heads; ++n)
     for (int64_t d = 0; d < D; ++d)
-      for (int64_t h = 0; h < hd; ++h) dst[d * heads * hd + n * hd + h] = src[(n * D + d) * hd + h];
-  return dst;
+      std::copy(src + (n * D + d) * hd, src + (n * D + d + 1) * hd, dst + d * width + col0 + n * hd);
 }
 
 // kv_einsum [L, 2, K, D, H] for this rank: split by kv head when tp divides K; otherwise
@@ -55,18 +55,19 @@ GemmaWeights LoadGemma(WeightLoader& ld, const ModelConfig& config) {
       L.post_attn_norm = ld.Layer(kLayers + "post_attention_norm/scale", l, false, {D}, tag + "post_attention_norm");
       L.post_ffw_norm = ld.Layer(kLayers + "post_ffw_norm/scale", l, false, {D}, tag + "post_ffw_norm");
     }
-    // q_einsum [L, N, D, H]: this rank's query heads.
+    // q_einsum [L, N, D, H] (this rank's query heads) and kv_einsum [L, 2, K, D, H] (its kv
+    // heads; replicated for MQA) fused into one [D, (heads + 2 kv_heads) * H] matrix: one GEMM.
     std::vector<float> q = ld.LayerHost(kLayers + "attn/q_einsum/w", l, true, &count);
     const int64_t heads = count[1];
-    L.wq = be.UploadWeight(tag + "wq", {D, heads * hd}, HeadsToColumns(q, heads, D, hd).data());
-    // kv_einsum [L, 2, K, D, H]: k = index 0, v = index 1; replicated for MQA.
     std::vector<float> kv = KvHeadsForRank(ld, t, l, &count);
     const int64_t kv_heads = count[2];
+    const int64_t width = (heads + 2 * kv_heads) * hd;
+    std::vector<float> qkv(static_cast<size_t>(D * width));
     const size_t half = kv.size() / 2;
-    L.wk = be.UploadWeight(tag + "wk", {D, kv_heads * hd},
-                     HeadsToColumns(std::vector<float>(kv.begin(), kv.begin() + half), kv_heads, D, hd).data());
-    L.wv = be.UploadWeight(tag + "wv", {D, kv_heads * hd},
-                     HeadsToColumns(std::vector<float>(kv.begin() + half, kv.end()), kv_heads, D, hd).data());
+    PlaceHeads(q.data(), heads, D, hd, width, 0, qkv.data());
+    PlaceHeads(kv.data(), kv_heads, D, hd, width, heads * hd, qkv.data());
+    PlaceHeads(kv.data() + half, kv_heads, D, hd, width, (heads + kv_heads) * hd, qkv.data());
+    L.wqkv = be.UploadWeight(tag + "wqkv", {D, width}, qkv.data());
     // attn_vec_einsum [L, N, H, D] is already [heads_local * hd, D] row-major.
     L.wo = ld.Layer(kLayers + "attn/attn_vec_einsum/w", l, true, {heads * hd, D}, tag + "wo");
     // gating_einsum [L, 2, D, F]: [gate | up] side by side -> one GEMM.
@@ -101,31 +102,57 @@ void GemmaDecoder::AllReduce(Tensor& t) {
   }
 }
 
-Tensor GemmaDecoder::Embed(Backend& be, const std::vector<int>& ids, float scale) {
-  Tensor out = be.Alloc("text_embeddings", {static_cast<int64_t>(ids.size()), config_.text.width});
-  be.Embed(w_.embedding, ids, w_.vocab_offset, scale, out);
-  AllReduce(out);  // each id lives in exactly one rank's vocabulary rows
-  return out;
+void GemmaDecoder::Reserve(Backend& be, int64_t rows, int64_t batch) {
+  if (rows <= ws_.rows && batch <= ws_.batch) return;
+  rows = std::max(rows, ws_.rows);
+  batch = std::max(batch, ws_.batch);
+  const TextConfig& t = config_.text;
+  const int64_t D = t.width, hd = t.head_dim, H = w_.heads_local, KH = w_.kv_heads_local, F = w_.d_ff_local;
+  DecoderWorkspace w;
+  w.rows = rows;
+  w.batch = batch;
+  w.x = be.Alloc("llm.x", {rows, D});
+  w.text = be.Alloc("llm.text_embeddings", {rows, D});
+  w.normed = be.Alloc("llm.normed", {rows, D});
+  w.block_out = be.Alloc("llm.block_out", {rows, D});
+  w.qkv = be.Alloc("llm.qkv", {rows, (H + 2 * KH) * hd});
+  w.q = be.Alloc("llm.q", {rows, H, hd});
+  w.attn = be.Alloc("llm.attn", {rows, H, hd});
+  w.k = be.Alloc("llm.k", {rows, KH, hd});
+  w.v = be.Alloc("llm.v", {rows, KH, hd});
+  w.gate_up = be.Alloc("llm.gate_up", {rows, 2 * F});
+  w.act = be.Alloc("llm.mlp_act", {rows, F});
+  w.last = be.Alloc("llm.last_hidden", {batch, D});
+  w.logits = be.Alloc("llm.logits_local", {batch, w_.embedding.dim(0)});
+  ws_ = std::move(w);
 }
 
-std::vector<float> GemmaDecoder::Forward(Backend& be, DecoderStep& step, KvCache& cache, std::vector<float>* hidden) {
+void GemmaDecoder::EmbedInto(Backend& be, const std::vector<int>& ids, float scale, Tensor& out) {
+  be.Embed(w_.embedding, ids, w_.vocab_offset, scale, out);
+  AllReduce(out);  // each id lives in exactly one rank's vocabulary rows
+}
+
+Tensor GemmaDecoder::Forward(Backend& be, DecoderStep& step, KvCache& cache, std::vector<float>* hidden) {
   const TextConfig& t = config_.text;
   Tensor& x = step.x;  // [B, T, D]
   const int64_t B = x.dim(0), T = x.dim(1), D = t.width, hd = t.head_dim;
-  const int64_t H = w_.heads_local, KH = w_.kv_heads_local, F = w_.d_ff_local;
+  const int64_t H = w_.heads_local, KH = w_.kv_heads_local, F = w_.d_ff_local, Vl = w_.embedding.dim(0);
   CheckShape(x, {B, T, D});
+  PG_CHECK(B * T <= ws_.rows && B <= ws_.batch, "decoder step of " << B << " x " << T << " tokens exceeds the workspace ("
+                                                                     << ws_.batch << " sequences, " << ws_.rows << " rows)");
   std::vector<int> positions(B * T);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t i = 0; i < T; ++i) positions[b * T + i] = step.mask.q_start[b] + static_cast<int>(i);
 
-  Tensor h = be.Alloc("llm.normed", {B, T, D});
-  Tensor q = be.Alloc("llm.q", {B, T, H, hd});
-  Tensor k = be.Alloc("llm.k", {B, T, KH, hd});
-  Tensor v = be.Alloc("llm.v", {B, T, KH, hd});
-  Tensor attn = be.Alloc("llm.attn", {B, T, H, hd});
-  Tensor out = be.Alloc("llm.block_out", {B, T, D});
-  Tensor gate_up = be.Alloc("llm.gate_up", {B, T, 2 * F});
-  Tensor act = be.Alloc("llm.mlp_act", {B, T, F});
+  Tensor h = ws_.normed.Prefix({B, T, D});
+  Tensor qkv = ws_.qkv.Prefix({B, T, (H + 2 * KH) * hd});
+  Tensor q = ws_.q.Prefix({B, T, H, hd});
+  Tensor k = ws_.k.Prefix({B, T, KH, hd});
+  Tensor v = ws_.v.Prefix({B, T, KH, hd});
+  Tensor attn = ws_.attn.Prefix({B, T, H, hd});
+  Tensor out = ws_.block_out.Prefix({B, T, D});
+  Tensor gate_up = ws_.gate_up.Prefix({B, T, 2 * F});
+  Tensor act = ws_.act.Prefix({B, T, F});
   AttentionParams ap;
   ap.scale = t.query_scale();
   ap.softcap = t.attn_softcap;
@@ -135,18 +162,15 @@ std::vector<float> GemmaDecoder::Forward(Backend& be, DecoderStep& step, KvCache
   };
   dump(0);
 
+  AttentionMask mask = step.mask;
   for (int l = 0; l < t.depth; ++l) {
     const GemmaLayerWeights& L = w_.layers[l];
-    // GemmaDecoderLayer: h = input_layernorm(x); attention with RoPE on q and k.
+    // GemmaDecoderLayer: h = input_layernorm(x); q, k, v = one fused projection; RoPE on q and k.
     be.RmsNorm(x, L.pre_attn_norm, t.norm_eps, h);
-    be.MatMul(h, L.wq, nullptr, q);
-    be.MatMul(h, L.wk, nullptr, k);
-    be.MatMul(h, L.wv, nullptr, v);
-    be.Rope(q, positions, t.rope_base);
-    be.Rope(k, positions, t.rope_base);
-    be.WriteCache(k, step.mask.q_start, step.count, cache.k[l]);
-    be.WriteCache(v, step.mask.q_start, step.count, cache.v[l]);
-    AttentionMask mask = step.mask;
+    be.MatMul(h, L.wqkv, nullptr, qkv);
+    be.SplitQkvRope(qkv, positions, t.rope_base, q, k, v);
+    be.WriteCache(k, mask, step.count, cache.k[l]);
+    be.WriteCache(v, mask, step.count, cache.v[l]);
     mask.window = t.IsSlidingLayer(l) ? t.sliding_window : 0;
     be.Attention(q, cache.k[l], cache.v[l], mask, ap, attn);
     be.MatMul(attn, L.wo, nullptr, out);  // o_proj: row-parallel
@@ -163,34 +187,18 @@ std::vector<float> GemmaDecoder::Forward(Backend& be, DecoderStep& step, KvCache
     be.Add(x, out);
     dump(l + 1);
   }
-  be.RmsNorm(x, w_.final_norm, t.norm_eps, h);
-  std::vector<int> rows(B);
-  for (int64_t b = 0; b < B; ++b) rows[b] = static_cast<int>(b * T + step.last_row[b]);
-  return Logits(be, h, rows);
-}
-
-std::vector<float> GemmaDecoder::Logits(Backend& be, const Tensor& normed, const std::vector<int>& rows) {
-  const int64_t B = rows.size(), D = config_.text.width, Vl = w_.embedding.dim(0), V = config_.text.vocab_size;
-  Tensor flat = normed.Reshaped({normed.numel() / D, D});
-  Tensor last = be.Alloc("llm.last_hidden", {B, D});
-  for (int64_t b = 0; b < B; ++b) be.CopyRows(flat, rows[b], last, b, 1);
-  Tensor local = be.Alloc("llm.logits_local", {B, Vl});
-  be.MatMulTransB(last, w_.embedding, local);  // tied output embedding
-  if (config_.text.final_softcap > 0) be.SoftCap(local, config_.text.final_softcap);
-  std::vector<float> logits(B * V);
-  if (!tp_.parallel()) {
-    be.Download(local, logits.data());
-    return logits;
+  // norm(x) at each sequence's last row, then the tied LM head on this rank's vocabulary rows.
+  Tensor last = ws_.last.Prefix({B, D});
+  if (T == 1) {
+    be.RmsNorm(x, w_.final_norm, t.norm_eps, last);
+  } else {
+    Tensor flat = x.Reshaped({B * T, D});
+    for (int64_t b = 0; b < B; ++b) be.CopyRows(flat, b * T + step.last_row[b], last, b, 1);
+    be.RmsNorm(last, w_.final_norm, t.norm_eps, last);
   }
-  // Gather the vocabulary shards: [tp, B, Vl] -> [B, V].
-  Tensor gathered = be.Alloc("llm.logits_gathered", {tp_.size, B, Vl});
-  tp_.comm->AllGather(static_cast<const float*>(local.data), static_cast<float*>(gathered.data),
-                      static_cast<size_t>(B * Vl));
-  std::vector<float> host(gathered.numel());
-  be.Download(gathered, host.data());
-  for (int r = 0; r < tp_.size; ++r)
-    for (int64_t b = 0; b < B; ++b)
-      std::copy(host.begin() + (r * B + b) * Vl, host.begin() + (r * B + b + 1) * Vl, logits.begin() + b * V + r * Vl);
+  Tensor logits = ws_.logits.Prefix({B, Vl});
+  be.MatMulTransB(last, w_.embedding, logits);
+  if (t.final_softcap > 0) be.SoftCap(logits, t.final_softcap);
   return logits;
 }
 

@@ -194,6 +194,37 @@ int Sampler::SampleOne(const float* logits, int vocab, int64_t seq_id, int64_t s
   return best;
 }
 
+int Sampler::CandidatesNeeded(int vocab) const {
+  if (params_.greedy()) return 1;
+  return params_.top_k > 0 && params_.top_k < vocab ? params_.top_k : 0;
+}
+
+int Sampler::SampleCandidates(const float* values, const int* ids, int n, int64_t seq_id, int64_t step) const {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  PG_CHECK(n >= 1, "sampler: no candidates for sequence " << seq_id << " at step " << step);
+  PG_CHECK(values[0] < kInf, "sampler: logit " << ids[0] << " of sequence " << seq_id << " at step " << step << " is "
+                                               << values[0] << " (NaN or +inf: the model output is broken)");
+  PG_CHECK(values[0] > -kInf, "sampler: every logit of sequence " << seq_id << " at step " << step
+                                                                  << " is -inf; nothing to sample");
+  if (params_.greedy()) return ids[0];
+  // Warp's top-k branch on the k best: weights against the maximum, then the top-p prefix.
+  const float inv_t = 1.f / params_.temperature;
+  Candidates c;
+  c.ids.assign(ids, ids + n);
+  for (int j = 0; j < n; ++j) c.weights.push_back(Weight(values[j], values[0], inv_t));
+  if (params_.top_p < 1.f) KeepNucleusPrefix(c.ids, c.weights, params_.top_p);
+  double total = 0.0;
+  for (double w : c.weights) total += w;
+  const double target = total * CounterUniform(params_.seed, static_cast<uint64_t>(seq_id),
+                                               static_cast<uint64_t>(step));
+  double acc = 0.0;
+  for (size_t j = 0; j < c.ids.size(); ++j) {
+    acc += c.weights[j];
+    if (acc > target) return c.ids[j];
+  }
+  return ids[0];
+}
+
 std::vector<int> Sampler::Support(const float* logits, int vocab) const {
   PG_CHECK(vocab > 0, "sampler: vocab must be positive; got " << vocab);
   const int best = CheckedArgMax(logits, vocab, -1, -1);

@@ -47,6 +47,14 @@ class Sampler {
   // logits: [vocab] -> token id for sequence `seq_id` at decode step `step`.
   int SampleOne(const float* logits, int vocab, int64_t seq_id, int64_t step) const;
 
+  // How many candidates, taken in (logit desc, index asc) order from the whole vocabulary, decide
+  // the draw: 1 for greedy, top_k when 0 < top_k < vocab. 0: the draw needs the whole row.
+  int CandidatesNeeded(int vocab) const;
+  // The draw from the first CandidatesNeeded(vocab) candidates of a row, in (logit desc, index
+  // asc) order (values[j] = logit of token ids[j]): the same token SampleOne returns for that row.
+  // Throws like SampleOne when values[0] is NaN or +inf, or -inf (every logit masked).
+  int SampleCandidates(const float* values, const int* ids, int n, int64_t seq_id, int64_t step) const;
+
   // logits: [vocab] -> the tokens this sampler can draw (non-zero probability after
   // temperature, top-k and top-p), ascending. Greedy: {argmax}. For tests and debugging.
   std::vector<int> Support(const float* logits, int vocab) const;

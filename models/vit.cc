@@ -40,12 +40,20 @@ VitWeights LoadVit(WeightLoader& ld, const ModelConfig& config) {
     VitLayerWeights L;
     L.ln0_scale = ld.Layer(kBlock + "LayerNorm_0/scale", l, false, {Dv}, tag + "ln0.scale");
     L.ln0_bias = ld.Layer(kBlock + "LayerNorm_0/bias", l, false, {Dv}, tag + "ln0.bias");
-    L.wq = ld.Layer(kAttn + "query/kernel", l, false, {Dv, Dv}, tag + "wq");
-    L.wk = ld.Layer(kAttn + "key/kernel", l, false, {Dv, Dv}, tag + "wk");
-    L.wv = ld.Layer(kAttn + "value/kernel", l, false, {Dv, Dv}, tag + "wv");
-    L.bq = ld.Layer(kAttn + "query/bias", l, false, {Dv}, tag + "bq");
-    L.bk = ld.Layer(kAttn + "key/bias", l, false, {Dv}, tag + "bk");
-    L.bv = ld.Layer(kAttn + "value/bias", l, false, {Dv}, tag + "bv");
+    // query / key / value kernels [Dv, Nv, Hv] and biases [Nv, Hv] fused: one GEMM with one bias.
+    std::vector<float> wqkv(static_cast<size_t>(Dv) * 3 * Dv), bqkv(static_cast<size_t>(3 * Dv));
+    std::vector<int64_t> count;
+    int part = 0;
+    for (const char* proj : {"query", "key", "value"}) {
+      const std::vector<float> w = ld.LayerHost(kAttn + proj + "/kernel", l, false, &count);  // [1, Dv, Nv, Hv]
+      for (int64_t d = 0; d < Dv; ++d)
+        std::copy(w.begin() + d * Dv, w.begin() + (d + 1) * Dv, wqkv.begin() + d * 3 * Dv + part * Dv);
+      const std::vector<float> b = ld.LayerHost(kAttn + proj + "/bias", l, false, &count);  // [1, Nv, Hv]
+      std::copy(b.begin(), b.end(), bqkv.begin() + part * Dv);
+      ++part;
+    }
+    L.wqkv = ld.backend().UploadWeight(tag + "wqkv", {Dv, 3 * Dv}, wqkv.data());
+    L.bqkv = ld.backend().UploadWeight(tag + "bqkv", {3 * Dv}, bqkv.data());
     L.wo = ld.Layer(kAttn + "out/kernel", l, false, {Dv, Dv}, tag + "wo");
     L.bo = ld.Layer(kAttn + "out/bias", l, false, {Dv}, tag + "bo");
     L.ln1_scale = ld.Layer(kBlock + "LayerNorm_1/scale", l, false, {Dv}, tag + "ln1.scale");
@@ -77,6 +85,7 @@ Tensor VitForward(Backend& be, const VitWeights& w, const ModelConfig& config, c
   be.AddBatchBroadcast(x, w.pos_embedding);
 
   Tensor h = be.Alloc("vit.ln_out", {B, Np, Dv});
+  Tensor qkv = be.Alloc("vit.qkv", {B, Np, 3 * Dv});
   Tensor q = be.Alloc("vit.q", {B, Np, heads, hd});
   Tensor k = be.Alloc("vit.k", {B, Np, heads, hd});
   Tensor val = be.Alloc("vit.v", {B, Np, heads, hd});
@@ -93,9 +102,8 @@ Tensor VitForward(Backend& be, const VitWeights& w, const ModelConfig& config, c
   for (const VitLayerWeights& L : w.layers) {
     // SiglipEncoderLayer: x = x + attn(layer_norm1(x))
     be.LayerNorm(x, L.ln0_scale, L.ln0_bias, v.norm_eps, h);
-    be.MatMul(h, L.wq, &L.bq, q);
-    be.MatMul(h, L.wk, &L.bk, k);
-    be.MatMul(h, L.wv, &L.bv, val);
+    be.MatMul(h, L.wqkv, &L.bqkv, qkv);
+    be.SplitQkvRope(qkv, {}, 0.f, q, k, val);
     be.Attention(q, k, val, mask, ap, attn);
     be.MatMul(attn, L.wo, &L.bo, proj);
     be.Add(x, proj);

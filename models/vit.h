@@ -13,8 +13,8 @@ namespace pg {
 
 struct VitLayerWeights {
   Tensor ln0_scale, ln0_bias;          // [Dv]
-  Tensor wq, wk, wv;                   // [Dv, Dv]  (heads x head_dim flattened on the columns)
-  Tensor bq, bk, bv;                   // [Dv]
+  Tensor wqkv;                         // [Dv, 3 Dv]  columns [q | k | v], each heads x head_dim
+  Tensor bqkv;                         // [3 Dv]
   Tensor wo, bo;                       // [Dv, Dv], [Dv]
   Tensor ln1_scale, ln1_bias;          // [Dv]
   Tensor w_fc1, b_fc1;                 // [Dv, Fv], [Fv]

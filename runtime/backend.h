@@ -19,16 +19,27 @@ namespace pg {
 //   or (s < prefix_len[b] and q < prefix_len[b])       the bidirectional prefix block
 // (Hugging Face Gemma 2: the sliding window does not apply inside the prefix block).
 // Queries with slot >= kv_len[b] are padding: their output is zero.
+// Sequence b of the batch reads and writes cache row slot[b] (the continuous batcher's KV slot;
+// empty = row b), so a step computes only the live sequences of a larger cache.
 struct AttentionMask {
   std::vector<int> q_start;     // [batch]
   std::vector<int> kv_len;      // [batch] valid cache slots after this step
   std::vector<int> prefix_len;  // [batch] bidirectional prefix (image + prompt)
   int window = 0;               // sliding window (Gemma 2 local layers), 0 = off
+  std::vector<int> slot;        // [batch] cache row of sequence b; empty = b
 };
 
 struct AttentionParams {
   float scale = 1.f;    // applied to q.k
   float softcap = 0.f;  // tanh(l / cap) * cap before masking, 0 = off
+};
+
+// What crossed the host boundary and what was allocated, for the allocation-free-step test and
+// the host-traffic figures of docs/BENCHMARKS.md.
+struct BackendStats {
+  int64_t allocations = 0;    // Alloc / Upload / UploadWeight calls
+  int64_t bytes_to_host = 0;  // Download + TopK results
+  int64_t bytes_from_host = 0;  // Upload / CopyFromHost payloads
 };
 
 class Backend {
@@ -44,6 +55,8 @@ class Backend {
     return Upload(name, std::move(shape), host);
   }
   virtual void Download(const Tensor& t, float* host) = 0;
+  // dst = host[0, dst.numel()) (into an existing, preallocated tensor).
+  virtual void CopyFromHost(const float* host, Tensor& dst) = 0;
   virtual void Zero(Tensor& t) = 0;
   // dst rows [dst_row, dst_row + rows) = src rows [src_row, ...); both viewed as [*, cols].
   virtual void CopyRows(const Tensor& src, int64_t src_row, Tensor& dst, int64_t dst_row, int64_t rows) = 0;
@@ -70,20 +83,35 @@ class Backend {
   virtual void SoftCap(Tensor& x, float cap) = 0;  // x = tanh(x / cap) * cap
 
   // ---- transformer pieces -----------------------------------------------------
-  // x[B, T, heads, head_dim], rotated in place at positions[B * T] (half-split RoPE).
-  virtual void Rope(Tensor& x, const std::vector<int>& positions, float base) = 0;
   // out[M, D] = table[ids[m] - row_offset] * scale for ids inside this table's rows
   // [row_offset, row_offset + rows), zero otherwise (vocab-parallel embedding).
   virtual void Embed(const Tensor& table, const std::vector<int>& ids, int64_t row_offset, float scale,
                      Tensor& out) = 0;
-  // Writes new[B, T, kv_heads, head_dim] into cache[B, S, kv_heads, head_dim] at slots
-  // q_start[b] + t for t < count[b].
-  virtual void WriteCache(const Tensor& fresh, const std::vector<int>& q_start, const std::vector<int>& count,
+  // qkv[B, T, (heads + 2 kv_heads) * head_dim] (one fused projection, columns [q | k | v]) ->
+  // q[B, T, heads, head_dim], k/v[B, T, kv_heads, head_dim]; q and k rotated (half-split RoPE)
+  // at positions[B * T] when positions is not empty (the ViT passes none).
+  virtual void SplitQkvRope(const Tensor& qkv, const std::vector<int>& positions, float base, Tensor& q, Tensor& k,
+                            Tensor& v) = 0;
+  // Writes new[B, T, kv_heads, head_dim] into cache[rows, S, kv_heads, head_dim]: sequence b's token
+  // t < count[b] goes to row mask.slot[b] (b if empty), slot mask.q_start[b] + t.
+  virtual void WriteCache(const Tensor& fresh, const AttentionMask& mask, const std::vector<int>& count,
                           Tensor& cache) = 0;
-  // q[B, T, heads, head_dim], k/v[B, S, kv_heads, head_dim] -> out[B, T, heads, head_dim].
-  // Query head h uses kv head h / (heads / kv_heads).
+  // q[B, T, heads, head_dim], k/v[rows, S, kv_heads, head_dim] -> out[B, T, heads, head_dim];
+  // sequence b reads cache row mask.slot[b] (b if empty). Query head h uses kv head
+  // h / (heads / kv_heads).
   virtual void Attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
                          const AttentionParams& params, Tensor& out) = 0;
+
+  // ---- sampling -----------------------------------------------------------------------
+  // logits[B, V] -> per row its k largest values and their column indices, in the order
+  // (value desc, index asc), into host values[B * k] / ids[B * k]. NaN and +inf rank above
+  // every finite value (so a broken row surfaces in its first entry). k <= V.
+  virtual void TopK(const Tensor& logits, int k, float* values, int* ids) = 0;
+
+  const BackendStats& stats() const { return stats_; }
+
+ protected:
+  BackendStats stats_;
 };
 
 struct BackendOptions {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 
 namespace pg {
 namespace {
@@ -29,6 +30,7 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
 
   Tensor Alloc(const std::string& name, std::vector<int64_t> shape) override {
+    ++stats_.allocations;
     Tensor t;
     t.name = name;
     t.shape = std::move(shape);
@@ -42,10 +44,18 @@ class CpuBackend final : public Backend {
   Tensor Upload(const std::string& name, std::vector<int64_t> shape, const float* host) override {
     Tensor t = Alloc(name, std::move(shape));
     std::memcpy(t.data, host, t.bytes());
+    stats_.bytes_from_host += static_cast<int64_t>(t.bytes());
     return t;
   }
 
-  void Download(const Tensor& t, float* host) override { std::memcpy(host, t.f32(), t.bytes()); }
+  void Download(const Tensor& t, float* host) override {
+    std::memcpy(host, t.f32(), t.bytes());
+    stats_.bytes_to_host += static_cast<int64_t>(t.bytes());
+  }
+  void CopyFromHost(const float* host, Tensor& dst) override {
+    std::memcpy(dst.f32(), host, dst.bytes());
+    stats_.bytes_from_host += static_cast<int64_t>(dst.bytes());
+  }
   void Zero(Tensor& t) override { std::memset(t.f32(), 0, t.bytes()); }
 
   void CopyRows(const Tensor& src, int64_t src_row, Tensor& dst, int64_t dst_row, int64_t rows) override {
@@ -168,23 +178,37 @@ class CpuBackend final : public Backend {
     for (int64_t i = 0, n = x.numel(); i < n; ++i) a[i] = std::tanh(a[i] / cap) * cap;
   }
 
-  void Rope(Tensor& x, const std::vector<int>& positions, float base) override {
-    // x: [B, T, heads, head_dim]; positions: [B * T]
-    CheckRope(x, positions);
-    const int64_t BT = x.shape[0] * x.shape[1], heads = x.shape[2], hd = x.shape[3], half = hd / 2;
-    const std::vector<float> inv_freq = RopeInverseFrequencies(hd, base);
-    float* a = x.f32();
-    for (int64_t r = 0; r < BT; ++r) {
+  void SplitQkvRope(const Tensor& qkv, const std::vector<int>& positions, float base, Tensor& q, Tensor& k,
+                    Tensor& v) override {
+    // qkv: [rows, (H + 2 KH) * hd] -> q: [rows, H, hd], k/v: [rows, KH, hd]; q, k rotated at positions
+    const auto [rows, H, KH, hd] = CheckSplitQkv(qkv, positions, q, k, v);
+    const int64_t half = hd / 2, width = (H + 2 * KH) * hd;
+    const std::vector<float> inv_freq = positions.empty() ? std::vector<float>{} : RopeInverseFrequencies(hd, base);
+    std::vector<float> cs(hd);  // [cos | sin] of this row's angles
+    const float* in = qkv.f32();
+    float *qo = q.f32(), *ko = k.f32(), *vo = v.f32();
+    auto rotate = [&](const float* src, float* dst) {
       for (int64_t i = 0; i < half; ++i) {
-        const float ang = static_cast<float>(positions[r]) * inv_freq[i];
-        const float c = std::cos(ang), s = std::sin(ang);
-        for (int64_t h = 0; h < heads; ++h) {
-          float* v = a + (r * heads + h) * hd;
-          const float x1 = v[i], x2 = v[i + half];
-          v[i] = x1 * c - x2 * s;
-          v[i + half] = x2 * c + x1 * s;
-        }
+        const float x1 = src[i], x2 = src[i + half];
+        dst[i] = x1 * cs[i] - x2 * cs[half + i];
+        dst[i + half] = x2 * cs[i] + x1 * cs[half + i];
       }
+    };
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = in + r * width;
+      if (positions.empty()) {
+        std::memcpy(qo + r * H * hd, row, H * hd * sizeof(float));
+        std::memcpy(ko + r * KH * hd, row + H * hd, KH * hd * sizeof(float));
+      } else {
+        for (int64_t i = 0; i < half; ++i) {
+          const float ang = static_cast<float>(positions[r]) * inv_freq[i];
+          cs[i] = std::cos(ang);
+          cs[half + i] = std::sin(ang);
+        }
+        for (int64_t h = 0; h < H; ++h) rotate(row + h * hd, qo + (r * H + h) * hd);
+        for (int64_t h = 0; h < KH; ++h) rotate(row + (H + h) * hd, ko + (r * KH + h) * hd);
+      }
+      std::memcpy(vo + r * KH * hd, row + (H + KH) * hd, KH * hd * sizeof(float));
     }
   }
 
@@ -205,28 +229,33 @@ class CpuBackend final : public Backend {
     }
   }
 
-  void WriteCache(const Tensor& fresh, const std::vector<int>& q_start, const std::vector<int>& count,
+  void WriteCache(const Tensor& fresh, const AttentionMask& mask, const std::vector<int>& count,
                   Tensor& cache) override {
-    // fresh: [B, T, kv_heads, head_dim], cache: [B, S, kv_heads, head_dim]
+    // fresh: [B, T, kv_heads, head_dim], cache: [rows, S, kv_heads, head_dim]
     const int64_t B = fresh.dim(0), T = fresh.dim(1), row = fresh.dim(2) * fresh.dim(3), S = cache.dim(1);
-    PG_CHECK(cache.dim(0) == B && cache.dim(2) * cache.dim(3) == row, "WriteCache: '" << fresh.name << "' "
-                                                                          << ShapeStr(fresh.shape) << " into '"
-                                                                          << cache.name << "' " << ShapeStr(cache.shape));
+    PG_CHECK(cache.dim(2) * cache.dim(3) == row && static_cast<int64_t>(mask.q_start.size()) == B &&
+                 static_cast<int64_t>(count.size()) == B && (mask.slot.empty() || static_cast<int64_t>(mask.slot.size()) == B),
+             "WriteCache: '" << fresh.name << "' " << ShapeStr(fresh.shape) << " into '" << cache.name << "' "
+                             << ShapeStr(cache.shape) << " with " << mask.q_start.size() << " starts");
     for (int64_t b = 0; b < B; ++b) {
-      PG_CHECK(count[b] <= T && q_start[b] + count[b] <= S, "WriteCache: sequence " << b << " needs slots up to "
-                                                                  << q_start[b] + count[b] << " but '" << cache.name
-                                                                  << "' holds " << S);
-      std::memcpy(cache.f32() + (b * S + q_start[b]) * row, fresh.f32() + b * T * row, count[b] * row * sizeof(float));
+      const int64_t r = CacheRow(mask.slot, b, cache.dim(0), "WriteCache");
+      PG_CHECK(count[b] >= 0 && count[b] <= T && mask.q_start[b] >= 0 && mask.q_start[b] + count[b] <= S,
+               "WriteCache: sequence " << b << " needs slots up to " << mask.q_start[b] + count[b] << " but '"
+                                       << cache.name << "' holds " << S);
+      std::memcpy(cache.f32() + (r * S + mask.q_start[b]) * row, fresh.f32() + b * T * row,
+                  count[b] * row * sizeof(float));
     }
   }
 
   void Attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
                  const AttentionParams& p, Tensor& out) override {
     // q: [B, T, heads, hd], k/v: [B, S, kv_heads, hd], out: [B, T, heads, hd]
-    CheckShape(k, {q.dim(0), -1, -1, q.dim(3)});
+    CheckShape(k, {-1, -1, -1, q.dim(3)});
     CheckShape(v, k.shape);
     CheckShape(out, q.shape);
     const int64_t B = q.dim(0), T = q.dim(1), H = q.dim(2), hd = q.dim(3), S = k.dim(1), KH = k.dim(2);
+    PG_CHECK(mask.slot.empty() || static_cast<int64_t>(mask.slot.size()) == B,
+             "Attention: " << mask.slot.size() << " cache rows for batch " << B);
     PG_CHECK(H % KH == 0, "Attention: " << H << " query heads for " << KH << " kv heads");
     PG_CHECK(static_cast<int64_t>(mask.kv_len.size()) == B && mask.q_start.size() == mask.kv_len.size() &&
                  mask.prefix_len.size() == mask.kv_len.size(),
@@ -236,6 +265,7 @@ class CpuBackend final : public Backend {
     float* o = out.f32();
     for (int64_t b = 0; b < B; ++b) {
       PG_CHECK(mask.kv_len[b] <= S, "Attention: kv_len " << mask.kv_len[b] << " > cache size " << S);
+      const int64_t cb = CacheRow(mask.slot, b, k.dim(0), "Attention");
       for (int64_t t = 0; t < T; ++t) {
         const int64_t qs = mask.q_start[b] + t;
         for (int64_t h = 0; h < H; ++h) {
@@ -252,7 +282,7 @@ class CpuBackend final : public Backend {
               scores[s] = -std::numeric_limits<float>::infinity();
               continue;
             }
-            const float* kv = k.f32() + ((b * S + s) * KH + kh) * hd;
+            const float* kv = k.f32() + ((cb * S + s) * KH + kh) * hd;
             float dot = 0;
             for (int64_t d = 0; d < hd; ++d) dot += qv[d] * kv[d];
             dot *= p.scale;
@@ -269,13 +299,45 @@ class CpuBackend final : public Backend {
           for (int64_t s = 0; s < mask.kv_len[b]; ++s) {
             if (scores[s] == 0.f) continue;
             const float w = scores[s] * inv;
-            const float* vv = v.f32() + ((b * S + s) * KH + kh) * hd;
+            const float* vv = v.f32() + ((cb * S + s) * KH + kh) * hd;
             for (int64_t d = 0; d < hd; ++d) dst[d] += w * vv[d];
           }
         }
       }
     }
   }
+
+  void TopK(const Tensor& logits, int k, float* values, int* ids) override {
+    // logits: [B, V] -> values, ids: host [B, k], (value desc, index asc); NaN / +inf first
+    const int64_t V = logits.dim(-1), B = Rows(logits);
+    PG_CHECK(k >= 1 && k <= V, "TopK: k = " << k << " for rows of " << V << " in '" << logits.name << "'");
+    std::vector<int> order(V);
+    for (int64_t b = 0; b < B; ++b) {
+      const float* row = logits.f32() + b * V;
+      const auto before = [row](int x, int y) {
+        const float a = TopKKey(row[x]), c = TopKKey(row[y]);
+        return a > c || (a == c && x < y);
+      };
+      if (k == 1) {
+        int best = 0;
+        for (int i = 1; i < V; ++i)
+          if (before(i, best)) best = i;
+        order[0] = best;
+      } else {
+        std::iota(order.begin(), order.end(), 0);
+        std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
+      }
+      for (int j = 0; j < k; ++j) {
+        values[b * k + j] = row[order[j]];
+        ids[b * k + j] = order[j];
+      }
+    }
+    stats_.bytes_to_host += B * k * static_cast<int64_t>(sizeof(float) + sizeof(int));
+  }
+
+ private:
+  // NaN ranks with +inf, above every finite value (TopK's contract).
+  static float TopKKey(float v) { return std::isnan(v) ? std::numeric_limits<float>::infinity() : v; }
 };
 
 }  // namespace

@@ -25,11 +25,34 @@ inline MatMulDims CheckMatMul(const Tensor& x, const Tensor& w, const Tensor& ou
   return {M, N, K};
 }
 
-// x: [B, T, heads, head_dim] with B * T positions.
-inline void CheckRope(const Tensor& x, const std::vector<int>& positions) {
-  PG_CHECK(x.rank() == 4, "Rope: '" << x.name << "' must be [batch, seq, heads, head_dim], got " << ShapeStr(x.shape));
-  PG_CHECK(static_cast<int64_t>(positions.size()) == x.shape[0] * x.shape[1],
-           "Rope: " << positions.size() << " positions for '" << x.name << "' " << ShapeStr(x.shape));
+struct QkvDims {
+  int64_t rows, heads, kv_heads, head_dim;
+};
+
+// qkv: [B, T, (heads + 2 kv_heads) * head_dim] (or [B * T, ...]); q: [B, T, heads, head_dim];
+// k, v: [B, T, kv_heads, head_dim]; positions: [B * T] or empty (no rotation).
+inline QkvDims CheckSplitQkv(const Tensor& qkv, const std::vector<int>& positions, const Tensor& q, const Tensor& k,
+                             const Tensor& v) {
+  PG_CHECK(q.rank() == 4 && k.rank() == 4 && v.rank() == 4,
+           "SplitQkvRope: '" << q.name << "', '" << k.name << "', '" << v.name
+                             << "' must be [batch, seq, heads, head_dim]");
+  CheckShape(v, k.shape);
+  const int64_t rows = q.shape[0] * q.shape[1], H = q.shape[2], KH = k.shape[2], hd = q.shape[3];
+  PG_CHECK(k.shape[0] * k.shape[1] == rows && k.shape[3] == hd && hd % 2 == 0,
+           "SplitQkvRope: '" << q.name << "' " << ShapeStr(q.shape) << " vs '" << k.name << "' " << ShapeStr(k.shape));
+  PG_CHECK(qkv.dim(-1) == (H + 2 * KH) * hd && qkv.numel() == rows * (H + 2 * KH) * hd,
+           "SplitQkvRope: '" << qkv.name << "' " << ShapeStr(qkv.shape) << " is not [" << rows << ", (" << H
+                             << " + 2 x " << KH << ") x " << hd << "]");
+  PG_CHECK(positions.empty() || static_cast<int64_t>(positions.size()) == rows,
+           "SplitQkvRope: " << positions.size() << " positions for " << rows << " rows of '" << qkv.name << "'");
+  return {rows, H, KH, hd};
+}
+
+// The cache row of sequence b (AttentionMask::slot, identity when empty), range-checked.
+inline int64_t CacheRow(const std::vector<int>& slot, int64_t b, int64_t cache_rows, const char* op) {
+  const int64_t r = slot.empty() ? b : slot[b];
+  PG_CHECK(r >= 0 && r < cache_rows, op << ": sequence " << b << " maps to cache row " << r << " of " << cache_rows);
+  return r;
 }
 
 // As HF GemmaRotaryEmbedding: inv_freq[i] = 1 / base^(2i / head_dim) in fp32; angle = pos * inv_freq.

@@ -44,6 +44,27 @@ struct Tensor {
   }
   const float* f32() const { return const_cast<Tensor*>(this)->f32(); }
 
+  // The first numel(new_shape) elements of the same storage, viewed as `new_shape` (a
+  // workspace buffer sized for the largest step, used by a smaller one).
+  Tensor Prefix(std::vector<int64_t> new_shape) const {
+    Tensor t = *this;
+    t.shape = std::move(new_shape);
+    PG_CHECK(t.numel() <= numel(), "tensor '" << name << "' " << ShapeStr(shape) << " is too small for a view of "
+                                                << ShapeStr(t.shape));
+    return t;
+  }
+
+  // Rows [first, first + count) of this tensor viewed as [rows, dim(-1)], as [count, dim(-1)].
+  Tensor RowSlice(int64_t first, int64_t count) const {
+    const int64_t cols = dim(-1), rows = cols == 0 ? 0 : numel() / cols;
+    PG_CHECK(first >= 0 && count >= 0 && first + count <= rows,
+             "tensor '" << name << "' " << ShapeStr(shape) << " has no rows [" << first << ", " << first + count << ")");
+    Tensor t = *this;
+    t.shape = {count, cols};
+    t.data = static_cast<char*>(data) + static_cast<size_t>(first * cols) * DTypeSize(dtype);
+    return t;
+  }
+
   // Same storage, new shape with the same element count.
   Tensor Reshaped(std::vector<int64_t> new_shape) const {
     Tensor t = *this;

@@ -10,16 +10,6 @@ VitPlacement ParseVitPlacement(const std::string& name) {
   PG_THROW("--vit must be 'leader' or 'sharded', got '" << name << "'");
 }
 
-void AllGatherHost(Communicator& comm, const float* send, float* recv, size_t count_per_rank) {
-  if (comm.buffer_space() == MemorySpace::kHost) {
-    comm.AllGather(send, recv, count_per_rank);
-    return;
-  }
-  std::copy(send, send + count_per_rank, recv + count_per_rank * comm.rank());
-  for (int r = 0; r < comm.size(); ++r)
-    comm.BroadcastHost(recv + count_per_rank * r, count_per_rank * sizeof(float), r);
-}
-
 std::vector<float> EncodeImagesForGroup(PaliGemma& model, VitPlacement placement, const std::vector<float>& pixels,
                                         int batch) {
   const ModelConfig& c = model.config();

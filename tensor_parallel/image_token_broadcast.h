@@ -17,11 +17,6 @@ enum class VitPlacement { kLeader, kSharded };
 
 VitPlacement ParseVitPlacement(const std::string& name);  // "leader" | "sharded"
 
-// send: host [count_per_rank] -> recv: host [comm.size(), count_per_rank]. The communicator's
-// AllGather when its data plane is host memory (MPI); otherwise (NCCL, device buffers) one host
-// broadcast per rank over its control plane.
-void AllGatherHost(Communicator& comm, const float* send, float* recv, size_t count_per_rank);
-
 // pixels: host [batch, S, S, 3]; only the ranks that run the ViT read it (others may pass
 // an empty vector but must pass the same batch). Returns [batch, Np, D] on every rank.
 std::vector<float> EncodeImagesForGroup(PaliGemma& model, VitPlacement placement, const std::vector<float>& pixels,

@@ -84,25 +84,59 @@ TEST(CpuBackend, LayerNormAndGeGlu) {
   EXPECT_NEAR(a[1], gelu(-1) * 3, 1e-6);
 }
 
+// Rotates one head vector at `pos` through SplitQkvRope (q = k = the vector, H = KH = 1).
+std::vector<float> Rotated(Backend& be, const std::vector<float>& x, int pos) {
+  const int64_t hd = static_cast<int64_t>(x.size());
+  std::vector<float> qkv = x;
+  qkv.insert(qkv.end(), x.begin(), x.end());
+  qkv.insert(qkv.end(), x.begin(), x.end());
+  Tensor in = be.Upload("qkv", {1, 1, 3 * hd}, qkv.data());
+  Tensor q = be.Alloc("q", {1, 1, 1, hd}), k = be.Alloc("k", {1, 1, 1, hd}), v = be.Alloc("v", {1, 1, 1, hd});
+  be.SplitQkvRope(in, {pos}, 10000.f, q, k, v);
+  EXPECT_EQ(Host(be, q), Host(be, k));
+  EXPECT_EQ(Host(be, v), x) << "v is not rotated";
+  return Host(be, q);
+}
+
 TEST(CpuBackend, RopeDependsOnlyOnRelativePosition) {
   auto be = MakeBackend("cpu");
   const int hd = 8;
   auto qv = Random(hd, 4), kv = Random(hd, 5);
   auto dot_at = [&](int pq, int pk) {
-    Tensor q = be->Upload("q", {1, 1, 1, hd}, qv.data()), k = be->Upload("k", {1, 1, 1, hd}, kv.data());
-    be->Rope(q, {pq}, 10000.f);
-    be->Rope(k, {pk}, 10000.f);
-    auto a = Host(*be, q), b = Host(*be, k);
+    auto a = Rotated(*be, qv, pq), b = Rotated(*be, kv, pk);
     double d = 0;
     for (int i = 0; i < hd; ++i) d += a[i] * b[i];
     return d;
   };
   EXPECT_NEAR(dot_at(7, 3), dot_at(104, 100), 1e-4);
   // Position 0 is the identity.
-  Tensor q = be->Upload("q", {1, 1, 1, hd}, qv.data());
-  be->Rope(q, {0}, 10000.f);
-  auto a = Host(*be, q);
+  auto a = Rotated(*be, qv, 0);
   for (int i = 0; i < hd; ++i) EXPECT_FLOAT_EQ(a[i], qv[i]);
+  // The pair (i, i + hd/2) rotates by pos * base^(-2i/hd): i = 0 by pos radians.
+  auto r = Rotated(*be, qv, 3);
+  EXPECT_NEAR(r[0], qv[0] * std::cos(3.0) - qv[4] * std::sin(3.0), 1e-5);
+  EXPECT_NEAR(r[4], qv[4] * std::cos(3.0) + qv[0] * std::sin(3.0), 1e-5);
+}
+
+// SplitQkvRope without positions: columns [q heads | k heads | v heads] of every row, copied.
+TEST(CpuBackend, SplitQkvWithoutRopeSplitsColumns) {
+  auto be = MakeBackend("cpu");
+  const int rows = 3, H = 2, KH = 1, hd = 2, W = (H + 2 * KH) * hd;
+  std::vector<float> in(rows * W);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>(i);
+  Tensor qkv = be->Upload("qkv", {rows, W}, in.data());
+  Tensor q = be->Alloc("q", {1, rows, H, hd}), k = be->Alloc("k", {1, rows, KH, hd}), v = be->Alloc("v", {1, rows, KH, hd});
+  be->SplitQkvRope(qkv, {}, 0.f, q, k, v);
+  auto hq = Host(*be, q), hk = Host(*be, k), hv = Host(*be, v);
+  for (int r = 0; r < rows; ++r) {
+    for (int j = 0; j < H * hd; ++j) EXPECT_EQ(hq[r * H * hd + j], in[r * W + j]);
+    for (int j = 0; j < KH * hd; ++j) {
+      EXPECT_EQ(hk[r * KH * hd + j], in[r * W + H * hd + j]);
+      EXPECT_EQ(hv[r * KH * hd + j], in[r * W + (H + KH) * hd + j]);
+    }
+  }
+  Tensor bad = be->Alloc("bad", {rows, W - 1});
+  EXPECT_THROW(be->SplitQkvRope(bad, {}, 0.f, q, k, v), Error);
 }
 
 // Attention against a naive softmax over an explicitly built visibility matrix.
@@ -161,9 +195,65 @@ TEST(CpuBackend, WriteCachePlacesRowsAtSlots) {
   auto be = MakeBackend("cpu");
   std::vector<float> fresh = {1, 2, 3, 4};  // [B=2, T=2, 1, 1]
   Tensor f = be->Upload("fresh", {2, 2, 1, 1}, fresh.data()), cache = be->Alloc("cache", {2, 4, 1, 1});
-  be->WriteCache(f, {1, 2}, {2, 1}, cache);
+  AttentionMask m;
+  m.q_start = {1, 2};
+  be->WriteCache(f, m, {2, 1}, cache);
   EXPECT_EQ(Host(*be, cache), (std::vector<float>{0, 1, 2, 0, 0, 0, 3, 0}));
-  EXPECT_THROW(be->WriteCache(f, {3, 0}, {2, 1}, cache), Error);
+  m.q_start = {3, 0};
+  EXPECT_THROW(be->WriteCache(f, m, {2, 1}, cache), Error);
+  // Cache rows by slot: sequence 0 -> row 2, sequence 1 -> row 0 of a 3-row cache.
+  Tensor big = be->Alloc("cache3", {3, 2, 1, 1});
+  m.slot = {2, 0};
+  m.q_start = {0, 1};
+  be->WriteCache(f, m, {2, 1}, big);
+  EXPECT_EQ(Host(*be, big), (std::vector<float>{0, 3, 0, 0, 1, 2}));
+  m.slot = {3, 0};
+  EXPECT_THROW(be->WriteCache(f, m, {2, 1}, big), Error);
+}
+
+// Attention with slots reads each sequence's own cache row: the same result as a cache that
+// holds only those rows in batch order.
+TEST(CpuBackend, AttentionReadsCacheRowsBySlot) {
+  auto be = MakeBackend("cpu");
+  const int S = 4, H = 2, KH = 1, hd = 2, rows = 3;
+  auto kv = Random(rows * S * KH * hd, 11), vv = Random(rows * S * KH * hd, 12), qv = Random(2 * H * hd, 13);
+  Tensor k = be->Upload("k", {rows, S, KH, hd}, kv.data()), v = be->Upload("v", {rows, S, KH, hd}, vv.data());
+  Tensor q = be->Upload("q", {2, 1, H, hd}, qv.data()), out = be->Alloc("out", {2, 1, H, hd});
+  AttentionMask m;
+  m.slot = {2, 0};
+  m.q_start = {3, 1};
+  m.kv_len = {4, 2};
+  m.prefix_len = {2, 1};
+  be->Attention(q, k, v, m, AttentionParams{0.5f, 0.f}, out);
+  // Reference: copy rows 2 and 0 into a 2-row cache and run without slots.
+  std::vector<float> k2, v2;
+  for (int r : {2, 0}) {
+    k2.insert(k2.end(), kv.begin() + r * S * KH * hd, kv.begin() + (r + 1) * S * KH * hd);
+    v2.insert(v2.end(), vv.begin() + r * S * KH * hd, vv.begin() + (r + 1) * S * KH * hd);
+  }
+  Tensor kk = be->Upload("k2", {2, S, KH, hd}, k2.data()), vk = be->Upload("v2", {2, S, KH, hd}, v2.data());
+  Tensor ref = be->Alloc("ref", {2, 1, H, hd});
+  m.slot.clear();
+  be->Attention(q, kk, vk, m, AttentionParams{0.5f, 0.f}, ref);
+  EXPECT_EQ(Host(*be, out), Host(*be, ref));
+}
+
+// TopK: (value desc, index asc); ties broken by the lower index; NaN and +inf ranked first.
+TEST(CpuBackend, TopKOrdersByValueThenIndex) {
+  auto be = MakeBackend("cpu");
+  const float nan = std::nanf(""), inf = INFINITY;
+  std::vector<float> x = {1, 3, 3, -inf, 2,  /* row 1 */ 0, nan, 5, inf, 5};
+  Tensor t = be->Upload("logits", {2, 5}, x.data());
+  std::vector<float> val(6);
+  std::vector<int> id(6);
+  be->TopK(t, 3, val.data(), id.data());
+  EXPECT_EQ(std::vector<int>(id.begin(), id.begin() + 3), (std::vector<int>{1, 2, 4}));
+  EXPECT_EQ(std::vector<float>(val.begin(), val.begin() + 3), (std::vector<float>{3, 3, 2}));
+  EXPECT_EQ(std::vector<int>(id.begin() + 3, id.end()), (std::vector<int>{1, 3, 2}));  // column indices
+  be->TopK(t, 1, val.data(), id.data());
+  EXPECT_EQ(id[0], 1);
+  EXPECT_EQ(id[1], 1);
+  EXPECT_THROW(be->TopK(t, 6, val.data(), id.data()), Error);
 }
 
 TEST(Backend, UnknownAndUnavailableBackendsFailClearly) {

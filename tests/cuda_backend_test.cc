@@ -279,28 +279,58 @@ TEST_F(CudaVsCpu, Norms) {
   }
 }
 
-// Rope: both sides compute inv_freq and the fp32 angle identically on the host / in one multiply;
-// cosf/sinf differ by <= 3 ulp, so each rotated pair is within 8 eps (|x1| + |x2|).
-TEST_F(CudaVsCpu, Rope) {
-  struct Shape { int64_t B, T, heads, hd; };
-  for (const Shape s : {Shape{2, 7, 3, 256}, Shape{1, 5, 2, 6}, Shape{3, 1, 8, 128}}) {
-    auto x = Random(s.B * s.T * s.heads * s.hd, 50);
+// SplitQkvRope: both sides compute inv_freq and the fp32 angle identically on the host / in one
+// multiply; cosf/sinf differ by <= 3 ulp, so each rotated pair is within 8 eps (|x1| + |x2|);
+// v (and everything without positions) is a copy: exact.
+TEST_F(CudaVsCpu, SplitQkvRope) {
+  struct Shape { int64_t B, T, heads, kv_heads, hd; };
+  for (const Shape s : {Shape{2, 7, 3, 1, 256}, Shape{1, 5, 2, 2, 6}, Shape{3, 1, 8, 2, 128}}) {
+    const int64_t W = (s.heads + 2 * s.kv_heads) * s.hd;
+    auto x = Random(s.B * s.T * W, 50);
     std::vector<int> pos(s.B * s.T);
     std::mt19937 rng(51);
     for (int& p : pos) p = static_cast<int>(rng() % 8192);
-    auto run = [&](Backend& be) {
-      Tensor t = be.Upload("q", {s.B, s.T, s.heads, s.hd}, x.data());
-      be.Rope(t, pos, 10000.f);
-      return Host(be, t);
+    auto run = [&](Backend& be, bool rope) {
+      Tensor in = be.Upload("qkv", {s.B, s.T, W}, x.data());
+      Tensor q = be.Alloc("q", {s.B, s.T, s.heads, s.hd}), k = be.Alloc("k", {s.B, s.T, s.kv_heads, s.hd}),
+             v = be.Alloc("v", {s.B, s.T, s.kv_heads, s.hd});
+      be.SplitQkvRope(in, rope ? pos : std::vector<int>{}, 10000.f, q, k, v);
+      std::vector<float> out = Host(be, q), hk = Host(be, k), hv = Host(be, v);
+      out.insert(out.end(), hk.begin(), hk.end());
+      out.insert(out.end(), hv.begin(), hv.end());
+      return out;  // [q | k | v] flattened
     };
-    const auto ref = run(*cpu_);
+    ExpectExact("SplitQkv (no rope) hd=" + std::to_string(s.hd), run(*cpu_, false), run(*cuda_, false));
+    const auto ref = run(*cpu_, true);
+    // Tolerance from the unrotated values: the pair partner of element d is d +- hd/2 of its head.
+    const auto plain = run(*cpu_, false);
     std::vector<double> tol(ref.size());
-    const int64_t half = s.hd / 2;
+    const int64_t half = s.hd / 2, rotated = s.B * s.T * (s.heads + s.kv_heads) * s.hd;
     for (size_t i = 0; i < ref.size(); ++i) {
-      const int64_t d = i % s.hd, base = i - d, pair = d < half ? d + half : d - half;
-      tol[i] = (d >= 2 * half) ? 0.0 : 8 * kEps * (std::fabs(x[i]) + std::fabs(x[base + pair]));
+      const int64_t d = static_cast<int64_t>(i) % s.hd, base = static_cast<int64_t>(i) - d,
+                    pair = d < half ? d + half : d - half;
+      tol[i] = static_cast<int64_t>(i) >= rotated ? 0.0 : 8 * kEps * (std::fabs(plain[i]) + std::fabs(plain[base + pair]));
     }
-    ExpectClose("Rope hd=" + std::to_string(s.hd), ref, run(*cuda_), tol);
+    ExpectClose("SplitQkvRope hd=" + std::to_string(s.hd), ref, run(*cuda_, true), tol);
+  }
+}
+
+// TopK: exact (a selection, no arithmetic), over odd sizes and ties, k = 1 and k > 1, NaN first.
+TEST_F(CudaVsCpu, TopK) {
+  struct Shape { int64_t rows, V; int k; };
+  for (const Shape s : {Shape{3, 1000, 1}, Shape{2, 4099, 5}, Shape{5, 257, 40}, Shape{1, 7, 7}}) {
+    auto x = Random(s.rows * s.V, 70);
+    for (size_t i = 0; i < x.size(); i += 7) x[i] = x[i / 7 * 7 % 5];  // repeated values: ties
+    if (s.rows > 1) x[s.V + 3] = std::nanf("");
+    auto run = [&](Backend& be) {
+      Tensor t = be.Upload("logits", {s.rows, s.V}, x.data());
+      std::vector<float> val(s.rows * s.k);
+      std::vector<int> id(s.rows * s.k);
+      be.TopK(t, s.k, val.data(), id.data());
+      std::vector<float> out(id.begin(), id.end());
+      return out;
+    };
+    ExpectExact("TopK V=" + std::to_string(s.V) + " k=" + std::to_string(s.k), run(*cpu_), run(*cuda_));
   }
 }
 
@@ -320,7 +350,13 @@ TEST_F(CudaVsCpu, EmbedAndWriteCache) {
   auto fresh = Random(B * T * KH * hd, 61), old = Random(B * S * KH * hd, 62);
   auto write = [&](Backend& be) {
     Tensor f = be.Upload("k_new", {B, T, KH, hd}, fresh.data()), c = be.Upload("cache", {B, S, KH, hd}, old.data());
-    be.WriteCache(f, {0, 4, 7}, {5, 2, 0}, c);
+    AttentionMask m;
+    m.q_start = {0, 4, 7};
+    be.WriteCache(f, m, {5, 2, 0}, c);
+    // The same rows again into permuted cache rows (the continuous batcher's slots).
+    m.slot = {2, 0, 1};
+    m.q_start = {1, 0, 3};
+    be.WriteCache(f, m, {3, 5, 2}, c);
     return Host(be, c);
   };
   ExpectExact("WriteCache", write(*cpu_), write(*cuda_));
@@ -343,16 +379,19 @@ TEST_F(CudaVsCpu, AttentionMasksSoftcapAndGqa) {
       {"decode GQA hd72 window", 3, 1, 300, 6, 2, 72, {{299, 150, 0}, {300, 151, 0}, {260, 100, 0}, 64}, 0.f},
       {"ViT bidirectional hd72", 2, 53, 53, 3, 3, 72, {{0, 0}, {53, 53}, {53, 53}, 0}, 0.f},
       {"tiny odd hd3", 1, 5, 9, 2, 1, 3, {{2}, {7}, {4}, 2}, 2.f},
+      // Live rows of a 4-row cache (the continuous batcher's decode): sequence b reads row slot[b].
+      {"decode slots MQA hd64", 2, 1, 40, 4, 1, 64, {{30, 12}, {31, 13}, {20, 10}, 0, {3, 1}}, 0.f},
   };
   for (const Case& c : cases) {
-    auto q = Random(c.B * c.T * c.H * c.hd, 70), k = Random(c.B * c.S * c.KH * c.hd, 71),
-         v = Random(c.B * c.S * c.KH * c.hd, 72);
+    const int64_t R = c.mask.slot.empty() ? c.B : 4;  // cache rows
+    auto q = Random(c.B * c.T * c.H * c.hd, 70), k = Random(R * c.S * c.KH * c.hd, 71),
+         v = Random(R * c.S * c.KH * c.hd, 72);
     AttentionParams p;
     p.scale = 1.f / std::sqrt(static_cast<float>(c.hd));
     p.softcap = c.softcap;
     auto run = [&](Backend& be) {
-      Tensor qt = be.Upload("q", {c.B, c.T, c.H, c.hd}, q.data()), kt = be.Upload("k", {c.B, c.S, c.KH, c.hd}, k.data()),
-             vt = be.Upload("v", {c.B, c.S, c.KH, c.hd}, v.data()), out = be.Alloc("out", {c.B, c.T, c.H, c.hd});
+      Tensor qt = be.Upload("q", {c.B, c.T, c.H, c.hd}, q.data()), kt = be.Upload("k", {R, c.S, c.KH, c.hd}, k.data()),
+             vt = be.Upload("v", {R, c.S, c.KH, c.hd}, v.data()), out = be.Alloc("out", {c.B, c.T, c.H, c.hd});
       be.Attention(qt, kt, vt, c.mask, p, out);
       return Host(be, out);
     };
@@ -363,8 +402,9 @@ TEST_F(CudaVsCpu, AttentionMasksSoftcapAndGqa) {
         for (int64_t h = 0; h < c.H; ++h) {
           const int64_t kh = h / (c.H / c.KH), row = ((b * c.T + t) * c.H + h) * c.hd;
           double A = 0, vmax = 0;
+          const int64_t cb = c.mask.slot.empty() ? b : c.mask.slot[b];
           for (int64_t s = 0; s < c.S; ++s) {
-            const int64_t kv = ((b * c.S + s) * c.KH + kh) * c.hd;
+            const int64_t kv = ((cb * c.S + s) * c.KH + kh) * c.hd;
             double dot = 0;
             for (int64_t d = 0; d < c.hd; ++d) {
               dot += std::fabs(q[row + d] * k[kv + d]);

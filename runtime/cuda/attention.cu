@@ -23,7 +23,8 @@ __device__ __forceinline__ bool Visible(int s, int qs, int prefix, int window) {
   return prefix_block || (s <= qs && (window == 0 || qs - s < window));
 }
 
-// q: [B, T, H, hd], k/v: [B, S, KH, hd] -> out: [B, T, H, hd]; block = (b * T + t) * H + h.
+// q: [B, T, H, hd], k/v: [rows, S, KH, hd] (sequence b at row slot[b]) -> out: [B, T, H, hd];
+// block = (b * T + t) * H + h.
 __global__ void __launch_bounds__(kAttnWarps * 32) attention_kernel(AttentionKernelParams p) {
   __shared__ float q_s[kAttentionMaxHeadDim];
   __shared__ float acc_s[kAttnWarps][kAttentionMaxHeadDim];
@@ -52,7 +53,7 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_kernel(AttentionKer
   for (int i = 0; i < kPerLane; ++i) acc[i] = 0.f;
   for (int s = lo + warp; s < hi; s += kAttnWarps) {
     if (!Visible(s, qs, prefix, p.window)) continue;  // uniform over the warp
-    const int64_t off = ((b * p.S + s) * p.KH + kh) * hd;
+    const int64_t off = ((static_cast<int64_t>(p.slot[b]) * p.S + s) * p.KH + kh) * hd;
     float dot = 0.f;
     for (int d = lane; d < hd; d += 32) dot += q_s[d] * p.k[off + d];
     float score = WarpSum(dot) * p.scale;

@@ -114,7 +114,7 @@ void CudaBackend::Release() noexcept {
   if (cublas_) cublasDestroy(cublas_);
   cublas_ = nullptr;
   for (DeviceMirror* m : {&positions_, &inv_freq_, &ids_, &cache_meta_, &mask_meta_}) m->Release(*ctx_);
-  for (DeviceScratch* s : {&cublas_workspace_, &gemm_x_, &gemm_w_}) s->Release(*ctx_);
+  for (DeviceScratch* s : {&cublas_workspace_, &gemm_x_, &gemm_w_, &top_k_}) s->Release(*ctx_);
   // ctx_ (the stream) lives on while tensors from this backend do.
 }
 
@@ -132,6 +132,7 @@ Tensor CudaBackend::NewTensor(const std::string& name, std::vector<int64_t> shap
   t.device = Device::kCuda;
   for (int64_t d : t.shape) PG_CHECK(d >= 0, "tensor '" << name << "': negative dim in " << ShapeStr(t.shape));
   void* p = ctx_->Malloc(t.bytes() > 0 ? t.bytes() : 16, op);
+  ++stats_.allocations;
   std::shared_ptr<CudaContext> ctx = ctx_;
   t.storage = std::shared_ptr<void>(p, [ctx](void* q) { ctx->Free(q); });
   t.data = p;
@@ -156,6 +157,7 @@ Tensor CudaBackend::UploadWeight(const std::string& name, std::vector<int64_t> s
 Tensor CudaBackend::UploadAs(const std::string& name, std::vector<int64_t> shape, const float* host, DType dtype) {
   Tensor t = NewTensor(name, std::move(shape), dtype, "Upload");
   const int64_t n = t.numel();
+  stats_.bytes_from_host += static_cast<int64_t>(n * sizeof(float));
   if (dtype == DType::kBF16) {
     std::vector<uint16_t> words(n);
     for (int64_t i = 0; i < n; ++i) words[i] = F32ToBf16(host[i]);
@@ -170,9 +172,18 @@ Tensor CudaBackend::UploadAs(const std::string& name, std::vector<int64_t> shape
   return t;
 }
 
+void CudaBackend::CopyFromHost(const float* host, Tensor& dst) {
+  float* d = Out(dst, "CopyFromHost");
+  CUDA_CHECK(cudaMemcpyAsync(d, host, dst.bytes(), cudaMemcpyHostToDevice, ctx_->stream()),
+             "CopyFromHost '" << dst.name << "'");
+  CUDA_CHECK(cudaStreamSynchronize(ctx_->stream()), "CopyFromHost '" << dst.name << "'");  // the caller may free `host`
+  stats_.bytes_from_host += static_cast<int64_t>(dst.bytes());
+}
+
 void CudaBackend::Download(const Tensor& t, float* host) {
   CheckOnDevice(t, "Download");
   const int64_t n = t.numel();
+  stats_.bytes_to_host += static_cast<int64_t>(t.bytes());
   if (t.dtype == DType::kF32) {
     CUDA_CHECK(cudaMemcpyAsync(host, t.data, t.bytes(), cudaMemcpyDeviceToHost, ctx_->stream()),
                "Download '" << t.name << "'");

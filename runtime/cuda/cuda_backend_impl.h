@@ -38,6 +38,7 @@ class CudaBackend final : public Backend {
   Tensor UploadWeight(const std::string& name, std::vector<int64_t> shape, const float* host) override;
   Tensor UploadAs(const std::string& name, std::vector<int64_t> shape, const float* host, DType dtype);
   void Download(const Tensor& t, float* host) override;
+  void CopyFromHost(const float* host, Tensor& dst) override;
   void Zero(Tensor& t) override;
   void CopyRows(const Tensor& src, int64_t src_row, Tensor& dst, int64_t dst_row, int64_t rows) override;
 
@@ -53,13 +54,15 @@ class CudaBackend final : public Backend {
   void GeluTanh(Tensor& x) override;
   void GeGlu(const Tensor& gate_up, Tensor& out) override;
   void SoftCap(Tensor& x, float cap) override;
-  void Rope(Tensor& x, const std::vector<int>& positions, float base) override;
+  void SplitQkvRope(const Tensor& qkv, const std::vector<int>& positions, float base, Tensor& q, Tensor& k,
+                    Tensor& v) override;
   void Embed(const Tensor& table, const std::vector<int>& ids, int64_t row_offset, float scale,
              Tensor& out) override;
-  void WriteCache(const Tensor& fresh, const std::vector<int>& q_start, const std::vector<int>& count,
+  void WriteCache(const Tensor& fresh, const AttentionMask& mask, const std::vector<int>& count,
                   Tensor& cache) override;
   void Attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
                  const AttentionParams& params, Tensor& out) override;
+  void TopK(const Tensor& logits, int k, float* values, int* ids) override;
 
  private:
   // A device tensor of `dtype` (contents undefined) whose storage frees itself on the stream.
@@ -77,7 +80,7 @@ class CudaBackend final : public Backend {
 
   std::shared_ptr<CudaContext> ctx_;
   cublasHandle_t cublas_ = nullptr;
-  DeviceScratch cublas_workspace_, gemm_x_, gemm_w_;
+  DeviceScratch cublas_workspace_, gemm_x_, gemm_w_, top_k_;
   DeviceMirror positions_, inv_freq_, ids_, cache_meta_, mask_meta_;
   bool sync_each_op_ = false;
 };

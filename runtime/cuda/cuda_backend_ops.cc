@@ -119,17 +119,20 @@ void CudaBackend::RmsNorm(const Tensor& x, const Tensor& scale, float eps, Tenso
 }
 
 // ---- transformer pieces ---------------------------------------------------------------------
-void CudaBackend::Rope(Tensor& x, const std::vector<int>& positions, float base) {
-  // x: [B, T, heads, head_dim]; positions: [B * T]
-  CheckRope(x, positions);
-  const int64_t BT = x.shape[0] * x.shape[1], heads = x.shape[2], hd = x.shape[3];
-  const std::vector<float> inv_freq = RopeInverseFrequencies(hd, base);  // same angles as CpuBackend
-  float* data = Out(x, "Rope");
-  const int* pos = Ints(positions_, positions, "Rope");
-  const float* freq =
-      static_cast<const float*>(inv_freq_.Get(*ctx_, inv_freq.data(), inv_freq.size() * sizeof(float), "Rope"));
-  LaunchRope({data, pos, freq, BT, heads, hd}, ctx_->stream());
-  Launched("Rope");
+void CudaBackend::SplitQkvRope(const Tensor& qkv, const std::vector<int>& positions, float base, Tensor& q,
+                               Tensor& k, Tensor& v) {
+  // qkv: [rows, (H + 2 KH) * hd] -> q: [rows, H, hd], k/v: [rows, KH, hd]; q, k rotated at positions
+  const auto [rows, H, KH, hd] = CheckSplitQkv(qkv, positions, q, k, v);
+  SplitQkvRopeParams p{In(qkv, "SplitQkvRope"), Out(q, "SplitQkvRope"), Out(k, "SplitQkvRope"), Out(v, "SplitQkvRope"),
+                       nullptr, nullptr, rows, H, KH, hd};
+  if (!positions.empty()) {
+    const std::vector<float> inv_freq = RopeInverseFrequencies(hd, base);  // same angles as CpuBackend
+    p.positions = Ints(positions_, positions, "SplitQkvRope");
+    p.inv_freq = static_cast<const float*>(
+        inv_freq_.Get(*ctx_, inv_freq.data(), inv_freq.size() * sizeof(float), "SplitQkvRope"));
+  }
+  LaunchSplitQkvRope(p, ctx_->stream());
+  Launched("SplitQkvRope");
 }
 
 void CudaBackend::Embed(const Tensor& table, const std::vector<int>& ids, int64_t row_offset, float scale,
@@ -147,28 +150,32 @@ void CudaBackend::Embed(const Tensor& table, const std::vector<int>& ids, int64_
   Launched("Embed");
 }
 
-void CudaBackend::WriteCache(const Tensor& fresh, const std::vector<int>& q_start, const std::vector<int>& count,
+void CudaBackend::WriteCache(const Tensor& fresh, const AttentionMask& mask, const std::vector<int>& count,
                              Tensor& cache) {
-  // fresh: [B, T, kv_heads, head_dim], cache: [B, S, kv_heads, head_dim]
+  // fresh: [B, T, kv_heads, head_dim], cache: [rows, S, kv_heads, head_dim]
   PG_CHECK(fresh.rank() == 4 && cache.rank() == 4, "WriteCache: '" << fresh.name << "' " << ShapeStr(fresh.shape)
                                                                    << " into '" << cache.name << "' "
                                                                    << ShapeStr(cache.shape) << ": expected 4-D");
   const int64_t B = fresh.dim(0), T = fresh.dim(1), row = fresh.dim(2) * fresh.dim(3), S = cache.dim(1);
-  PG_CHECK(cache.dim(0) == B && cache.dim(2) * cache.dim(3) == row, "WriteCache: '" << fresh.name << "' "
-                                                                        << ShapeStr(fresh.shape) << " into '"
-                                                                        << cache.name << "' " << ShapeStr(cache.shape));
-  PG_CHECK(static_cast<int64_t>(q_start.size()) == B && static_cast<int64_t>(count.size()) == B,
-           "WriteCache: " << q_start.size() << " starts and " << count.size() << " counts for batch " << B);
-  for (int64_t b = 0; b < B; ++b)
-    PG_CHECK(count[b] >= 0 && count[b] <= T && q_start[b] >= 0 && q_start[b] + count[b] <= S,
-             "WriteCache: sequence " << b << " needs slots up to " << q_start[b] + count[b] << " but '"
+  PG_CHECK(cache.dim(2) * cache.dim(3) == row, "WriteCache: '" << fresh.name << "' " << ShapeStr(fresh.shape)
+                                                               << " into '" << cache.name << "' " << ShapeStr(cache.shape));
+  PG_CHECK(static_cast<int64_t>(mask.q_start.size()) == B && static_cast<int64_t>(count.size()) == B &&
+               (mask.slot.empty() || static_cast<int64_t>(mask.slot.size()) == B),
+           "WriteCache: " << mask.q_start.size() << " starts, " << count.size() << " counts and " << mask.slot.size()
+                          << " cache rows for batch " << B);
+  std::vector<int> meta(3 * B);  // [slot | q_start | count]
+  for (int64_t b = 0; b < B; ++b) {
+    meta[b] = static_cast<int>(CacheRow(mask.slot, b, cache.dim(0), "WriteCache"));
+    PG_CHECK(count[b] >= 0 && count[b] <= T && mask.q_start[b] >= 0 && mask.q_start[b] + count[b] <= S,
+             "WriteCache: sequence " << b << " needs slots up to " << mask.q_start[b] + count[b] << " but '"
                                      << cache.name << "' holds " << S);
-  std::vector<int> meta(q_start);  // [q_start | count]
-  meta.insert(meta.end(), count.begin(), count.end());
+    meta[B + b] = mask.q_start[b];
+    meta[2 * B + b] = count[b];
+  }
   float* c = Out(cache, "WriteCache");
   const ConstView f = In(fresh, "WriteCache");
   const int* d = Ints(cache_meta_, meta, "WriteCache");
-  LaunchWriteCache({f, c, d, d + B, B, T, S, row}, ctx_->stream());
+  LaunchWriteCache({f, c, d, d + B, d + 2 * B, B, T, S, row}, ctx_->stream());
   Launched("WriteCache");
 }
 
@@ -177,10 +184,12 @@ void CudaBackend::Attention(const Tensor& q, const Tensor& k, const Tensor& v, c
   // q: [B, T, heads, hd], k/v: [B, S, kv_heads, hd], out: [B, T, heads, hd]
   PG_CHECK(q.rank() == 4, "Attention: '" << q.name << "' must be [batch, seq, heads, head_dim], got "
                                          << ShapeStr(q.shape));
-  CheckShape(k, {q.dim(0), -1, -1, q.dim(3)});
+  CheckShape(k, {-1, -1, -1, q.dim(3)});
   CheckShape(v, k.shape);
   CheckShape(out, q.shape);
   const int64_t B = q.dim(0), T = q.dim(1), H = q.dim(2), hd = q.dim(3), S = k.dim(1), KH = k.dim(2);
+  PG_CHECK(mask.slot.empty() || static_cast<int64_t>(mask.slot.size()) == B,
+           "Attention: " << mask.slot.size() << " cache rows for batch " << B);
   PG_CHECK(KH > 0 && H % KH == 0, "Attention: " << H << " query heads for " << KH << " kv heads");
   PG_CHECK(hd <= kAttentionMaxHeadDim, "Attention: head_dim " << hd << " of '" << q.name << "' exceeds the CUDA "
                                                               << "kernel's limit of " << kAttentionMaxHeadDim);
@@ -193,9 +202,10 @@ void CudaBackend::Attention(const Tensor& q, const Tensor& k, const Tensor& v, c
     PG_CHECK(mask.q_start[b] >= 0, "Attention: q_start " << mask.q_start[b] << " < 0 for sequence " << b);
   }
   PG_CHECK(mask.window >= 0, "Attention: negative sliding window " << mask.window);
-  std::vector<int> meta(mask.q_start);  // [q_start | kv_len | prefix_len]
+  std::vector<int> meta(mask.q_start);  // [q_start | kv_len | prefix_len | slot]
   meta.insert(meta.end(), mask.kv_len.begin(), mask.kv_len.end());
   meta.insert(meta.end(), mask.prefix_len.begin(), mask.prefix_len.end());
+  for (int64_t b = 0; b < B; ++b) meta.push_back(static_cast<int>(CacheRow(mask.slot, b, k.dim(0), "Attention")));
   AttentionKernelParams kp;
   kp.q = InF32(q, "Attention");
   kp.k = InF32(k, "Attention");
@@ -205,6 +215,7 @@ void CudaBackend::Attention(const Tensor& q, const Tensor& k, const Tensor& v, c
   kp.q_start = d;
   kp.kv_len = d + B;
   kp.prefix_len = d + 2 * B;
+  kp.slot = d + 3 * B;
   kp.B = B;
   kp.T = T;
   kp.H = H;
@@ -216,6 +227,24 @@ void CudaBackend::Attention(const Tensor& q, const Tensor& k, const Tensor& v, c
   kp.softcap = p.softcap;
   LaunchAttention(kp, ctx_->stream());
   Launched("Attention");
+}
+
+// ---- sampling -------------------------------------------------------------------------------
+void CudaBackend::TopK(const Tensor& logits, int k, float* values, int* ids) {
+  // logits: [B, V] -> host values, ids: [B, k] in (value desc, index asc) order
+  const int64_t V = logits.dim(-1), B = Rows(logits);
+  PG_CHECK(k >= 1 && k <= V, "TopK: k = " << k << " for rows of " << V << " in '" << logits.name << "'");
+  PG_CHECK(V <= INT_MAX && B <= INT_MAX, "TopK: '" << logits.name << "' " << ShapeStr(logits.shape) << " is too large");
+  const size_t n = static_cast<size_t>(B) * k;
+  char* buf = static_cast<char*>(top_k_.Reserve(*ctx_, n * (sizeof(float) + sizeof(int)), "TopK"));
+  float* d_values = reinterpret_cast<float*>(buf);
+  int* d_ids = reinterpret_cast<int*>(buf + n * sizeof(float));
+  LaunchTopK({InF32(logits, "TopK"), d_values, d_ids, B, V, k}, ctx_->stream());
+  Launched("TopK");
+  CUDA_CHECK(cudaMemcpyAsync(values, d_values, n * sizeof(float), cudaMemcpyDeviceToHost, ctx_->stream()), "TopK");
+  CUDA_CHECK(cudaMemcpyAsync(ids, d_ids, n * sizeof(int), cudaMemcpyDeviceToHost, ctx_->stream()), "TopK");
+  CUDA_CHECK(cudaStreamSynchronize(ctx_->stream()), "TopK");
+  stats_.bytes_to_host += static_cast<int64_t>(n * (sizeof(float) + sizeof(int)));
 }
 
 }  // namespace cuda

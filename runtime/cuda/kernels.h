@@ -95,13 +95,18 @@ struct RmsNormParams {  // x: [rows, cols] -> out = x * rsqrt(mean(x^2) + eps) *
 void LaunchRmsNorm(const RmsNormParams& p, cudaStream_t stream);
 
 // ---- rope.cu --------------------------------------------------------------------------------
-struct RopeParams {  // x: [rows = B * T, heads, head_dim], rotated in place (half split)
-  float* x;
-  const int* positions;   // [rows], device
+// qkv: [rows, (heads + 2 kv_heads) * head_dim] -> q: [rows, heads, head_dim], k, v: [rows,
+// kv_heads, head_dim]; q and k rotated (half split) when positions is not null.
+struct SplitQkvRopeParams {
+  ConstView qkv;
+  float* q;
+  float* k;
+  float* v;
+  const int* positions;   // [rows], device; null = no rotation (the ViT)
   const float* inv_freq;  // [head_dim / 2], device (computed on the host exactly as the CPU does)
-  int64_t rows, heads, head_dim;
+  int64_t rows, heads, kv_heads, head_dim;
 };
-void LaunchRope(const RopeParams& p, cudaStream_t stream);
+void LaunchSplitQkvRope(const SplitQkvRopeParams& p, cudaStream_t stream);
 
 // ---- attention.cu ---------------------------------------------------------------------------
 constexpr int kAttentionMaxHeadDim = 256;
@@ -113,6 +118,7 @@ struct AttentionKernelParams {
   const int* q_start;     // [B], device
   const int* kv_len;      // [B], device
   const int* prefix_len;  // [B], device
+  const int* slot;        // [B], device: cache row of sequence b (k/v: [rows, S, KH, hd])
   int64_t B, T, H, S, KH, head_dim;
   int window;
   float scale, softcap;
@@ -129,14 +135,28 @@ struct EmbedParams {  // out[m, :] = table[ids[m] - row_offset, :] * scale, or 0
 };
 void LaunchEmbed(const EmbedParams& p, cudaStream_t stream);
 
-struct WriteCacheParams {  // cache[b, q_start[b] + t, :] = fresh[b, t, :] for t < count[b]
+struct WriteCacheParams {  // cache[slot[b], q_start[b] + t, :] = fresh[b, t, :] for t < count[b]
   ConstView fresh;         // [B, T, row]
-  float* cache;            // [B, S, row]
+  float* cache;            // [cache_rows, S, row]
+  const int* slot;         // [B], device
   const int* q_start;      // [B], device
   const int* count;        // [B], device
   int64_t B, T, S, row;
 };
 void LaunchWriteCache(const WriteCacheParams& p, cudaStream_t stream);
+
+// ---- top_k.cu -------------------------------------------------------------------------------
+// logits: [rows, V] -> values, ids: [rows, k] in (value desc, index asc) order, NaN ranked with
+// +inf above every finite value. One block per row; k passes, each selecting the best element
+// strictly after the previous pick in that total order (no exclusion set needed).
+struct TopKParams {
+  const float* logits;
+  float* values;  // [rows, k], device
+  int* ids;       // [rows, k], device
+  int64_t rows, V;
+  int k;
+};
+void LaunchTopK(const TopKParams& p, cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace pg
