@@ -1,7 +1,10 @@
 // Golden parity with Hugging Face transformers PaliGemma (fp32, CPU): the fixtures' HF
 // safetensors are converted with `paligemma convert`, the engine runs all prompts of a case
-// in ONE batch (different lengths, padded), and logits / greedy tokens must match the
-// per-example HF runs: max |logit error| <= 1e-4 x max |logit|, tokens identical.
+// through its one generation loop (the continuous batcher), and logits / greedy tokens must
+// match the per-example HF runs: max |logit error| <= 1e-4 x max |logit|, tokens identical.
+// Cases: all prompts in ONE batch (different lengths, padded; gemma1_batch has sequences that
+// stop at <eos> while others go on), and fewer KV slots than prompts (max_batch 1 or 2), so
+// finished sequences' slots are refilled mid-run by waiting prompts, as `caption` does.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -16,10 +19,15 @@ namespace fs = std::filesystem;
 using testing::CompareWithReference;
 using testing::HfReference;
 
-class HfParity : public ::testing::TestWithParam<std::string> {};
+struct ParityCase {
+  std::string fixture;
+  int max_batch;  // KV slots; 0 = all prompts at once
+};
+
+class HfParity : public ::testing::TestWithParam<ParityCase> {};
 
 TEST_P(HfParity, LogitsAndGreedyTokensMatch) {
-  const std::string name = GetParam();
+  const std::string name = GetParam().fixture;
   ASSERT_TRUE(fs::exists(testing::FixtureDir(name) + "/reference.h5")) << "missing fixture " << name;
   const fs::path work = fs::temp_directory_path() / ("pg_parity_" + name + "_" + std::to_string(getpid()));
   fs::create_directories(work);
@@ -52,6 +60,7 @@ TEST_P(HfParity, LogitsAndGreedyTokensMatch) {
   opt.max_new_tokens = ref.steps;
   opt.keep_logits = true;
   opt.keep_hidden = true;
+  opt.max_batch = GetParam().max_batch;
   std::vector<GenerationOutput> outs = Generator(model).Run(batch, opt);
 
   // Named intermediates: the residual stream after every decoder layer at the prompt positions
@@ -75,14 +84,20 @@ TEST_P(HfParity, LogitsAndGreedyTokensMatch) {
     }
   }
   testing::Comparison c = CompareWithReference(ref, outs);
-  std::printf("[parity %s] batch %d, max abs logit error %.3g, max |logit| %.3g, relative %.3g, min top-1 margin %.3g\n",
-              name.c_str(), ref.batch, c.max_abs_err, c.scale, c.max_abs_err / c.scale, ref.min_margin);
+  std::printf("[parity %s, %d slots] batch %d, max abs logit error %.3g, max |logit| %.3g, relative %.3g, min top-1 margin %.3g\n",
+              name.c_str(), opt.max_batch > 0 ? opt.max_batch : ref.batch, ref.batch, c.max_abs_err, c.scale, c.max_abs_err / c.scale, ref.min_margin);
   EXPECT_LE(c.max_abs_err, 1e-4 * c.scale) << "worst: " << c.worst;
   EXPECT_EQ(c.token_mismatches, 0) << c.token_report;
   fs::remove_all(work);
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, HfParity, ::testing::Values("gemma1_mqa", "gemma1_batch", "gemma2"));
+INSTANTIATE_TEST_SUITE_P(Fixtures, HfParity,
+                         ::testing::Values(ParityCase{"gemma1_mqa", 0}, ParityCase{"gemma1_batch", 0},
+                                           ParityCase{"gemma2", 0}, ParityCase{"gemma1_batch", 2},
+                                           ParityCase{"gemma1_batch", 1}, ParityCase{"gemma2", 2}),
+                         [](const ::testing::TestParamInfo<ParityCase>& info) {
+                           return info.param.fixture + "_slots" + std::to_string(info.param.max_batch);
+                         });
 
 }  // namespace
 }  // namespace pg

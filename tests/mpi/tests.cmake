@@ -134,3 +134,12 @@ if(PG_WITH_CUDA)
     set_tests_properties(dist_nccl_collectives_np${np} PROPERTIES SKIP_RETURN_CODE 77)
   endforeach()
 endif()
+
+# ---- Sampling in the backend under tensor parallelism (models/token_sampler.h) ------------------
+add_executable(token_sampler_mpitest ${PG_MPI_DIR}/token_sampler_mpitest.cc)
+target_link_libraries(token_sampler_mpitest PRIVATE pgcore)
+target_include_directories(token_sampler_mpitest PRIVATE ${CMAKE_SOURCE_DIR})
+foreach(np 1 2 4)
+  pg_mpirun(cmd ${np} token_sampler_mpitest)
+  pg_mpi_test(token_sampler_np${np} ${np} 120 "" ${cmd})
+endforeach()
