@@ -12,9 +12,9 @@
 #include "bench/machine_info.h"
 #include "dist/error_agreement.h"
 #include "models/checkpoint_reader.h"
-#include "models/generator.h"
+#include "engine/generator.h"
 #include "models/random_checkpoint.h"
-#include "pipeline/pg_home.h"
+#include "caption_job/pg_home.h"
 #include "runtime/backend.h"
 #include "tensor_parallel/device_data_plane.h"
 
@@ -151,6 +151,7 @@ void RunLayout(Context& cx, BenchLayout& L) {
           c.prompt_len = o.prompt_len;
           c.new_tokens = o.new_tokens;
           c.seed = o.seed;
+          c.full_logits = o.full_logits;
           BenchRow row = MeasureCase(cx, L, runner, c, name, dtype, vit, scaling);
           Print(cx.lead(), row.Summary());
           if (cx.lead()) cx.rows.push_back(row);

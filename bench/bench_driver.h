@@ -42,6 +42,7 @@ struct BenchOptions {
   bool append = false;
   bool keep_model = false;
   bool quick = false;
+  bool full_logits = false;      // bring every step's full logits to the host (BenchCase::full_logits)
   std::vector<int64_t> collective_bytes{256, 4096, 65536, 1 << 20, 8 << 20};
   int collective_iters = 20;
 

@@ -44,7 +44,7 @@ std::string BenchRow::CsvHeader() {
          "oversubscribed,warmup,iters,image_s,vit_s,bcast_s,prefill_s,prefill_allreduce_s,decode_s,"
          "decode_allreduce_s,decode_step_ms,allgather_s,allreduce_calls,allreduce_bytes,e2e_s,e2e_min_s,e2e_max_s,"
          "images_per_s,tokens_per_s,images_per_s_per_rank,mean_prefill_s,mean_decode_s,cpu_s,mean_cpu_s,cores_used,"
-         "load1_start,load1_end,date_utc";
+         "load1_start,load1_end,decode_host_bytes_per_step,date_utc";
 }
 
 std::string BenchRow::CsvLine() const {
@@ -55,7 +55,7 @@ std::string BenchRow::CsvLine() const {
   for (double v : {max.image, max.vit, max.bcast, max.prefill, max.prefill_allreduce, max.decode,
                    max.decode_allreduce, decode_step_ms(), max.allgather, max.allreduce_calls, max.allreduce_bytes,
                    max.e2e, e2e_min, e2e_max, images_per_s(), tokens_per_s(), images_per_s() / ranks, mean.prefill,
-                   mean.decode, max.cpu, mean.cpu, cores_used(), load_start, load_end})
+                   mean.decode, max.cpu, mean.cpu, cores_used(), load_start, load_end, decode_host_bytes_per_step()})
     os << "," << Num(v);
   os << "," << date_utc;
   return os.str();
@@ -69,7 +69,7 @@ nlohmann::json BenchRow::ToJson() const {
                    {"threads", threads}, {"nproc", nproc},       {"oversubscribed", oversubscribed()},
                    {"warmup", warmup},   {"iters", iters},       {"e2e_min_s", e2e_min},
                    {"e2e_max_s", e2e_max}, {"images_per_s", images_per_s()}, {"tokens_per_s", tokens_per_s()},
-                   {"decode_step_ms", decode_step_ms()}, {"cores_used", cores_used()}, {"load1_start", load_start}, {"load1_end", load_end},
+                   {"decode_step_ms", decode_step_ms()}, {"decode_host_bytes_per_step", decode_host_bytes_per_step()}, {"cores_used", cores_used()}, {"load1_start", load_start}, {"load1_end", load_end},
                    {"date_utc", date_utc}};
   nlohmann::json mx, mn;
   const std::vector<double> a = max.ToVector(), b = mean.ToVector();
@@ -86,10 +86,10 @@ std::string BenchRow::Summary() const {
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "%-8s %d=tp%dxdp%d %-7s %-6s b%-3d img%-4d| %8.3f img/s %9.2f tok/s | image %.3f vit %.3f bcast %.3f "
-                "prefill %.3f (ar %.3f) decode %.3f (ar %.3f, %.2f ms/step) e2e %.3f s, %.2f cores%s",
+                "prefill %.3f (ar %.3f) decode %.3f (ar %.3f, %.2f ms/step, %.0f B/step to host) e2e %.3f s, %.2f cores%s",
                 model.c_str(), ranks, tp, dp, vit.c_str(), scaling.c_str(), batch, images, images_per_s(),
                 tokens_per_s(), max.image, max.vit, max.bcast, max.prefill, max.prefill_allreduce, max.decode,
-                max.decode_allreduce, decode_step_ms(), max.e2e, cores_used(),
+                max.decode_allreduce, decode_step_ms(), decode_host_bytes_per_step(), max.e2e, cores_used(),
                 oversubscribed() ? " [oversubscribed]" : "");
   return buf;
 }

@@ -28,6 +28,10 @@ struct BenchRow {
   double images_per_s() const { return max.e2e > 0 ? images / max.e2e : 0; }
   double tokens_per_s() const { return max.e2e > 0 ? static_cast<double>(images) * new_tokens / max.e2e : 0; }
   double decode_step_ms() const { return max.decode_steps > 0 ? 1e3 * max.decode / max.decode_steps : 0; }
+  // Bytes the backend moved to the host per decode step (greedy: batch x 8, the TopK pairs).
+  double decode_host_bytes_per_step() const {
+    return max.decode_steps > 0 ? max.decode_host_bytes / max.decode_steps : 0;
+  }
   // Cores the job's ranks used on average during an iteration (sum of CPU time / wall time).
   double cores_used() const { return max.e2e > 0 ? ranks * mean.cpu / max.e2e : 0; }
 

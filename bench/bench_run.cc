@@ -8,7 +8,7 @@
 #include "io/image_decode.h"
 #include "io/image_resize.h"
 #include "models/counter_rng.h"
-#include "pipeline/image_list.h"
+#include "caption_job/image_list.h"
 
 namespace pg {
 namespace {
@@ -35,13 +35,14 @@ std::vector<int> SyntheticPrompt(const ModelConfig& c, int len, uint64_t seed, i
 const std::vector<std::string>& PhaseTimes::Names() {
   static const std::vector<std::string> names{
       "image",          "vit",          "bcast",           "prefill",      "decode", "prefill_allreduce",
-      "decode_allreduce", "allgather", "allreduce_calls", "allreduce_bytes", "decode_steps", "images", "e2e", "cpu"};
+      "decode_allreduce", "allgather", "allreduce_calls", "allreduce_bytes", "decode_steps", "images", "e2e", "cpu",
+      "decode_host_bytes"};
   return names;
 }
 
 std::vector<double> PhaseTimes::ToVector() const {
   return {image,     vit,           bcast,           prefill,         decode,       prefill_allreduce, decode_allreduce,
-          allgather, allreduce_calls, allreduce_bytes, decode_steps, images,       e2e, cpu};
+          allgather, allreduce_calls, allreduce_bytes, decode_steps, images,       e2e, cpu, decode_host_bytes};
 }
 
 PhaseTimes PhaseTimes::FromVector(const std::vector<double>& v) {
@@ -49,7 +50,7 @@ PhaseTimes PhaseTimes::FromVector(const std::vector<double>& v) {
   PhaseTimes t;
   double* fields[] = {&t.image,     &t.vit,             &t.bcast,           &t.prefill,      &t.decode,
                       &t.prefill_allreduce, &t.decode_allreduce, &t.allgather, &t.allreduce_calls,
-                      &t.allreduce_bytes, &t.decode_steps, &t.images,         &t.e2e, &t.cpu};
+                      &t.allreduce_bytes, &t.decode_steps, &t.images,         &t.e2e, &t.cpu, &t.decode_host_bytes};
   for (size_t i = 0; i < v.size(); ++i) *fields[i] = v[i];
   return t;
 }
@@ -142,8 +143,9 @@ void BenchRunner::Generate(const BenchCase& c, const std::vector<int64_t>& ids, 
   bo.max_prompt_tokens = c.prompt_len;
   bo.max_prefill_tokens = B * (mc.num_image_tokens() + c.prompt_len);
   bo.ignore_eos = true;
+  bo.keep_logits = c.full_logits;
   if (!batcher_ || batcher_options_.max_batch != bo.max_batch || batcher_options_.max_new_tokens != bo.max_new_tokens ||
-      batcher_options_.max_prompt_tokens != bo.max_prompt_tokens) {
+      batcher_options_.max_prompt_tokens != bo.max_prompt_tokens || batcher_options_.keep_logits != bo.keep_logits) {
     batcher_.reset();  // frees the old KV cache first
     batcher_ = std::make_unique<ContinuousBatcher>(model_, bo);
     batcher_options_ = bo;
@@ -164,9 +166,10 @@ void BenchRunner::Generate(const BenchCase& c, const std::vector<int64_t>& ids, 
   const CommStats s1 = stats();
 
   s = Now();
-  const int64_t steps0 = batcher_->decode_steps();
+  const int64_t steps0 = batcher_->decode_steps(), host0 = model_.backend().stats().bytes_to_host;
   while (!batcher_->idle()) batcher_->Decode();
   t->decode += Now() - s;
+  t->decode_host_bytes += static_cast<double>(model_.backend().stats().bytes_to_host - host0);
   t->decode_steps += static_cast<double>(batcher_->decode_steps() - steps0);
   const CommStats s2 = stats();
   t->prefill_allreduce += (s1 - s0).all_reduce.seconds;

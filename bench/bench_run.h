@@ -23,7 +23,7 @@
 
 #include "bench/bench_layout.h"
 #include "bench/timed_communicator.h"
-#include "models/continuous_batcher.h"
+#include "engine/continuous_batcher.h"
 #include "models/paligemma.h"
 #include "tensor_parallel/image_token_broadcast.h"
 
@@ -36,6 +36,9 @@ struct BenchCase {
   int prompt_len = 8;        // text tokens per prompt, <bos> included
   int new_tokens = 20;       // generated tokens per image (1 from the prefill + decode steps)
   uint64_t seed = 0;         // prompt ids
+  bool full_logits = false;  // also bring every step's full logits to the host (BatcherOptions::
+                             // keep_logits): what --logits-out costs, and what every step cost
+                             // before sampling moved into the backend
 };
 
 // Seconds spent on one rank in one iteration (sums over its chunks).
@@ -45,6 +48,7 @@ struct PhaseTimes {
   double allgather = 0;                                // logits all-gathers (prefill + decode)
   double allreduce_calls = 0, allreduce_bytes = 0;
   double decode_steps = 0, images = 0;                 // this rank's work
+  double decode_host_bytes = 0;  // bytes the backend moved to the host during decode (Backend::stats)
   double e2e = 0;  // barrier-to-barrier over all active ranks: the iteration's wall time
   double cpu = 0;  // this process's CPU seconds (all threads) over the same span: cpu / e2e is the
                    // share of a core the rank got (below 1 on a shared or oversubscribed host)
@@ -77,7 +81,7 @@ class BenchRunner {
   BatcherOptions batcher_options_;
 };
 
-// Keeps the files of `images` (pipeline/image_list.h ListImages: a directory, list or file)
+// Keeps the files of `images` (caption_job/image_list.h ListImages: a directory, list or file)
 // that decode; *skipped gets the count of those that do not. Throws if none decodes.
 std::vector<std::string> DecodableImages(const std::string& images, int* skipped);
 

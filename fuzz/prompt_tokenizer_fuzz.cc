@@ -9,7 +9,7 @@
 #include <string>
 
 #include "io/tokenizer.h"
-#include "models/generator.h"
+#include "engine/generator.h"
 #include "models/model_config.h"
 #include "runtime/check.h"
 

@@ -78,6 +78,14 @@ void StreamRows(CheckpointWriter& w, const WeightSpec& spec, ReadFn read) {
   }
 }
 
+// The on-Hub name of the HF tensor that the tied output head must equal: the source of the
+// table entry declaring the tie (the embedding).
+std::string TiedHfSource(const ModelConfig& c) {
+  for (const WeightSpec& s : WeightTable(c))
+    if (!s.hf_tied.empty()) return s.hf.at(0).hub_name;
+  PG_THROW("model '" << c.name << "': the weight table declares no tensor tied with '" << kHfTiedLmHead << "'");
+}
+
 std::string StripParams(const std::string& name) {
   return name.rfind("params/", 0) == 0 ? name.substr(7) : name;
 }
@@ -208,8 +216,9 @@ ConvertResult ConvertHf(const std::string& input, const ModelConfig* expected, c
                                   << ", text depth " << c.text.depth << "): " << Joined(unknown));
   PG_CHECK(missing.empty(), where << ": missing tensor(s): " << Joined(missing));
   PG_CHECK(bad_shape.empty(), where << ": tensor(s) do not match config.json: " << Joined(bad_shape, 5));
+  const std::string tied_source = TiedHfSource(c);
   if (lm_head) {
-    const HfTensorTarget& emb = map.at("language_model.model.embed_tokens.weight");
+    const HfTensorTarget& emb = map.at(tied_source);
     PG_CHECK(lm_head->shape.size() == 2 && lm_head->shape[1] == emb.hf_shape[1] && lm_head->shape[0] >= emb.hf_shape[0],
              where << ": lm_head '" << lm_head->name << "' has shape " << ShapeStr(lm_head->shape) << "; expected at least "
                    << ShapeStr(emb.hf_shape) << " (tied with the embedding)");
@@ -238,7 +247,7 @@ ConvertResult ConvertHf(const std::string& input, const ModelConfig* expected, c
     if (!lm_head) return;
     // Tied weights: the output head must equal the embedding on the vocabulary rows.
     const int64_t d = lm_head->shape[1], rows = c.text.vocab_size, block = std::max<int64_t>(1, kPieceElements / d);
-    const SafetensorsTensor* emb = seen.at("language_model.model.embed_tokens.weight");
+    const SafetensorsTensor* emb = seen.at(tied_source);
     for (int64_t r = 0; r < rows; r += block) {
       const int64_t k = std::min(block, rows - r);
       src.resize(static_cast<size_t>(k * d));

@@ -150,16 +150,10 @@ ModelConfig ReadHfConfig(const std::string& path, const HfImportOptions& opt) {
 }
 
 std::string CanonicalHfName(const std::string& name) {
-  static const std::pair<const char*, const char*> kPrefixes[] = {
-      {"model.language_model.", "language_model.model."},
-      {"model.vision_tower.", "vision_tower."},
-      {"model.multi_modal_projector.", "multi_modal_projector."},
-      {"lm_head.", "language_model.lm_head."},
-  };
   std::string out = name;
-  for (const auto& [from, to] : kPrefixes)
-    if (out.rfind(from, 0) == 0) {
-      out = to + out.substr(std::strlen(from));
+  for (const HfPrefixRename& r : HfPrefixRenames())
+    if (out.rfind(r.current, 0) == 0) {
+      out = r.hub + out.substr(std::strlen(r.current));
       break;
     }
   // transformers 5.x saves the SigLIP tower without its "vision_model." level.
@@ -168,7 +162,7 @@ std::string CanonicalHfName(const std::string& name) {
   return out;
 }
 
-bool IsTiedLmHead(const std::string& canonical_name) { return canonical_name == "language_model.lm_head.weight"; }
+bool IsTiedLmHead(const std::string& canonical_name) { return canonical_name == kHfTiedLmHead; }
 
 void HfToBigVision(const HfTensorTarget& t, const float* src, float* dst) {
   switch (t.transform) {

@@ -19,6 +19,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "models/model_config.h"
+#include "models/weight_table.h"
 
 namespace pg {
 
@@ -33,13 +34,8 @@ struct HfImportOptions {
 ModelConfig HfConfigToModelConfig(const nlohmann::json& j, const std::string& source, const HfImportOptions& opt);
 ModelConfig ReadHfConfig(const std::string& config_json_path, const HfImportOptions& opt);
 
-// How an HF tensor's values are laid out relative to its destination slab.
-enum class HfTransform {
-  kCopy,        // same element order (norms, biases, pos embedding, embedding rows)
-  kTranspose,   // src [R, C] -> dst [C, R] (fc1/fc2, gate/up/down, o_proj, ViT q/k/v/out, projector)
-  kHeadsToGDH,  // src [G*H, D] -> dst [G, D, H] (Gemma q_proj, k_proj, v_proj)
-  kPatchEmbed,  // src [Dv, 3, P, P] (OIHW) -> dst [P, P, 3, Dv] (HWIO)
-};
+// HfTransform (how an HF tensor's values are laid out relative to its destination slab) is
+// declared with the weight table (models/weight_table.h), which names each tensor's transform.
 
 struct HfTensorTarget {
   std::string dataset;                // big_vision dataset name
@@ -52,13 +48,15 @@ struct HfTensorTarget {
 };
 
 // transformers >= 4.52 names ("model.language_model.", "model.vision_tower.",
-// "model.multi_modal_projector.", "lm_head.weight") -> the original on-Hub names; the SigLIP
-// tower saved without its "vision_model." level (transformers 5.x) gets it back.
+// "model.multi_modal_projector.", "lm_head.weight"; the list is HfPrefixRenames() of the weight
+// table) -> the original on-Hub names; the SigLIP tower saved without its "vision_model."
+// level (transformers 5.x) gets it back.
 std::string CanonicalHfName(const std::string& name);
 // The tied output head ("language_model.lm_head.weight"): not stored, only checked.
 bool IsTiedLmHead(const std::string& canonical_name);
 // Every tensor (canonical HF name) a PaliGemma checkpoint of config `c` holds, lm_head
-// excluded, with its destination. A name not in the map is unknown for this config.
+// excluded, with its destination: the weight table's HF sources, expanded per layer. A name
+// not in the map is unknown for this config.
 std::map<std::string, HfTensorTarget> HfTensorMap(const ModelConfig& c);
 // Rearranges one HF tensor (src, hf_shape; for the embedding only the first count[0] rows)
 // into the C-order layout of its destination slab (dst, shape t.count).

@@ -4,16 +4,16 @@
 //   mpirun -np 4 paligemma caption --model M.h5 --tokenizer T.model --images DIR --tp 2 \
 //       --output OUT.jsonl
 //
-// Work split: the sorted, deduplicated input list (pipeline/image_list.h) minus the images
+// Work split: the sorted, deduplicated input list (caption_job/image_list.h) minus the images
 // already recorded in OUT.jsonl.parts/ is dealt round-robin over the dp replicas (pending item
 // j goes to replica j % dp), so replicas get the same amount of work whatever was done before.
 // Each replica's leader appends its records to OUT.jsonl.parts/part-<dp_rank>.jsonl; world
 // rank 0 merges them into OUT.jsonl (atomic rename) with one record per image in input order.
-// See pipeline/part_files.h (resume), pipeline/manifest.h (what must not change on resume),
-// pipeline/caption_record.h (the record), pipeline/caption_replica.h (the per-group protocol).
+// See caption_job/part_files.h (resume), caption_job/manifest.h (what must not change on resume),
+// caption_job/caption_record.h (the record), caption_job/caption_replica.h (the per-group protocol).
 //
 // With no --model / --tokenizer / --images / --output, the embedded demo is used
-// (pipeline/pg_home.h): PG_HOME/build/demo_model.h5, PG_HOME/assets/tokenizer/tiny.model,
+// (caption_job/pg_home.h): PG_HOME/build/demo_model.h5, PG_HOME/assets/tokenizer/tiny.model,
 // PG_HOME/assets/images, ./out/captions.jsonl; PG_HOME defaults to the directory two levels
 // above the executable (build/paligemma -> the repository). scripts/demo.sh prepares it.
 //
@@ -32,13 +32,13 @@
 #include "launch/commands.h"
 #include "launch/model_session.h"
 #include "launch/sampling_flags.h"
-#include "pipeline/caption_replica.h"
-#include "pipeline/image_list.h"
-#include "pipeline/json_text.h"
-#include "pipeline/manifest.h"
-#include "pipeline/part_files.h"
-#include "pipeline/pg_home.h"
-#include "pipeline/progress.h"
+#include "caption_job/caption_replica.h"
+#include "caption_job/image_list.h"
+#include "caption_job/json_text.h"
+#include "caption_job/manifest.h"
+#include "caption_job/part_files.h"
+#include "caption_job/pg_home.h"
+#include "caption_job/progress.h"
 #include "runtime/dtype.h"
 
 namespace fs = std::filesystem;

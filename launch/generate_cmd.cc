@@ -17,7 +17,7 @@
 #include "launch/model_session.h"
 #include "launch/sampling_flags.h"
 #include <nlohmann/json.hpp>
-#include "models/generator.h"
+#include "engine/generator.h"
 
 namespace pg {
 namespace {

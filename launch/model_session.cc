@@ -1,6 +1,7 @@
 #include "launch/model_session.h"
 
 #include "dist/error_agreement.h"
+#include "models/weight_table.h"
 #include "runtime/backend.h"
 #include "tensor_parallel/device_data_plane.h"
 
@@ -12,11 +13,7 @@ ModelSession ModelSession::Open(const SessionOptions& o) {
   Communicator& all = s.world->world();
   AgreePhase(all, "open checkpoint", [&] {
     s.checkpoint = std::make_unique<CheckpointReader>(o.model_path);
-    const TextConfig& t = s.checkpoint->config().text;
-    const std::string& name = s.checkpoint->config().name;
-    CheckDivides("query heads", t.num_heads, o.tp, name);
-    CheckDivides("MLP columns", t.mlp_dim, o.tp, name);
-    CheckDivides("vocabulary rows", t.vocab_size, o.tp, name);
+    CheckTensorParallel(s.checkpoint->config(), o.tp);
   });
   AgreePhase(all, "load tokenizer", [&] {
     s.tokenizer = std::make_unique<Tokenizer>(Tokenizer::Load(o.tokenizer_path));

@@ -1,6 +1,5 @@
 #include "models/checkpoint_writer.h"
 
-#include <cstring>
 #include <numeric>
 #include <set>
 #include <sstream>
@@ -43,12 +42,9 @@ bool Overlaps(const Slab& a, const Slab& b) {
 std::vector<int64_t> ChunkShape(const WeightSpec& spec, size_t elem_size) {
   std::vector<int64_t> chunk = spec.shape;
   if (spec.stacked && !chunk.empty()) chunk[0] = 1;
-  // k|v and gate|up are separate HF tensors written separately: one chunk each.
-  const auto ends_with = [&](const char* suffix) {
-    const size_t n = std::strlen(suffix);
-    return spec.name.size() >= n && spec.name.compare(spec.name.size() - n, n, suffix) == 0;
-  };
-  if (ends_with("kv_einsum/w") || ends_with("gating_einsum")) chunk[1] = 1;
+  // k|v and gate|up are separate HF tensors (HfSource::part) written separately: one chunk each.
+  for (const HfSource& h : spec.hf)
+    if (h.part >= 0) chunk[1] = 1;
   if (spec.shard_axis >= 0) {
     const int64_t d = spec.shape[spec.shard_axis];
     chunk[spec.shard_axis] = d / std::gcd<int64_t>(d, 64);

@@ -26,7 +26,8 @@ namespace pg {
 inline constexpr const char* kCheckpointFormat = "paligemma-tp/1";
 
 // Chunk dims for `spec` stored with elements of `elem_size` bytes: 1 layer for stacked
-// tensors (and one of k|v, gate|up); along the shard axis dim / gcd(dim, 64), so that every
+// tensors (and one part of axis 1 for datasets made of several HF tensors: k|v, gate|up);
+// along the shard axis dim / gcd(dim, 64), so that every
 // TP split into a divisor of 64 ranks is whole chunks; then shrunk (by divisors) to <= 8 MiB.
 std::vector<int64_t> ChunkShape(const WeightSpec& spec, size_t elem_size);
 

@@ -17,7 +17,7 @@ PaliGemma::PaliGemma(const CheckpointReader& ckpt, Backend& be, TpGroup tp, cons
 std::vector<float> PaliGemma::EncodeImages(const float* pixels, int batch, std::vector<float>* vit_hidden) {
   if (batch == 0) return {};
   PG_CHECK(vit_, "this rank did not load the vision tower (it runs on the tensor-parallel leader)");
-  Tensor tokens = VitForward(be_, *vit_, config_, pixels, batch, vit_hidden);
+  Tensor tokens = VitForward(be_, *vit_, config_, pixels, batch, vit_ws_, vit_hidden);
   std::vector<float> host(tokens.numel());
   be_.Download(tokens, host.data());
   return host;

@@ -40,6 +40,7 @@ class PaliGemma {
   Backend& be_;
   TpGroup tp_;
   std::unique_ptr<VitWeights> vit_;
+  VitWorkspace vit_ws_;
   std::unique_ptr<GemmaDecoder> decoder_;
   float text_scale_ = 1.f;
   size_t weight_bytes_ = 0;

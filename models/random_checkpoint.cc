@@ -15,10 +15,6 @@
 namespace pg {
 namespace {
 
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // FNV-1a: the dataset name -> the RNG stream, so values do not depend on table order.
 uint64_t NameStream(const std::string& name) {
   uint64_t h = 1469598103934665603ULL;
@@ -78,9 +74,12 @@ void WriteDataset(CheckpointWriter& w, const WeightSpec& spec, const RandomCheck
 }  // namespace
 
 RandomFill RandomFillFor(const WeightSpec& spec) {
-  const std::string& n = spec.name;
-  if (EndsWith(n, "/bias")) return RandomFill::kZero;
-  if (EndsWith(n, "/scale")) return n.rfind("img/", 0) == 0 ? RandomFill::kOne : RandomFill::kZero;
+  switch (spec.role) {
+    case WeightRole::kMatrix: return RandomFill::kNormal;
+    case WeightRole::kBias: return RandomFill::kZero;
+    case WeightRole::kRmsNormScale: return RandomFill::kZero;
+    case WeightRole::kLayerNormScale: return RandomFill::kOne;
+  }
   return RandomFill::kNormal;
 }
 

@@ -2,13 +2,13 @@
 //
 //   paligemma convert --random --config configs/mid.json --output mid.h5 [--dtype bf16] [--seed 7]
 //
-// Every dataset of WeightTable(config) is filled with N(0, stddev^2) values (default 0.02, the
-// usual transformer init), except the normalisation parameters, which keep the layer an
-// identity map:
-//   - Gemma RMSNorm scales ("llm/.../scale") are 0, because Gemma multiplies by (1 + scale);
-//   - ViT LayerNorm scales are 1 and their biases 0 (LayerNorm multiplies by scale itself:
-//     0 would zero the activations);
-//   - every other bias ("*/bias") is 0.
+// Every dataset of WeightTable(config) is filled by its WeightRole: matrices with N(0, stddev^2)
+// values (default 0.02, the usual transformer init); the normalisation parameters keep the
+// layer an identity map:
+//   - Gemma RMSNorm scales are 0, because Gemma multiplies by (1 + scale);
+//   - ViT LayerNorm scales are 1 (LayerNorm multiplies by scale itself: 0 would zero the
+//     activations);
+//   - every bias is 0.
 // Value i of dataset d is a pure function of (seed, d's name, i) (counter-based RNG), so the
 // file does not depend on how it is streamed, and the same seed always gives the same file.
 // Data is streamed through CheckpointWriter::WriteSlab in slabs of at most slab_elements, so
@@ -34,7 +34,7 @@ struct RandomCheckpointOptions {
   std::function<void(const std::string&)> log;  // one line per dataset; may be empty
 };
 
-// What kind of values dataset `spec` gets.
+// What kind of values dataset `spec` gets (from spec.role).
 enum class RandomFill { kNormal, kZero, kOne };
 RandomFill RandomFillFor(const WeightSpec& spec);
 

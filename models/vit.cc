@@ -12,9 +12,9 @@ const std::string kMlp = kBlock + "MlpBlock_0/";
 
 // im2col: pixels [B, S, S, 3] -> patches [B * Np, P * P * 3], each row ordered (kh, kw, c)
 // to match the flattened HWIO conv kernel; patches are row-major over the grid.
-std::vector<float> ExtractPatches(const float* pixels, int batch, const VisionConfig& v) {
+void ExtractPatches(const float* pixels, int batch, const VisionConfig& v, std::vector<float>& out) {
   const int S = v.image_size, P = v.patch_size, G = v.grid();
-  std::vector<float> out(static_cast<size_t>(batch) * G * G * P * P * 3);
+  out.resize(static_cast<size_t>(batch) * G * G * P * P * 3);
   size_t o = 0;
   for (int b = 0; b < batch; ++b)
     for (int gy = 0; gy < G; ++gy)
@@ -23,7 +23,6 @@ std::vector<float> ExtractPatches(const float* pixels, int batch, const VisionCo
           for (int kx = 0; kx < P; ++kx)
             for (int c = 0; c < 3; ++c)
               out[o++] = pixels[((static_cast<size_t>(b) * S + gy * P + ky) * S + gx * P + kx) * 3 + c];
-  return out;
 }
 
 }  // namespace
@@ -71,27 +70,48 @@ VitWeights LoadVit(WeightLoader& ld, const ModelConfig& config) {
   return w;
 }
 
+void VitWorkspace::Reserve(Backend& be, const ModelConfig& config, int64_t want) {
+  if (want <= batch) return;
+  const VisionConfig& vc = config.vision;
+  const int64_t B = want, Np = vc.num_patches(), Dv = vc.width, Fv = vc.mlp_dim, P = vc.patch_size;
+  const int64_t heads = vc.num_heads, hd = vc.head_dim();
+  batch = B;
+  patches = be.Alloc("vit.patches", {B * Np, P * P * 3});
+  x = be.Alloc("vit.x", {B, Np, Dv});
+  normed = be.Alloc("vit.ln_out", {B, Np, Dv});
+  proj = be.Alloc("vit.proj", {B, Np, Dv});
+  qkv = be.Alloc("vit.qkv", {B, Np, 3 * Dv});
+  q = be.Alloc("vit.q", {B, Np, heads, hd});
+  k = be.Alloc("vit.k", {B, Np, heads, hd});
+  v = be.Alloc("vit.v", {B, Np, heads, hd});
+  attn = be.Alloc("vit.attn", {B, Np, heads, hd});
+  mlp_hidden = be.Alloc("vit.mlp_hidden", {B, Np, Fv});
+  tokens = be.Alloc("image_tokens", {B, Np, config.text.width});
+}
+
 Tensor VitForward(Backend& be, const VitWeights& w, const ModelConfig& config, const float* pixels, int batch,
-                  std::vector<float>* vit_hidden) {
+                  VitWorkspace& ws, std::vector<float>* vit_hidden) {
   const VisionConfig& v = config.vision;
   const int64_t B = batch, Np = v.num_patches(), Dv = v.width, Fv = v.mlp_dim, P = v.patch_size;
   const int64_t heads = v.num_heads, hd = v.head_dim();
+  ws.Reserve(be, config, B);
 
   // Stem: Conv(P, stride P) as a GEMM over patches, + bias, + learned position embedding.
-  std::vector<float> patches = ExtractPatches(pixels, batch, v);
-  Tensor patch_in = be.Upload("vit.patches", {B * Np, P * P * 3}, patches.data());
-  Tensor x = be.Alloc("vit.x", {B, Np, Dv});
+  ExtractPatches(pixels, batch, v, ws.host_patches);
+  Tensor patch_in = ws.patches.Prefix({B * Np, P * P * 3});
+  be.CopyFromHost(ws.host_patches.data(), patch_in);
+  Tensor x = ws.x.Prefix({B, Np, Dv});
   be.MatMul(patch_in, w.patch_kernel, &w.patch_bias, x);
   be.AddBatchBroadcast(x, w.pos_embedding);
 
-  Tensor h = be.Alloc("vit.ln_out", {B, Np, Dv});
-  Tensor qkv = be.Alloc("vit.qkv", {B, Np, 3 * Dv});
-  Tensor q = be.Alloc("vit.q", {B, Np, heads, hd});
-  Tensor k = be.Alloc("vit.k", {B, Np, heads, hd});
-  Tensor val = be.Alloc("vit.v", {B, Np, heads, hd});
-  Tensor attn = be.Alloc("vit.attn", {B, Np, heads, hd});
-  Tensor proj = be.Alloc("vit.proj", {B, Np, Dv});
-  Tensor mlp_h = be.Alloc("vit.mlp_hidden", {B, Np, Fv});
+  Tensor h = ws.normed.Prefix({B, Np, Dv});
+  Tensor qkv = ws.qkv.Prefix({B, Np, 3 * Dv});
+  Tensor q = ws.q.Prefix({B, Np, heads, hd});
+  Tensor k = ws.k.Prefix({B, Np, heads, hd});
+  Tensor val = ws.v.Prefix({B, Np, heads, hd});
+  Tensor attn = ws.attn.Prefix({B, Np, heads, hd});
+  Tensor proj = ws.proj.Prefix({B, Np, Dv});
+  Tensor mlp_h = ws.mlp_hidden.Prefix({B, Np, Fv});
   AttentionMask mask;  // bidirectional over the patches
   mask.q_start.assign(B, 0);
   mask.kv_len.assign(B, static_cast<int>(Np));
@@ -120,7 +140,7 @@ Tensor VitForward(Backend& be, const VitWeights& w, const ModelConfig& config, c
     vit_hidden->resize(h.numel());
     be.Download(h, vit_hidden->data());
   }
-  Tensor tokens = be.Alloc("image_tokens", {B, Np, config.text.width});
+  Tensor tokens = ws.tokens.Prefix({B, Np, config.text.width});
   be.MatMul(h, w.head_kernel, &w.head_bias, tokens);
   return tokens;
 }

@@ -32,10 +32,25 @@ struct VitWeights {
 
 VitWeights LoadVit(WeightLoader& loader, const ModelConfig& config);
 
+// The ViT's activations for up to `batch` images, allocated once and reused (grown only when a
+// larger batch comes).
+struct VitWorkspace {
+  int64_t batch = 0;
+  Tensor patches;            // [batch * Np, P * P * 3]
+  Tensor x, normed, proj;    // [batch, Np, Dv]
+  Tensor qkv;                // [batch, Np, 3 Dv]
+  Tensor q, k, v, attn;      // [batch, Np, heads, head_dim]
+  Tensor mlp_hidden;         // [batch, Np, Fv]
+  Tensor tokens;             // [batch, Np, D_text]
+  std::vector<float> host_patches;
+
+  void Reserve(Backend& be, const ModelConfig& config, int64_t batch);
+};
+
 // pixels: host [batch, image_size, image_size, 3] in [-1, 1]
-// -> image tokens [batch, Np, D_text] (projected; no scaling, as big_vision).
+// -> image tokens [batch, Np, D_text] (projected; no scaling, as big_vision), a view of ws.tokens.
 // vit_hidden (optional): host [batch, Np, Dv] after encoder_norm, for debugging.
 Tensor VitForward(Backend& be, const VitWeights& w, const ModelConfig& config, const float* pixels, int batch,
-                  std::vector<float>* vit_hidden = nullptr);
+                  VitWorkspace& ws, std::vector<float>* vit_hidden = nullptr);
 
 }  // namespace pg

@@ -7,7 +7,7 @@
 #   scripts/demo.sh            # output: ./out/captions.jsonl (the caption command's default)
 #
 # `paligemma caption` with no --model/--tokenizer/--images/--output uses exactly these files
-# (PG_HOME = the repository, found two levels above build/paligemma; see pipeline/pg_home.h).
+# (PG_HOME = the repository, found two levels above build/paligemma; see caption_job/pg_home.h).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"

@@ -1,5 +1,5 @@
-// The caption job's inputs: the image list (pipeline/image_list.h), the background decoder
-// (pipeline/image_prefetcher.h) and the embedded defaults (pipeline/pg_home.h).
+// The caption job's inputs: the image list (caption_job/image_list.h), the background decoder
+// (caption_job/image_prefetcher.h) and the embedded defaults (caption_job/pg_home.h).
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -10,9 +10,9 @@
 #include <thread>
 #include <vector>
 
-#include "pipeline/image_list.h"
-#include "pipeline/image_prefetcher.h"
-#include "pipeline/pg_home.h"
+#include "caption_job/image_list.h"
+#include "caption_job/image_prefetcher.h"
+#include "caption_job/pg_home.h"
 #include "runtime/check.h"
 
 namespace fs = std::filesystem;

@@ -1,5 +1,5 @@
-// What the caption job writes and prints: record lines (pipeline/caption_record.h) and the
-// progress report (pipeline/progress.h).
+// What the caption job writes and prints: record lines (caption_job/caption_record.h) and the
+// progress report (caption_job/progress.h).
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -10,9 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pipeline/caption_record.h"
-#include "pipeline/part_files.h"
-#include "pipeline/progress.h"
+#include "caption_job/caption_record.h"
+#include "caption_job/part_files.h"
+#include "caption_job/progress.h"
 #include "runtime/check.h"
 
 namespace fs = std::filesystem;

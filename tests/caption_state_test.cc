@@ -1,5 +1,5 @@
-// The caption job's durable state: manifest (pipeline/manifest.h) and part files, torn-line
-// repair, merge and lock (pipeline/part_files.h).
+// The caption job's durable state: manifest (caption_job/manifest.h) and part files, torn-line
+// repair, merge and lock (caption_job/part_files.h).
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/caption_record.h"
-#include "pipeline/durable_io.h"
-#include "pipeline/manifest.h"
-#include "pipeline/part_files.h"
+#include "caption_job/caption_record.h"
+#include "caption_job/durable_io.h"
+#include "caption_job/manifest.h"
+#include "caption_job/part_files.h"
 #include "runtime/check.h"
 
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-// The engine's one generation loop (models/continuous_batcher.h) on a converted HF fixture:
+// The engine's one generation loop (engine/continuous_batcher.h) on a converted HF fixture:
 //  - no backend allocation during decode steps after the first: the step is allocation-free;
 //  - greedy decoding moves B x 8 bytes (the TopK value/id pairs) per decode step to the host,
 //    the full logits only with keep_logits;
@@ -11,7 +11,7 @@
 
 #include "hf_fixture.h"
 #include "models/checkpoint_reader.h"
-#include "models/continuous_batcher.h"
+#include "engine/continuous_batcher.h"
 
 namespace pg {
 namespace {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -281,6 +282,17 @@ TEST(Convert, TransformersSavedFixturesConvert) {
   }
 }
 
+// The sharded, replicated, leader-only and total parameter counts of inspect's line for `who`
+// ("leader" / "follower"), or {} when there is none.
+std::vector<long long> RankCounts(const std::string& out, const std::string& who) {
+  const size_t at = out.find("\n  " + who + " ");
+  if (at == std::string::npos) return {};
+  std::istringstream line(out.substr(at + 3 + who.size(), out.find('\n', at + 1) - at));
+  std::vector<long long> v(4);
+  for (long long& x : v) line >> x;
+  return line ? v : std::vector<long long>{};
+}
+
 // The `paligemma convert` / `inspect` command lines (the binary is built with the tests).
 TEST(ConvertCli, ConvertThenInspectWithTensorParallelTotals) {
   const std::string bin = std::string(PG_BINARY_DIR) + "/paligemma";
@@ -303,10 +315,19 @@ TEST(ConvertCli, ConvertThenInspectWithTensorParallelTotals) {
   EXPECT_NE(out.find("llm/layers/attn/q_einsum/w"), std::string::npos) << out;
   EXPECT_NE(out.find("split axis 1 (query heads) -> [2, 2, 16, 6] per rank"), std::string::npos) << out;
   EXPECT_NE(out.find("replicated (1 key/value heads not divisible by tp 2)"), std::string::npos) << out;
-  EXPECT_NE(out.find("per rank at tp=2"), std::string::npos) << out;
+  EXPECT_NE(out.find("per rank at tp=2, --vit leader"), std::string::npos) << out;
+  EXPECT_NE(out.find("whole, on the ranks that load the ViT (leader-only)"), std::string::npos) << out;
+  // By hand for the tiny model at tp 2: split 4480 / 2 (embedding 40*16, q and o 2*4*16*6 each,
+  // gate|up 2*2*16*24, down 2*24*16); replicated 464 (kv 2*2*1*16*6, norms 2*2*16 + 16);
+  // ViT + projector 1744, on the leader only unless --vit sharded.
+  EXPECT_EQ(RankCounts(out, "leader"), (std::vector<long long>{2240, 464, 1744, 4448})) << out;
+  EXPECT_EQ(RankCounts(out, "follower"), (std::vector<long long>{2240, 464, 0, 2704})) << out;
+  ASSERT_EQ(testing::RunCommand(env + bin + " inspect --model " + dir.File("m.h5") + " --tp 2 --vit sharded", &out), 0)
+      << out;
+  EXPECT_EQ(RankCounts(out, "follower"), (std::vector<long long>{2240, 464, 1744, 4448})) << out;
   // Failures exit non-zero with the reason.
   EXPECT_NE(testing::RunCommand(env + bin + " inspect --model " + dir.File("m.h5") + " --tp 3", &out), 0);
-  EXPECT_NE(out.find("not divisible by tp 3"), std::string::npos) << out;
+  EXPECT_NE(out.find("4 query heads are not divisible by --tp 3"), std::string::npos) << out;
   EXPECT_NE(testing::RunCommand(env + bin + " convert --from npz --input " + dir.File("m.npz") + " --output " +
                                     dir.File("x.h5"),
                                 &out),

@@ -16,7 +16,7 @@
 
 #include "io/checkpoint_convert.h"
 #include "io/h5_arrays.h"
-#include "models/generator.h"
+#include "engine/generator.h"
 #include "runtime/check.h"
 
 namespace pg::testing {

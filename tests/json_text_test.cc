@@ -1,9 +1,9 @@
-// pipeline/json_text.h: what the caption job's JSON files store for non-UTF-8 strings.
-#include "pipeline/json_text.h"
+// caption_job/json_text.h: what the caption job's JSON files store for non-UTF-8 strings.
+#include "caption_job/json_text.h"
 
 #include <gtest/gtest.h>
 
-#include "pipeline/caption_record.h"
+#include "caption_job/caption_record.h"
 #include "tests/error_matchers.h"
 
 namespace pg {

@@ -1,5 +1,6 @@
 // The declarative weight table: names and shapes for the real configs (MODEL_FACTS 2 and 4),
-// tensor-parallel hyperslabs, the "split if divisible, else replicate" KV rule, and errors.
+// HF sources, placements, tensor-parallel hyperslabs, the "split if divisible, else
+// replicate" KV rule, per-rank totals with the ViT on the leader only, and errors.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -97,9 +98,10 @@ TEST(WeightTable, ShardSlabsSplitHeadsColumnsAndVocab) {
   s = ShardSlab(FindWeight(t, "llm/embedder/input_embedding"), 3, 4, c.name);
   EXPECT_EQ(s.start, (std::vector<int64_t>{3 * 64288, 0}));
   EXPECT_EQ(s.count, (std::vector<int64_t>{64288, 2048}));
+  // The ViT is never split (leader-only): a rank that loads it reads it whole.
   s = ShardSlab(FindWeight(t, "img/Transformer/encoderblock/MultiHeadDotProductAttention_0/out/kernel"), 1, 4, c.name);
-  EXPECT_EQ(s.start, (std::vector<int64_t>{0, 4, 0, 0}));
-  EXPECT_EQ(s.count, (std::vector<int64_t>{27, 4, 72, 1152}));
+  EXPECT_EQ(s.start, (std::vector<int64_t>{0, 0, 0, 0}));
+  EXPECT_EQ(s.count, (std::vector<int64_t>{27, 16, 72, 1152}));
   // Replicated tensors: every rank reads the whole tensor.
   const WeightSpec& norm = FindWeight(t, "llm/final_norm/scale");
   s = ShardSlab(norm, 3, 4, c.name);
@@ -151,19 +153,144 @@ TEST(WeightTable, IndivisibleSplitNamesModelCountDatasetAxisAndTp) {
   }
 }
 
-TEST(WeightTable, PerRankElementsSplitShardedAndKeepReplicated) {
+// Expected counts written out from the PaliGemma 3B numbers (MODEL_FACTS 2): ViT So400m/14
+// (27 layers, width 1152, MLP 4304, 16x16 patches of 14x14x3), projector 1152 -> 2048, Gemma 2B
+// (18 layers, width 2048, 8 query heads and 1 kv head of 256, MLP 16384, vocab 257152).
+constexpr int64_t kVitLayer = 4 * 1152                 // LayerNorm_0/1 scale + bias
+                              + 4 * 1152 * 1152 + 4 * 1152  // q, k, v, out kernels and biases
+                              + 2 * 1152 * 4304 + 4304 + 1152;  // Dense_0/1 kernels and biases
+constexpr int64_t kVitAndProjector = 14 * 14 * 3 * 1152 + 1152  // patch embedding
+                                     + 256 * 1152                // position embedding
+                                     + 27 * kVitLayer + 2 * 1152  // layers, encoder_norm
+                                     + 1152 * 2048 + 2048;        // head (projector)
+constexpr int64_t kTextSplit = 257152LL * 2048             // embedding (vocabulary rows)
+                               + 18LL * 2 * 8 * 2048 * 256  // q_einsum, attn_vec_einsum (query heads)
+                               + 18LL * 3 * 2048 * 16384;   // gating (gate, up), linear (MLP columns)
+constexpr int64_t kTextWhole = 18LL * 2 * 1 * 2048 * 256  // kv_einsum: 1 kv head, replicated
+                               + 18 * 2 * 2048 + 2048;    // pre_attention/pre_ffw norms, final_norm
+
+TEST(WeightTable, PerRankElementsPlaceViTOnTheLeaderOnly) {
   const ModelConfig c = Cfg("paligemma-3b-pt-224");
   const auto t = WeightTable(c);
-  const RankElements r1 = PerRankElements(t, 1, c.name), r2 = PerRankElements(t, 2, c.name);
-  const RankElements r8 = PerRankElements(t, 8, c.name);
+  EXPECT_EQ(kVitAndProjector + kTextSplit + kTextWhole, 2923335408);
+  const RankElements r1 = PerRankElements(t, 1, c.name);
   EXPECT_EQ(r1.total(), 2923335408);
-  // The replicated part at tp > 1: norms, biases, embeddings of the ViT, projector and the MQA KV.
-  int64_t replicated = 0;
-  for (const WeightSpec& s : t)
-    if (s.shard_axis < 0 || s.name == "llm/layers/attn/kv_einsum/w") replicated += s.num_elements;
-  EXPECT_EQ(r2.replicated, replicated);
-  EXPECT_EQ(r2.sharded * 2, r1.total() - replicated);
-  EXPECT_EQ(r8.sharded * 8, r1.total() - replicated);
+  for (int tp : {2, 4, 8}) {
+    const RankElements leader = PerRankElements(t, tp, c.name, /*holds_vit=*/true);
+    const RankElements follower = PerRankElements(t, tp, c.name, /*holds_vit=*/false);
+    EXPECT_EQ(leader.sharded, kTextSplit / tp) << "tp " << tp;
+    EXPECT_EQ(leader.replicated, kTextWhole) << "tp " << tp;
+    EXPECT_EQ(leader.leader_only, kVitAndProjector) << "tp " << tp;
+    EXPECT_EQ(follower.sharded, kTextSplit / tp) << "tp " << tp;
+    EXPECT_EQ(follower.replicated, kTextWhole) << "tp " << tp;
+    EXPECT_EQ(follower.leader_only, 0) << "tp " << tp;
+    EXPECT_EQ(leader.total() - follower.total(), kVitAndProjector) << "tp " << tp;
+  }
+  // The three-argument form is the leader's view.
+  EXPECT_EQ(PerRankElements(t, 2, c.name).total(), kTextSplit / 2 + kTextWhole + kVitAndProjector);
+}
+
+TEST(WeightTable, PlacementsOfThePaliGemmaTensors) {
+  const ModelConfig c = Cfg("paligemma2-3b-pt-224");
+  for (const WeightSpec& s : WeightTable(c)) {
+    if (s.name.rfind("img/", 0) == 0) {
+      EXPECT_EQ(s.placement, Placement::kLeaderOnly) << s.name;
+      EXPECT_EQ(s.shard_axis, -1) << s.name;
+    } else {
+      EXPECT_NE(s.placement, Placement::kLeaderOnly) << s.name;
+    }
+  }
+  const std::vector<WeightSpec> t = WeightTable(c);
+  const std::map<std::string, std::pair<Placement, int>> split = {
+      {"llm/embedder/input_embedding", {Placement::kVocabRows, 0}},
+      {"llm/layers/attn/q_einsum/w", {Placement::kQueryHeads, 1}},
+      {"llm/layers/attn/kv_einsum/w", {Placement::kKvHeads, 2}},
+      {"llm/layers/attn/attn_vec_einsum/w", {Placement::kQueryHeads, 1}},
+      {"llm/layers/mlp/gating_einsum", {Placement::kMlpColumns, 3}},
+      {"llm/layers/mlp/linear", {Placement::kMlpColumns, 1}},
+      {"llm/layers/post_ffw_norm/scale", {Placement::kReplicated, -1}},
+      {"llm/final_norm/scale", {Placement::kReplicated, -1}},
+  };
+  for (const auto& [name, want] : split) {
+    EXPECT_EQ(FindWeight(t, name).placement, want.first) << name;
+    EXPECT_EQ(FindWeight(t, name).shard_axis, want.second) << name;
+  }
+}
+
+TEST(WeightTable, HfSourcesNameTheHubTensorsAndTheirLayout) {
+  const auto t1 = WeightTable(Cfg("paligemma-3b-pt-224"));
+  const WeightSpec& q = FindWeight(t1, "llm/layers/attn/q_einsum/w");
+  ASSERT_EQ(q.hf.size(), 1u);
+  EXPECT_EQ(q.hf[0].hub_name, "language_model.model.layers.{l}.self_attn.q_proj.weight");
+  EXPECT_EQ(q.hf[0].current_name, "model.language_model.layers.{l}.self_attn.q_proj.weight");
+  EXPECT_EQ(q.hf[0].shape, (std::vector<int64_t>{2048, 2048}));
+  EXPECT_EQ(q.hf[0].transform, HfTransform::kHeadsToGDH);
+  EXPECT_EQ(q.hf[0].head_dim, 256);
+  const WeightSpec& kv = FindWeight(t1, "llm/layers/attn/kv_einsum/w");
+  ASSERT_EQ(kv.hf.size(), 2u);
+  EXPECT_EQ(kv.hf[1].hub_name, "language_model.model.layers.{l}.self_attn.v_proj.weight");
+  EXPECT_EQ(kv.hf[1].part, 1);
+  EXPECT_EQ(kv.hf[1].shape, (std::vector<int64_t>{256, 2048}));
+  const WeightSpec& patch = FindWeight(t1, "img/embedding/kernel");
+  EXPECT_EQ(patch.hf.at(0).current_name, "model.vision_tower.vision_model.embeddings.patch_embedding.weight");
+  EXPECT_EQ(patch.hf.at(0).shape, (std::vector<int64_t>{1152, 3, 14, 14}));
+  EXPECT_EQ(patch.hf.at(0).transform, HfTransform::kPatchEmbed);
+  const WeightSpec& head = FindWeight(t1, "img/head/kernel");
+  EXPECT_EQ(head.hf.at(0).current_name, "model.multi_modal_projector.linear.weight");
+  EXPECT_EQ(head.hf.at(0).shape, (std::vector<int64_t>{2048, 1152}));
+  EXPECT_EQ(head.hf.at(0).transform, HfTransform::kTranspose);
+  const WeightSpec& emb = FindWeight(t1, "llm/embedder/input_embedding");
+  EXPECT_TRUE(emb.hf.at(0).extra_rows_ok);
+  EXPECT_EQ(emb.hf_tied, "language_model.lm_head.weight");
+  EXPECT_EQ(HfCurrentName(emb.hf_tied), "lm_head.weight");
+  // The Gemma 1 naming trap: HF post_attention_layernorm is big_vision's pre_ffw_norm.
+  EXPECT_EQ(FindWeight(t1, "llm/layers/pre_ffw_norm/scale").hf.at(0).hub_name,
+            "language_model.model.layers.{l}.post_attention_layernorm.weight");
+  const auto t2 = WeightTable(Cfg("paligemma2-3b-pt-224"));
+  EXPECT_EQ(FindWeight(t2, "llm/layers/pre_ffw_norm/scale").hf.at(0).hub_name,
+            "language_model.model.layers.{l}.pre_feedforward_layernorm.weight");
+  EXPECT_EQ(FindWeight(t2, "llm/layers/post_attention_norm/scale").hf.at(0).hub_name,
+            "language_model.model.layers.{l}.post_attention_layernorm.weight");
+  EXPECT_EQ(HfLayerName("a.layers.{l}.b", 17), "a.layers.17.b");
+}
+
+std::string TpError(const ModelConfig& c, int tp) {
+  try {
+    CheckTensorParallel(c, tp, /*world_size=*/tp);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(WeightTable, CheckTensorParallelNamesModelCountWhatAndTp) {
+  ModelConfig c = Cfg("paligemma-3b-pt-224");
+  for (int tp : {1, 2, 4, 8}) EXPECT_EQ(TpError(c, tp), "") << tp;
+  EXPECT_EQ(TpError(c, 3), "model 'paligemma-3b-pt-224': 8 query heads are not divisible by --tp 3 (world size 3); "
+                           "use a --tp that divides 8 (1, 2, 4, 8)");
+  EXPECT_EQ(TpError(c, 16), "model 'paligemma-3b-pt-224': 8 query heads are not divisible by --tp 16 (world size "
+                            "16); use a --tp that divides 8 (1, 2, 4, 8)");
+  // The ViT is never split: its counts do not constrain tp.
+  c.vision.mlp_dim = 4303;
+  c.vision.num_heads = 9;
+  EXPECT_EQ(TpError(c, 2), "");
+  c = Cfg("paligemma-3b-pt-224");
+  c.text.mlp_dim = 16382;  // 2 * 8191
+  EXPECT_EQ(TpError(c, 4), "model 'paligemma-3b-pt-224': 16382 MLP columns are not divisible by --tp 4 (world size "
+                           "4); use a --tp that divides 16382 (1, 2, 8191, 16382)");
+  c = Cfg("paligemma-3b-pt-224");
+  c.text.vocab_size = 257154;
+  EXPECT_EQ(TpError(c, 4), "model 'paligemma-3b-pt-224': 257154 vocabulary rows are not divisible by --tp 4 (world "
+                           "size 4); use a --tp that divides 257154 (1, 2, 3, 6, 42859, 85718, 128577, 257154)");
+  // kv heads: split when tp divides them, one per rank when tp is a multiple, else an error.
+  const ModelConfig g2 = Cfg("paligemma2-3b-pt-224");  // 8 heads, 4 kv heads
+  for (int tp : {1, 2, 4, 8}) EXPECT_EQ(TpError(g2, tp), "") << tp;
+  c = g2;
+  c.text.num_heads = 12;
+  c.text.mlp_dim = 12288;
+  c.text.vocab_size = 257154;
+  EXPECT_EQ(TpError(c, 6), "model 'paligemma2-3b-pt-224': 4 key/value heads are not divisible by --tp 6 (world size "
+                           "6); use a --tp that divides 4 (1, 2, 4)");
 }
 
 TEST(WeightTable, FewerKvHeadsThanRanksCountOneHeadPerRank) {

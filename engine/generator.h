@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "models/continuous_batcher.h"
+#include "engine/continuous_batcher.h"
 
 namespace pg {
 

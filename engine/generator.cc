@@ -1,4 +1,4 @@
-#include "models/generator.h"
+#include "engine/generator.h"
 
 #include <algorithm>
 #include <map>

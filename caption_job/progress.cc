@@ -1,4 +1,4 @@
-#include "pipeline/progress.h"
+#include "caption_job/progress.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "dist/abort.h"
-#include "pipeline/part_files.h"
+#include "caption_job/part_files.h"
 #include "runtime/check.h"
 
 namespace pg {

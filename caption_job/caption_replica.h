@@ -22,7 +22,7 @@
 #include "io/tokenizer.h"
 #include "models/paligemma.h"
 #include "models/sampler.h"
-#include "pipeline/image_prefetcher.h"
+#include "caption_job/image_prefetcher.h"
 #include "tensor_parallel/image_token_broadcast.h"
 
 namespace pg {

@@ -1,4 +1,4 @@
-#include "pipeline/caption_record.h"
+#include "caption_job/caption_record.h"
 
 #include <cmath>
 

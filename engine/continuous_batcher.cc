@@ -1,4 +1,4 @@
-#include "models/continuous_batcher.h"
+#include "engine/continuous_batcher.h"
 
 #include <algorithm>
 

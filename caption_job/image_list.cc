@@ -1,11 +1,11 @@
-#include "pipeline/image_list.h"
+#include "caption_job/image_list.h"
 
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
 
-#include "pipeline/fingerprint.h"
+#include "caption_job/fingerprint.h"
 #include "runtime/check.h"
 
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-#include "pipeline/image_prefetcher.h"
+#include "caption_job/image_prefetcher.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "pipeline/part_files.h"
+#include "caption_job/part_files.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -13,8 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pipeline/durable_io.h"
-#include "pipeline/json_text.h"
+#include "caption_job/durable_io.h"
+#include "caption_job/json_text.h"
 #include "runtime/check.h"
 
 namespace fs = std::filesystem;

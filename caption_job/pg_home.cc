@@ -1,4 +1,4 @@
-#include "pipeline/pg_home.h"
+#include "caption_job/pg_home.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "pipeline/manifest.h"
+#include "caption_job/manifest.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -6,10 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pipeline/durable_io.h"
-#include "pipeline/fingerprint.h"
-#include "pipeline/image_list.h"
-#include "pipeline/json_text.h"
+#include "caption_job/durable_io.h"
+#include "caption_job/fingerprint.h"
+#include "caption_job/image_list.h"
+#include "caption_job/json_text.h"
 #include "runtime/check.h"
 
 namespace pg {

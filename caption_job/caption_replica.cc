@@ -1,4 +1,4 @@
-#include "pipeline/caption_replica.h"
+#include "caption_job/caption_replica.h"
 
 #include <chrono>
 #include <map>
@@ -6,11 +6,11 @@
 #include <thread>
 
 #include "dist/fault_injection.h"
-#include "models/continuous_batcher.h"
-#include "models/generator.h"
-#include "pipeline/caption_record.h"
-#include "pipeline/json_text.h"
-#include "pipeline/part_files.h"
+#include "engine/continuous_batcher.h"
+#include "engine/generator.h"
+#include "caption_job/caption_record.h"
+#include "caption_job/json_text.h"
+#include "caption_job/part_files.h"
 #include "runtime/check.h"
 
 namespace pg {

@@ -1,4 +1,4 @@
-#include "pipeline/durable_io.h"
+#include "caption_job/durable_io.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "pipeline/fingerprint.h"
+#include "caption_job/fingerprint.h"
 
 #include <sys/stat.h>
 

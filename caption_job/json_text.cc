@@ -1,4 +1,4 @@
-#include "pipeline/json_text.h"
+#include "caption_job/json_text.h"
 
 #include <nlohmann/json.hpp>
 
