@@ -14,9 +14,9 @@
 #include "models/checkpoint_reader.h"
 #include "engine/generator.h"
 #include "models/random_checkpoint.h"
+#include "models/weight_table.h"
 #include "caption_job/pg_home.h"
-#include "runtime/backend.h"
-#include "tensor_parallel/device_data_plane.h"
+#include "engine/model_session.h"
 
 namespace fs = std::filesystem;
 
@@ -48,14 +48,14 @@ std::vector<double> ColumnMedian(const std::vector<std::vector<double>>& rows) {
   return out;
 }
 
-// Why `tp` cannot shard `c` ("" if it can).
+// Why `tp` cannot shard `c` ("" if it can): the weight table's one divisibility check.
 std::string ShardProblem(const ModelConfig& c, int tp) {
-  std::ostringstream os;
-  if (c.text.num_heads % tp) os << c.text.num_heads << " query heads";
-  else if (c.text.mlp_dim % tp) os << c.text.mlp_dim << " MLP columns";
-  else if (c.text.vocab_size % tp) os << c.text.vocab_size << " vocabulary rows";
-  if (os.str().empty()) return "";
-  return "model '" + c.name + "': " + os.str() + " are not divisible by --tp " + std::to_string(tp);
+  try {
+    CheckTensorParallel(c, tp, tp);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 struct Context {
@@ -113,32 +113,31 @@ BenchRow MeasureCase(Context& cx, BenchLayout& L, BenchRunner& runner, const Ben
 void RunLayout(Context& cx, BenchLayout& L) {
   const BenchOptions& o = cx.o;
   std::unique_ptr<CheckpointReader> ckpt;
-  std::unique_ptr<Backend> backend;
-  std::unique_ptr<Communicator> nccl;
-  std::unique_ptr<TimedCommunicator> timed;
-  std::unique_ptr<PaliGemma> model;
-  const bool any_sharded = Contains(o.vit, std::string("sharded"));
+  ModelOnRank loaded;
+  TimedCommunicator* timed = nullptr;
   AgreePhase(cx.world, "load the model for " + L.Label(), [&] {
     if (!L.active) return;
     ckpt = std::make_unique<CheckpointReader>(cx.model_path);
-    BackendOptions bo;
-    bo.threads = o.threads;
-    bo.device = cx.local_rank;
-    backend = MakeBackend(o.backend, bo);
-    nccl = MakeDeviceDataPlane(*L.tp_comm, *backend, bo.device);
-    if (L.tp > 1) timed = std::make_unique<TimedCommunicator>(nccl ? *nccl : *L.tp_comm);
-    TpGroup tp{timed.get(), L.tp_rank, L.tp};
-    PaliGemmaLoadOptions lo;
-    lo.load_vit = L.tp_rank == 0 || any_sharded;
-    model = std::make_unique<PaliGemma>(*ckpt, *backend, tp, lo);
+    SessionOptions so;
+    so.backend = o.backend;
+    so.threads = o.threads;
+    so.vit = Contains(o.vit, std::string("sharded")) ? VitPlacement::kSharded : VitPlacement::kLeader;
+    loaded = LoadModelOnRank(*ckpt, *L.tp_comm, L.tp_rank, so, cx.local_rank,
+                             [&](Communicator& data_plane) -> std::unique_ptr<Communicator> {
+                               if (L.tp == 1) return nullptr;
+                               auto t = std::make_unique<TimedCommunicator>(data_plane);
+                               timed = t.get();
+                               return t;
+                             });
   });
+  PaliGemma* model = loaded.model.get();
   const double old_timeout = cx.world.collective_timeout();
   cx.world.SetCollectiveTimeout(std::max(old_timeout, kLayoutBarrierTimeoutS));
   if (L.active) {
     for (const CollectiveResult& r : SweepCollectives(L, o.collective_bytes, 3, o.collective_iters))
       if (cx.lead()) cx.collectives.push_back(CollectiveRow{L.ranks, L.tp, L.dp, r});
     const std::string name = model->config().name, dtype = DTypeName(ckpt->dtype());
-    BenchRunner runner(*model, L, timed.get(), cx.images);
+    BenchRunner runner(*model, L, timed, cx.images);
     for (const std::string& vit : o.vit) {
       // At tp 1 both placements are the same run.
       if (L.tp == 1 && vit == "sharded" && Contains(o.vit, std::string("leader"))) continue;

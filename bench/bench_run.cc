@@ -88,46 +88,26 @@ std::vector<float> BenchRunner::DecodeImages(const std::vector<int64_t>& ids) {
   return pixels;
 }
 
-// The same placement as tensor_parallel/image_token_broadcast.h (EncodeImagesForGroup), split
-// into timed phases with a group barrier before the ViT and before the exchange.
+// Decodes this rank's share of the chunk's images and runs the group's ViT placement
+// (EncodeImagesForGroup) with a barrier before the ViT and before the exchange.
 std::vector<float> BenchRunner::EncodeAndShare(const BenchCase& c, const std::vector<int64_t>& ids,
                                                PhaseTimes* t) {
   const ModelConfig& mc = model_.config();
-  const TpGroup& tp = model_.tp();
   const int B = static_cast<int>(ids.size());
-  const size_t per_image = static_cast<size_t>(mc.num_image_tokens()) * mc.text.width;
-  const bool sharded = tp.parallel() && c.vit == VitPlacement::kSharded;
-  const int share = sharded ? (B + tp.size - 1) / tp.size : B;
-  int first = 0, last = B;  // the images this rank runs the ViT on
-  if (sharded) {
-    first = std::min(B, tp.rank * share);
-    last = std::min(B, first + share);
-  } else if (!tp.leader()) {
-    last = 0;
-  }
-  double s = Now();
-  const std::vector<float> pixels = DecodeImages(std::vector<int64_t>(ids.begin() + first, ids.begin() + last));
+  const size_t per_image = static_cast<size_t>(mc.vision.image_size) * mc.vision.image_size * 3;
+  const ImageRange mine = VitShare(model_.tp(), c.vit, B);
+  const double s = Now();
+  std::vector<float> pixels(per_image * mine.last);  // images before `first` stay zero: not read
+  const std::vector<float> decoded =
+      DecodeImages(std::vector<int64_t>(ids.begin() + mine.first, ids.begin() + mine.last));
+  std::copy(decoded.begin(), decoded.end(), pixels.begin() + per_image * mine.first);
   t->image += Now() - s;
-  if (tp.parallel()) layout_.tp_comm->Barrier();
-  s = Now();
-  std::vector<float> mine = model_.EncodeImages(pixels.data(), last - first);  // [last - first, Np, D]
-  t->vit += Now() - s;
-  if (!tp.parallel()) return mine;
-
-  layout_.tp_comm->Barrier();
-  s = Now();
-  std::vector<float> all;
-  if (!sharded) {
-    all = tp.leader() ? std::move(mine) : std::vector<float>(per_image * B);
-    tp.comm->BroadcastHost(all.data(), all.size() * sizeof(float), 0);
-  } else {
-    mine.resize(per_image * share, 0.f);  // short or empty last shares are zero padded
-    all.resize(per_image * share * tp.size);
-    AllGatherHost(*tp.comm, mine.data(), all.data(), mine.size());
-    all.resize(per_image * B);
-  }
-  t->bcast += Now() - s;
-  return all;
+  EncodeTiming timing;
+  timing.barriers = true;
+  std::vector<float> tokens = EncodeImagesForGroup(model_, c.vit, pixels, B, &timing);
+  t->vit += timing.vit_s;
+  t->bcast += timing.exchange_s;
+  return tokens;
 }
 
 void BenchRunner::Generate(const BenchCase& c, const std::vector<int64_t>& ids, const std::vector<float>& tokens,

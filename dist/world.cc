@@ -112,4 +112,14 @@ void World::SetCollectiveTimeout(double seconds) {
   dp_group_->SetCollectiveTimeout(seconds);
 }
 
+int WorldSize() {
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (!initialized || finalized) return 1;
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  return size;
+}
+
 }  // namespace pg

@@ -72,4 +72,7 @@ class World {
   std::unique_ptr<MpiCommunicator> dp_group_;
 };
 
+// The number of processes in MPI_COMM_WORLD (1 when MPI is not initialised).
+int WorldSize();
+
 }  // namespace pg

@@ -5,12 +5,12 @@
 //   mpirun -np 2 paligemma bench --model M.h5 --tp 2 --batch 1,4,16 --new-tokens 20 --out bench-out
 //   mpirun -np 4 --oversubscribe paligemma bench --quick --config configs/tiny.json --out /tmp/b
 //   python3 bench/plot.py bench-out      # PNG plots from the CSVs (gnuplot)
-#include <mpi.h>
 
 #include <memory>
 #include <set>
 
 #include "bench/bench_driver.h"
+#include "dist/world.h"
 #include "launch/commands.h"
 
 namespace pg {
@@ -51,8 +51,7 @@ void RegisterBenchCommand(CLI::App& app) {
     std::set<std::string> given;
     for (const CLI::Option* opt : cmd->get_options())
       if (opt->count() > 0) given.insert(opt->get_name());
-    int world = 1;
-    MPI_Comm_size(MPI_COMM_WORLD, &world);
+    const int world = WorldSize();
     if (o->ranks.empty() && !o->quick) o->ranks = {world};
     o->ApplyQuick(world, given);
     RunBench(*o);

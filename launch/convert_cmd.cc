@@ -7,13 +7,13 @@
 //   paligemma convert --random --config configs/mid.json --output mid.h5 [--dtype f32|bf16] [--seed S]
 //                     (random N(0, 0.02) weights for benchmarks: models/random_checkpoint.h)
 //   paligemma convert --from hf --input hf_model_dir --output m.h5 [--config X.json] [--name N]
-#include <mpi.h>
 #include <sys/stat.h>
 
 #include <cstdio>
 #include <string>
 
 #include "io/checkpoint_convert.h"
+#include "dist/world.h"
 #include "launch/commands.h"
 #include "models/random_checkpoint.h"
 #include "runtime/check.h"
@@ -46,8 +46,7 @@ void RunRandom(const ConvertArgs& a) {
 }
 
 void RunConvert(const ConvertArgs& a) {
-  int world = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &world);
+  const int world = WorldSize();
   PG_CHECK(world == 1, "convert runs as one process; got " << world << " MPI ranks");
   if (!a.dtype.empty())
     PG_CHECK(a.dtype == "f32" || a.dtype == "bf16", "convert: --dtype must be f32 or bf16, got '" << a.dtype << "'");

@@ -17,9 +17,24 @@ enum class VitPlacement { kLeader, kSharded };
 
 VitPlacement ParseVitPlacement(const std::string& name);  // "leader" | "sharded"
 
-// pixels: host [batch, S, S, 3]; only the ranks that run the ViT read it (others may pass
-// an empty vector but must pass the same batch). Returns [batch, Np, D] on every rank.
+// The images [first, last) of a batch of `batch` that this rank runs the ViT on: all of them on
+// the leader (kLeader) or at tp 1, none on the other ranks; a contiguous share of
+// ceil(batch / tp) under kSharded (the last shares may be short or empty).
+struct ImageRange {
+  int first = 0, last = 0;
+};
+ImageRange VitShare(const TpGroup& tp, VitPlacement placement, int batch);
+
+// Optional phase split for `paligemma bench`: with barriers, the group waits before the ViT and
+// before the exchange, so each phase's time is its own (not the wait for another rank's ViT).
+struct EncodeTiming {
+  bool barriers = false;
+  double vit_s = 0, exchange_s = 0;  // accumulated
+};
+
+// pixels: host [batch, S, S, 3]; a rank reads only its VitShare (others may pass an empty
+// vector, or zeros there, but must pass the same batch). Returns [batch, Np, D] on every rank.
 std::vector<float> EncodeImagesForGroup(PaliGemma& model, VitPlacement placement, const std::vector<float>& pixels,
-                                        int batch);
+                                        int batch, EncodeTiming* timing = nullptr);
 
 }  // namespace pg

@@ -1,0 +1,211 @@
+#include "caption_job/caption_job.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iomanip>
+#include <memory>
+#include <sstream>
+
+#include "dist/abort.h"
+#include "dist/error_agreement.h"
+#include "caption_job/caption_replica.h"
+#include "caption_job/image_list.h"
+#include "caption_job/json_text.h"
+#include "caption_job/manifest.h"
+#include "caption_job/part_files.h"
+#include "caption_job/pg_home.h"
+#include "caption_job/progress.h"
+#include "runtime/dtype.h"
+
+namespace fs = std::filesystem;
+
+namespace pg {
+namespace {
+
+// The final barrier waits for the slowest replica; a replica that really hangs is caught by
+// its own tensor-parallel collectives' deadlines, so this one may be long.
+constexpr double kFinalBarrierTimeoutS = 24 * 3600;
+
+// Fills the inputs left empty with the embedded demo's; *defaulted names them.
+void ApplyDemoDefaults(CaptionJobOptions& a, std::vector<std::string>* defaulted) {
+  const std::string home = PgHome();
+  const DemoDefaults d = DemoDefaultsFor(home);
+  auto fill = [&](std::string& v, const std::string& def, const char* what) {
+    if (!v.empty()) return;
+    v = def;
+    defaulted->push_back(std::string(what) + " " + def);
+  };
+  const bool model_defaulted = a.session.model_path.empty();
+  fill(a.session.model_path, d.model, "--model");
+  fill(a.session.tokenizer_path, d.tokenizer, "--tokenizer");
+  fill(a.images, d.images, "--images");
+  fill(a.output, d.output, "--output");
+  PG_CHECK(!model_defaulted || fs::exists(a.session.model_path),
+           "no --model given and the demo model '" << a.session.model_path << "' does not exist (PG_HOME="
+               << home << "); run scripts/demo.sh (it converts assets/demo_model) or pass --model and --tokenizer");
+}
+
+void CheckArgs(const CaptionJobOptions& a) {
+  PG_CHECK(a.batch >= 1, "--batch must be >= 1, got " << a.batch);
+  PG_CHECK(a.max_new_tokens >= 1, "--max-new-tokens must be >= 1, got " << a.max_new_tokens);
+  PG_CHECK(a.decode_threads >= 1, "--decode-threads must be >= 1, got " << a.decode_threads);
+  PG_CHECK(a.prefetch >= 0, "--prefetch must be >= 0, got " << a.prefetch);
+  PG_CHECK(a.max_image_pixels >= 1, "--max-image-pixels must be >= 1, got " << a.max_image_pixels);
+  PG_CHECK(a.progress_every_s > 0, "--progress-every must be > 0, got " << a.progress_every_s);
+  CheckUtf8(a.prompt, "--prompt");
+  a.sampling.Validate();
+  ParseResizeFilter(a.resize);
+  ParseProgressMode(a.progress);
+}
+
+// Paths joined with '\0' (which no path contains) for one broadcast.
+std::vector<std::string> BroadcastList(Communicator& comm, const std::vector<std::string>& list) {
+  std::string joined;
+  if (comm.rank() == 0)
+    for (const std::string& p : list) joined.append(p).push_back('\0');
+  joined = comm.BroadcastString(joined, 0);
+  std::vector<std::string> out;
+  for (size_t start = 0, end; (end = joined.find('\0', start)) != std::string::npos; start = end + 1)
+    out.push_back(joined.substr(start, end - start));
+  return out;
+}
+
+// World rank 0's part of the setup: the list, the parts directory, the manifest, the scan.
+struct JobState {
+  std::vector<std::string> images;
+  std::vector<uint8_t> done;
+  std::unique_ptr<PartsDirLock> lock;
+  std::unique_ptr<ProgressReporter> progress;
+  PartScan scan;
+};
+
+void PrepareJob(const CaptionJobOptions& a, const ModelSession& s, const std::string& parts_dir, JobState* job) {
+  CheckCaptionPromptFits(s.checkpoint->config(), *s.tokenizer, a.prompt, a.max_new_tokens);
+  job->images = ListImages(a.images);
+  const fs::path out_dir = fs::path(a.output).parent_path();
+  try {
+    if (!out_dir.empty()) fs::create_directories(out_dir);
+    fs::create_directories(parts_dir);
+  } catch (const fs::filesystem_error& e) {
+    PG_THROW("--output '" << a.output << "': cannot create the directory '" << e.path1().string()
+                          << "': " << e.code().message());
+  }
+  job->lock = std::make_unique<PartsDirLock>(parts_dir);
+  const std::string manifest_path = (fs::path(parts_dir) / "manifest.json").string();
+  if (a.restart) {
+    for (const std::string& p : ListPartFiles(parts_dir)) fs::remove(p);
+    fs::remove(manifest_path);
+  }
+  PG_CHECK(fs::exists(manifest_path) || ListPartFiles(parts_dir).empty(),
+           "'" << parts_dir << "' holds part files but no manifest.json, so they cannot be checked against this job; "
+                  "pass --restart to discard them or choose another --output");
+  CaptionJobSpec spec;
+  spec.model_path = a.session.model_path;
+  spec.model_config_json = s.checkpoint->config().ToJsonText();
+  spec.model_dtype = DTypeName(s.checkpoint->dtype());
+  spec.tokenizer_path = a.session.tokenizer_path;
+  spec.prompt = a.prompt;
+  spec.max_new_tokens = a.max_new_tokens;
+  spec.sampling = a.sampling;
+  spec.resize = a.resize;
+  spec.backend = a.session.backend;
+  spec.max_image_pixels = a.max_image_pixels;
+  spec.images = job->images;
+  CheckOrWriteManifest(manifest_path, BuildManifest(spec));
+  job->scan = ScanPartFiles(parts_dir, job->images, /*repair=*/true);
+  job->done = job->scan.done;
+  job->progress = std::make_unique<ProgressReporter>(parts_dir, static_cast<int64_t>(job->images.size()),
+                                                     job->scan.records, ParseProgressMode(a.progress),
+                                                     a.progress_every_s);
+}
+
+ReplicaOptions MakeReplicaOptions(const CaptionJobOptions& a, const ModelConfig& c) {
+  ReplicaOptions ro;
+  ro.prompt = a.prompt;
+  ro.batch = a.batch;
+  ro.max_new_tokens = a.max_new_tokens;
+  ro.sampling = a.sampling;
+  ro.vit = ParseVitPlacement(a.vit);
+  ro.prefetch.threads = a.decode_threads;
+  ro.prefetch.capacity = a.prefetch > 0 ? a.prefetch : std::max(4, 2 * a.batch);
+  ro.prefetch.image_size = c.vision.image_size;
+  ro.prefetch.filter = ParseResizeFilter(a.resize);
+  ro.prefetch.decode.max_pixels = a.max_image_pixels;
+  if (const char* ms = std::getenv("PG_DEBUG_CAPTION_STEP_DELAY_MS")) ro.step_delay_s = std::atof(ms) / 1000.0;
+  return ro;
+}
+
+}  // namespace
+
+void RunCaptionJob(CaptionJobOptions a) {
+  std::vector<std::string> defaulted;  // which inputs came from the embedded demo
+  ApplyDemoDefaults(a, &defaulted);
+  CheckSameOnEveryRank([&] { CheckArgs(a); });
+  ModelSession s = ModelSession::Open(a.session);
+  const WorldConfig& w = s.world->config();
+  Communicator& all = s.world->world();
+  const bool rank0 = s.is_world_leader();
+  const std::string parts_dir = PartsDirFor(a.output);
+
+  JobState job;
+  AgreePhase(all, "prepare the caption job", [&] {
+    if (rank0) PrepareJob(a, s, parts_dir, &job);
+  });
+  job.images = BroadcastList(all, job.images);
+  job.done.resize(job.images.size());
+  all.BroadcastHost(job.done.data(), job.done.size(), 0);
+
+  // Pending images dealt round-robin over the replicas.
+  std::vector<PrefetchJob> mine;
+  int64_t pending = 0;
+  for (size_t i = 0; i < job.images.size(); ++i) {
+    if (job.done[i]) continue;
+    if (pending++ % w.dp == w.dp_rank) mine.push_back(PrefetchJob{static_cast<int64_t>(i), job.images[i]});
+  }
+  if (rank0) {
+    for (const std::string& d : defaulted) WriteStderrLine("caption: embedded demo default " + d);
+    std::ostringstream os;
+    os << "caption: " << job.images.size() << " images, " << job.scan.records << " already recorded in "
+       << parts_dir << "/";
+    if (job.scan.repaired_files > 0)
+      os << " (cut a torn last line: " << job.scan.repaired_bytes << " bytes in " << job.scan.repaired_files
+         << " file" << (job.scan.repaired_files == 1 ? "" : "s") << ")";
+    os << ", " << pending << " to caption on " << w.dp << " replica" << (w.dp == 1 ? "" : "s") << " x --tp "
+       << w.tp << ", batch " << a.batch;
+    WriteStderrLine(os.str());
+  }
+
+  std::unique_ptr<CaptionReplica> replica;
+  AgreePhase(all, "allocate the KV cache", [&] {
+    replica = std::make_unique<CaptionReplica>(*s.model, *s.tokenizer, s.world->tp_group(),
+                                               MakeReplicaOptions(a, s.model->config()));
+  });
+  if (rank0) job.progress->Start();
+  const ReplicaStats st = replica->Run(mine, PartFilePath(parts_dir, w.dp_rank));
+  if (a.verbose && w.tp_rank == 0) {
+    std::ostringstream os;
+    os << RankTag() << " replica " << w.dp_rank << "/" << w.dp << ": " << st.images << " images (" << st.errors
+       << " errors), " << st.tokens << " tokens, " << st.steps << " steps; waited " << st.wait_images_s
+       << " s for images, ViT " << st.vit_s << " s, decoder " << st.step_s << " s";
+    WriteStderrLine(os.str());
+  }
+
+  all.SetCollectiveTimeout(std::max(all.collective_timeout(), kFinalBarrierTimeoutS));
+  all.Barrier();
+  AgreePhase(all, "merge the part files", [&] {
+    if (!rank0) return;
+    const ProgressSnapshot p = job.progress->Stop();
+    const MergeStats m = MergePartFiles(parts_dir, job.images, a.output);
+    std::ostringstream os;
+    os << "caption: wrote " << a.output << ": " << m.records << " records (" << m.records - m.errors << " ok, "
+       << m.errors << " error" << (m.errors == 1 ? "" : "s") << "); this run: " << p.done_now << " images, "
+       << p.tokens << " tokens in " << FormatDuration(p.elapsed_s) << " (" << std::fixed << std::setprecision(1)
+       << (p.elapsed_s > 0 ? p.done_now / p.elapsed_s : 0.0) << " images/s, "
+       << (p.elapsed_s > 0 ? p.tokens / p.elapsed_s : 0.0) << " tokens/s)";
+    WriteStderrLine(os.str());
+  });
+}
+
+}  // namespace pg

@@ -1,0 +1,47 @@
+// The caption job: large-batch offline captioning of a directory or list of images into JSON
+// Lines, resumable, over a [dp, tp] world (mpirun -np dp*tp paligemma caption ... --tp tp).
+// `paligemma caption` (launch/caption_cmd.cc) parses its flags into CaptionJobOptions and calls
+// RunCaptionJob on every rank.
+//
+// Work split: the sorted, deduplicated input list (caption_job/image_list.h) minus the images
+// already recorded in OUT.jsonl.parts/ is dealt round-robin over the dp replicas (pending item
+// j goes to replica j % dp), so replicas get the same amount of work whatever was done before.
+// Each replica's leader appends its records to OUT.jsonl.parts/part-<dp_rank>.jsonl; world
+// rank 0 merges them into OUT.jsonl (atomic rename) with one record per image in input order.
+// See caption_job/part_files.h (resume), caption_job/manifest.h (what must not change on resume),
+// caption_job/caption_record.h (the record), caption_job/caption_replica.h (the per-group protocol).
+//
+// With no --model / --tokenizer / --images / --output, the embedded demo is used
+// (caption_job/pg_home.h): PG_HOME/build/demo_model.h5, PG_HOME/assets/tokenizer/tiny.model,
+// PG_HOME/assets/images, ./out/captions.jsonl; PG_HOME defaults to the directory two levels
+// above the executable (build/paligemma -> the repository). scripts/demo.sh prepares it.
+//
+// Debug hook for the kill/resume tests: PG_DEBUG_CAPTION_STEP_DELAY_MS=N sleeps N ms after
+// every engine iteration, so that a job can be killed mid-run.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/model_session.h"
+#include "models/sampler.h"
+
+namespace pg {
+
+struct CaptionJobOptions {
+  SessionOptions session;
+  std::string images, output, prompt = "caption en";
+  std::string resize = "bilinear", vit = "leader", progress = "auto";
+  int batch = 16, max_new_tokens = 40, decode_threads = 2, prefetch = 0;
+  int64_t max_image_pixels = int64_t{64} << 20;
+  double progress_every_s = 5;
+  bool restart = false, verbose = false;
+  SamplingParams sampling;
+};
+
+// Runs the whole job on this rank (collective over MPI_COMM_WORLD); throws pg::Error naming the
+// bad input. Options left empty (model, tokenizer, images, output) take the embedded demo's.
+void RunCaptionJob(CaptionJobOptions options);
+
+}  // namespace pg
