@@ -27,7 +27,7 @@
 
 #include "fuzz/micro_config.h"
 #include "models/checkpoint_writer.h"
-#include "models/hdf5_util.h"
+#include "io/hdf5_util.h"
 #include "models/weight_table.h"
 
 namespace pg::fuzz {

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "models/hdf5_util.h"
+#include "io/hdf5_util.h"
 #include "runtime/check.h"
 
 namespace pg {

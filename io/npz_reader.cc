@@ -3,7 +3,6 @@
 #include <cctype>
 #include <cstring>
 
-#include "models/weight_table.h"
 #include "runtime/check.h"
 #include "runtime/dtype.h"
 

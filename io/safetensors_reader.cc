@@ -13,7 +13,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "models/weight_table.h"
 #include "runtime/check.h"
 #include "runtime/dtype.h"
 

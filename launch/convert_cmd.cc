@@ -1,5 +1,5 @@
 // paligemma convert: a big_vision .npz or a Hugging Face safetensors checkpoint -> our HDF5
-// checkpoint (io/checkpoint_convert.h). Single process; streams tensor by tensor and writes
+// checkpoint (convert/checkpoint_convert.h). Single process; streams tensor by tensor and writes
 // OUT.h5.tmp, validated and renamed to OUT.h5 only on success.
 //
 //   paligemma convert --from npz --input paligemma-3b-pt-224.npz --config configs/paligemma-3b-pt-224.json \
@@ -12,7 +12,7 @@
 #include <cstdio>
 #include <string>
 
-#include "io/checkpoint_convert.h"
+#include "convert/checkpoint_convert.h"
 #include "dist/world.h"
 #include "launch/commands.h"
 #include "models/random_checkpoint.h"
@@ -96,7 +96,7 @@ void RegisterConvertCommand(CLI::App& app) {
   cmd->add_option("--dtype", args->dtype, "stored dtype: f32 or bf16 (default: bf16 if the source is all bf16)");
   cmd->add_option("--name", args->name, "hf: model name stored in the checkpoint (default hf-import)");
   cmd->add_option("--max-seq-len", args->max_seq_len, "hf: max sequence length (default image tokens + 256)");
-  cmd->add_option("--vocab", args->vocab, "hf: vocabulary size (default: the rule in io/hf_import.h)");
+  cmd->add_option("--vocab", args->vocab, "hf: vocabulary size (default: the rule in convert/hf_import.h)");
   cmd->add_flag("--verbose", args->verbose, "print every tensor as it is converted");
   cmd->add_flag("--random", args->random, "no source: random N(0, 0.02) weights for --config (benchmarks)");
   cmd->add_option("--seed", args->seed, "--random: seed of the weights (same seed, same file)");

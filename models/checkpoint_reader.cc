@@ -12,7 +12,7 @@
 #include "models/checkpoint_writer.h"
 #include "models/hdf5_storage_check.h"
 #include "runtime/run_in_child.h"
-#include "models/hdf5_util.h"
+#include "io/hdf5_util.h"
 #include "runtime/check.h"
 
 namespace pg {

@@ -1,6 +1,6 @@
 #include "models/hdf5_storage_check.h"
 
-#include "models/hdf5_util.h"
+#include "io/hdf5_util.h"
 #include "runtime/check.h"
 
 namespace pg {

@@ -45,15 +45,6 @@ std::string HfLayerName(const std::string& hub_name, int64_t layer) {
   return hub_name.substr(0, at) + std::to_string(layer) + hub_name.substr(at + 3);
 }
 
-int64_t CheckedNumElements(const std::vector<int64_t>& shape, const std::string& what) {
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    PG_CHECK(d >= 0, what << ": negative dimension in shape " << ShapeStr(shape));
-    PG_CHECK(!__builtin_mul_overflow(n, d, &n),
-             what << ": shape " << ShapeStr(shape) << " has more elements than fit in 64 bits");
-  }
-  return n;
-}
 
 namespace {
 

@@ -145,7 +145,4 @@ RankElements PerRankElements(const std::vector<WeightSpec>& table, int tp_size, 
 // The tp leader's view (holds_vit = true).
 RankElements PerRankElements(const std::vector<WeightSpec>& table, int tp_size, const std::string& model_name);
 
-// Product of `shape`; throws naming `what` on a negative dim or int64 overflow.
-int64_t CheckedNumElements(const std::vector<int64_t>& shape, const std::string& what);
-
 }  // namespace pg

@@ -34,6 +34,7 @@ inline std::string ShapeStr(const std::vector<int64_t>& shape) {
   return os.str();
 }
 
+
 }  // namespace pg
 
 #define PG_THROW(msg_stream)                                            \
@@ -47,3 +48,18 @@ inline std::string ShapeStr(const std::vector<int64_t>& shape) {
   do {                                                                  \
     if (!(cond)) PG_THROW(msg_stream);                                  \
   } while (0)
+
+namespace pg {
+
+// Product of `shape`; throws naming `what` on a negative dim or int64 overflow.
+inline int64_t CheckedNumElements(const std::vector<int64_t>& shape, const std::string& what) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    PG_CHECK(d >= 0, what << ": negative dimension in shape " << ShapeStr(shape));
+    PG_CHECK(!__builtin_mul_overflow(n, d, &n),
+             what << ": shape " << ShapeStr(shape) << " has more elements than fit in 64 bits");
+  }
+  return n;
+}
+
+}  // namespace pg

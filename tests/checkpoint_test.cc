@@ -12,7 +12,7 @@
 #include "tests/error_matchers.h"
 #include "models/checkpoint_reader.h"
 #include "models/checkpoint_writer.h"
-#include "models/hdf5_util.h"
+#include "io/hdf5_util.h"
 #include "tests/checkpoint_test_util.h"
 #include "tests/source_writers_test_util.h"
 

@@ -12,9 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/error_matchers.h"
-#include "io/checkpoint_convert.h"
+#include "convert/checkpoint_convert.h"
 #include "runtime/check.h"
-#include "io/hf_import.h"
+#include "convert/hf_import.h"
 #include "io/safetensors_reader.h"
 #include "models/checkpoint_reader.h"
 #include "tests/checkpoint_test_util.h"

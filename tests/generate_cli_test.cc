@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "hf_fixture.h"
@@ -60,6 +61,48 @@ TEST(GenerateCli, PrintsHuggingFaceTextAndWritesLogits) {
                                       ref.logits[(static_cast<size_t>(b) * ref.steps + s) * ref.vocab + v]));
     EXPECT_LE(err, 1e-4 * ref.max_abs_logit) << "image " << b;
   }
+  fs::remove_all(work);
+}
+
+// Mixed prompt lengths from the command line: one --prompt per --image (and the same requests
+// from a --requests JSONL file), fewer slots than requests (--batch 2): each line is the image
+// and the text HF generated for it (gemma1_batch stops two sequences early at <eos>).
+TEST(GenerateCli, PromptPerImageAndRequestsFileMatchHuggingFace) {
+  const std::string name = "gemma1_batch";
+  const fs::path work = fs::temp_directory_path() / ("pg_generate_pairs_" + std::to_string(getpid()));
+  fs::create_directories(work);
+  const std::string h5 = testing::ConvertFixture(name, (work / "model.h5").string());
+  const testing::HfReference ref = testing::HfReference::Load(name);
+  H5ArrayFile f(testing::FixtureDir(name) + "/reference.h5", "r");
+  const std::vector<std::string> prompts = f.ReadStrings("prompt_text");
+  const std::string tok_path = std::string(PG_SOURCE_DIR) + "/assets/tokenizer/tiny.model";
+  Tokenizer tok = Tokenizer::Load(tok_path);
+  const std::string bin = std::string(PG_BINARY_DIR) + "/paligemma generate --model " + h5 + " --tokenizer " +
+                          tok_path + " --max-new-tokens " + std::to_string(ref.steps) + " --batch 2";
+  std::string pairs, expected;
+  std::ofstream jsonl(work / "requests.jsonl");
+  for (int b = 0; b < ref.batch; ++b) {
+    const std::string image = testing::FixtureDir(name) + "/image_" + std::to_string(b) + ".png";
+    pairs += " --image " + image + " --prompt '" + prompts[b] + "'";
+    jsonl << "{\"image\": \"" << image << "\", \"prompt\": \"" << prompts[b] << "\"}\n";
+    expected += image + "\t" + tok.Decode(ref.tokens[b]) + "\n";
+  }
+  jsonl.close();
+  int status = 0;
+  std::string out = RunCapture(bin + pairs + " 2>&1", &status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_EQ(out, expected);
+  out = RunCapture(bin + " --requests " + (work / "requests.jsonl").string() + " 2>&1", &status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_EQ(out, expected);
+
+  // Two prompts for four images: an error naming the flags, no output.
+  const std::string image0 = testing::FixtureDir(name) + "/image_0.png";
+  out = RunCapture(bin + " --image " + image0 + " --image " + image0 + " --image " + image0 +
+                       " --prompt a --prompt b 2>&1",
+                   &status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(out.find("2 --prompt values for 3 --image values"), std::string::npos) << out;
   fs::remove_all(work);
 }
 

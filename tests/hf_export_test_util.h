@@ -1,6 +1,6 @@
 // Test-only big_vision -> Hugging Face export, written directly from transformers'
 // convert_paligemma_weights_to_hf.py (MODEL_FACTS 3.2) as explicit index formulas, so it is
-// independent of the converter's io/hf_tensor_map.cc. Each HF tensor is a gather of its
+// independent of the converter's convert/hf_tensor_map.cc. Each HF tensor is a gather of its
 // source dataset; 2-byte stores keep their exact bits (F16 / BF16 safetensors).
 #pragma once
 

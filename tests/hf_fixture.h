@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "io/checkpoint_convert.h"
+#include "convert/checkpoint_convert.h"
 #include "io/h5_arrays.h"
 #include "engine/generator.h"
 #include "runtime/check.h"

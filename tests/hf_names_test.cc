@@ -2,7 +2,7 @@
 // converter's table is written in.
 #include <gtest/gtest.h>
 
-#include "io/hf_import.h"
+#include "convert/hf_import.h"
 #include "models/weight_table.h"
 
 namespace pg {

@@ -1,4 +1,4 @@
-#include "io/hf_import.h"
+#include "convert/hf_import.h"
 
 #include <cstring>
 #include <fstream>

@@ -1,10 +1,10 @@
-// HfTensorMap (declared in io/hf_import.h): every HF PaliGemma tensor name -> the slab of the
+// HfTensorMap (declared in convert/hf_import.h): every HF PaliGemma tensor name -> the slab of the
 // big_vision dataset it fills and the transform. The names, shapes and transforms are the
 // weight table's HF sources (models/weight_table.cc); this file only expands stacked
 // datasets per layer and turns each source into a hyperslab.
 #include <string>
 
-#include "io/hf_import.h"
+#include "convert/hf_import.h"
 #include "models/weight_table.h"
 #include "runtime/check.h"
 

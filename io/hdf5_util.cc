@@ -1,4 +1,4 @@
-#include "models/hdf5_util.h"
+#include "io/hdf5_util.h"
 
 #include <sstream>
 

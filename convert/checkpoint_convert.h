@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "io/hf_import.h"
+#include "convert/hf_import.h"
 #include "models/model_config.h"
 #include "runtime/dtype.h"
 

@@ -1,4 +1,4 @@
-#include "io/checkpoint_convert.h"
+#include "convert/checkpoint_convert.h"
 
 #include <sys/stat.h>
 
