@@ -1,12 +1,14 @@
 #include "models/gemma.h"
 
+#include "models/weight_names.h"
+
 #include <algorithm>
 #include <string>
 
 namespace pg {
 namespace {
 
-const std::string kLayers = "llm/layers/";
+namespace wn = weight_names;
 
 // An einsum slab [heads, D, hd] placed as columns [col0, col0 + heads * hd) of dst [D, width]
 // (x @ W then gives [.., heads, hd] in those columns).
@@ -20,11 +22,10 @@ void PlaceHeads(const float* src, int64_t heads, int64_t D, int64_t hd, int64_t 
 // (K < tp, e.g. MQA, or Gemma 2 with 4 kv heads at tp 8) every rank keeps the one kv head its
 // query heads use (query head n uses kv head n / (N / K)), as vLLM replicates KV heads.
 std::vector<float> KvHeadsForRank(WeightLoader& ld, const TextConfig& t, int layer, std::vector<int64_t>* count) {
-  const std::string name = kLayers + "attn/kv_einsum/w";
+  const std::string name = wn::kKvEinsum;
   const int tp = ld.tp_size(), K = t.num_kv_heads;
   if (K % tp == 0) return ld.LayerHost(name, layer, true, count);
-  PG_CHECK(tp % K == 0, "tensor parallel size " << tp << " neither divides nor is a multiple of the " << K
-                                                << " kv heads; use a --tp that divides " << t.num_heads);
+  // CheckTensorParallel (PaliGemma's constructor) has checked that tp is a multiple of K here.
   std::vector<float> all = ld.LayerHost(name, layer, false, count);  // [1, 2, K, D, H]
   const int64_t per_head = (*count)[3] * (*count)[4];
   const int64_t head = static_cast<int64_t>(ld.tp_rank()) * K / tp;
@@ -45,19 +46,19 @@ GemmaWeights LoadGemma(WeightLoader& ld, const ModelConfig& config) {
   GemmaWeights w;
   std::vector<int64_t> count;
   const int64_t vocab_local = t.vocab_size / ld.tp_size();
-  w.embedding = ld.Rows("llm/embedder/input_embedding", {vocab_local, D}, &w.vocab_offset);
+  w.embedding = ld.Rows(wn::kEmbedding, {vocab_local, D}, &w.vocab_offset);
   for (int l = 0; l < t.depth; ++l) {
     const std::string tag = "llm.layer" + std::to_string(l) + ".";
     GemmaLayerWeights L;
-    L.pre_attn_norm = ld.Layer(kLayers + "pre_attention_norm/scale", l, false, {D}, tag + "pre_attention_norm");
-    L.pre_ffw_norm = ld.Layer(kLayers + "pre_ffw_norm/scale", l, false, {D}, tag + "pre_ffw_norm");
+    L.pre_attn_norm = ld.Layer(wn::kPreAttentionNorm, l, false, {D}, tag + "pre_attention_norm");
+    L.pre_ffw_norm = ld.Layer(wn::kPreFfwNorm, l, false, {D}, tag + "pre_ffw_norm");
     if (t.post_norms) {
-      L.post_attn_norm = ld.Layer(kLayers + "post_attention_norm/scale", l, false, {D}, tag + "post_attention_norm");
-      L.post_ffw_norm = ld.Layer(kLayers + "post_ffw_norm/scale", l, false, {D}, tag + "post_ffw_norm");
+      L.post_attn_norm = ld.Layer(wn::kPostAttentionNorm, l, false, {D}, tag + "post_attention_norm");
+      L.post_ffw_norm = ld.Layer(wn::kPostFfwNorm, l, false, {D}, tag + "post_ffw_norm");
     }
     // q_einsum [L, N, D, H] (this rank's query heads) and kv_einsum [L, 2, K, D, H] (its kv
     // heads; replicated for MQA) fused into one [D, (heads + 2 kv_heads) * H] matrix: one GEMM.
-    std::vector<float> q = ld.LayerHost(kLayers + "attn/q_einsum/w", l, true, &count);
+    std::vector<float> q = ld.LayerHost(wn::kQEinsum, l, true, &count);
     const int64_t heads = count[1];
     std::vector<float> kv = KvHeadsForRank(ld, t, l, &count);
     const int64_t kv_heads = count[2];
@@ -69,9 +70,9 @@ GemmaWeights LoadGemma(WeightLoader& ld, const ModelConfig& config) {
     PlaceHeads(kv.data() + half, kv_heads, D, hd, width, (heads + kv_heads) * hd, qkv.data());
     L.wqkv = be.UploadWeight(tag + "wqkv", {D, width}, qkv.data());
     // attn_vec_einsum [L, N, H, D] is already [heads_local * hd, D] row-major.
-    L.wo = ld.Layer(kLayers + "attn/attn_vec_einsum/w", l, true, {heads * hd, D}, tag + "wo");
+    L.wo = ld.Layer(wn::kAttnVecEinsum, l, true, {heads * hd, D}, tag + "wo");
     // gating_einsum [L, 2, D, F]: [gate | up] side by side -> one GEMM.
-    std::vector<float> g = ld.LayerHost(kLayers + "mlp/gating_einsum", l, true, &count);
+    std::vector<float> g = ld.LayerHost(wn::kGatingEinsum, l, true, &count);
     const int64_t F = count[3];
     std::vector<float> gu(g.size());
     for (int64_t d = 0; d < D; ++d)
@@ -80,13 +81,13 @@ GemmaWeights LoadGemma(WeightLoader& ld, const ModelConfig& config) {
         gu[d * 2 * F + F + f] = g[(D + d) * F + f];
       }
     L.w_gate_up = be.UploadWeight(tag + "w_gate_up", {D, 2 * F}, gu.data());
-    L.w_down = ld.Layer(kLayers + "mlp/linear", l, true, {F, D}, tag + "w_down");
+    L.w_down = ld.Layer(wn::kMlpLinear, l, true, {F, D}, tag + "w_down");
     w.heads_local = static_cast<int>(heads);
     w.kv_heads_local = static_cast<int>(kv_heads);
     w.d_ff_local = static_cast<int>(F);
     w.layers.push_back(std::move(L));
   }
-  w.final_norm = ld.Whole("llm/final_norm/scale", {D});
+  w.final_norm = ld.Whole(wn::kFinalNorm, {D});
   return w;
 }
 

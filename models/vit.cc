@@ -1,14 +1,14 @@
 #include "models/vit.h"
 
+#include "models/weight_names.h"
+
 #include <cmath>
 #include <string>
 
 namespace pg {
 namespace {
 
-const std::string kBlock = "img/Transformer/encoderblock/";
-const std::string kAttn = kBlock + "MultiHeadDotProductAttention_0/";
-const std::string kMlp = kBlock + "MlpBlock_0/";
+namespace wn = weight_names;
 
 // im2col: pixels [B, S, S, 3] -> patches [B * Np, P * P * 3], each row ordered (kh, kw, c)
 // to match the flattened HWIO conv kernel; patches are row-major over the grid.
@@ -31,42 +31,45 @@ VitWeights LoadVit(WeightLoader& ld, const ModelConfig& config) {
   const VisionConfig& v = config.vision;
   const int64_t Dv = v.width, Fv = v.mlp_dim, P = v.patch_size;
   VitWeights w;
-  w.patch_kernel = ld.Whole("img/embedding/kernel", {P * P * 3, Dv});
-  w.patch_bias = ld.Whole("img/embedding/bias", {Dv});
-  w.pos_embedding = ld.Whole("img/pos_embedding", {v.num_patches(), Dv});
+  w.patch_kernel = ld.Whole(wn::kPatchKernel, {P * P * 3, Dv});
+  w.patch_bias = ld.Whole(wn::kPatchBias, {Dv});
+  w.pos_embedding = ld.Whole(wn::kPosEmbedding, {v.num_patches(), Dv});
   for (int l = 0; l < v.depth; ++l) {
     const std::string tag = "vit.layer" + std::to_string(l) + ".";
     VitLayerWeights L;
-    L.ln0_scale = ld.Layer(kBlock + "LayerNorm_0/scale", l, false, {Dv}, tag + "ln0.scale");
-    L.ln0_bias = ld.Layer(kBlock + "LayerNorm_0/bias", l, false, {Dv}, tag + "ln0.bias");
+    L.ln0_scale = ld.Layer(wn::kVitLn0Scale, l, false, {Dv}, tag + "ln0.scale");
+    L.ln0_bias = ld.Layer(wn::kVitLn0Bias, l, false, {Dv}, tag + "ln0.bias");
     // query / key / value kernels [Dv, Nv, Hv] and biases [Nv, Hv] fused: one GEMM with one bias.
     std::vector<float> wqkv(static_cast<size_t>(Dv) * 3 * Dv), bqkv(static_cast<size_t>(3 * Dv));
     std::vector<int64_t> count;
     int part = 0;
-    for (const char* proj : {"query", "key", "value"}) {
-      const std::vector<float> w = ld.LayerHost(kAttn + proj + "/kernel", l, false, &count);  // [1, Dv, Nv, Hv]
+    const std::pair<const char*, const char*> parts[] = {{wn::kVitQueryKernel, wn::kVitQueryBias},
+                                                         {wn::kVitKeyKernel, wn::kVitKeyBias},
+                                                         {wn::kVitValueKernel, wn::kVitValueBias}};
+    for (const auto& [kernel, bias] : parts) {
+      const std::vector<float> w = ld.LayerHost(kernel, l, false, &count);  // [1, Dv, Nv, Hv]
       for (int64_t d = 0; d < Dv; ++d)
         std::copy(w.begin() + d * Dv, w.begin() + (d + 1) * Dv, wqkv.begin() + d * 3 * Dv + part * Dv);
-      const std::vector<float> b = ld.LayerHost(kAttn + proj + "/bias", l, false, &count);  // [1, Nv, Hv]
+      const std::vector<float> b = ld.LayerHost(bias, l, false, &count);  // [1, Nv, Hv]
       std::copy(b.begin(), b.end(), bqkv.begin() + part * Dv);
       ++part;
     }
     L.wqkv = ld.backend().UploadWeight(tag + "wqkv", {Dv, 3 * Dv}, wqkv.data());
     L.bqkv = ld.backend().UploadWeight(tag + "bqkv", {3 * Dv}, bqkv.data());
-    L.wo = ld.Layer(kAttn + "out/kernel", l, false, {Dv, Dv}, tag + "wo");
-    L.bo = ld.Layer(kAttn + "out/bias", l, false, {Dv}, tag + "bo");
-    L.ln1_scale = ld.Layer(kBlock + "LayerNorm_1/scale", l, false, {Dv}, tag + "ln1.scale");
-    L.ln1_bias = ld.Layer(kBlock + "LayerNorm_1/bias", l, false, {Dv}, tag + "ln1.bias");
-    L.w_fc1 = ld.Layer(kMlp + "Dense_0/kernel", l, false, {Dv, Fv}, tag + "fc1.w");
-    L.b_fc1 = ld.Layer(kMlp + "Dense_0/bias", l, false, {Fv}, tag + "fc1.b");
-    L.w_fc2 = ld.Layer(kMlp + "Dense_1/kernel", l, false, {Fv, Dv}, tag + "fc2.w");
-    L.b_fc2 = ld.Layer(kMlp + "Dense_1/bias", l, false, {Dv}, tag + "fc2.b");
+    L.wo = ld.Layer(wn::kVitOutKernel, l, false, {Dv, Dv}, tag + "wo");
+    L.bo = ld.Layer(wn::kVitOutBias, l, false, {Dv}, tag + "bo");
+    L.ln1_scale = ld.Layer(wn::kVitLn1Scale, l, false, {Dv}, tag + "ln1.scale");
+    L.ln1_bias = ld.Layer(wn::kVitLn1Bias, l, false, {Dv}, tag + "ln1.bias");
+    L.w_fc1 = ld.Layer(wn::kVitFc1Kernel, l, false, {Dv, Fv}, tag + "fc1.w");
+    L.b_fc1 = ld.Layer(wn::kVitFc1Bias, l, false, {Fv}, tag + "fc1.b");
+    L.w_fc2 = ld.Layer(wn::kVitFc2Kernel, l, false, {Fv, Dv}, tag + "fc2.w");
+    L.b_fc2 = ld.Layer(wn::kVitFc2Bias, l, false, {Dv}, tag + "fc2.b");
     w.layers.push_back(std::move(L));
   }
-  w.norm_scale = ld.Whole("img/Transformer/encoder_norm/scale", {Dv});
-  w.norm_bias = ld.Whole("img/Transformer/encoder_norm/bias", {Dv});
-  w.head_kernel = ld.Whole("img/head/kernel", {Dv, config.text.width});
-  w.head_bias = ld.Whole("img/head/bias", {config.text.width});
+  w.norm_scale = ld.Whole(wn::kVitNormScale, {Dv});
+  w.norm_bias = ld.Whole(wn::kVitNormBias, {Dv});
+  w.head_kernel = ld.Whole(wn::kProjectorKernel, {Dv, config.text.width});
+  w.head_bias = ld.Whole(wn::kProjectorBias, {config.text.width});
   return w;
 }
 

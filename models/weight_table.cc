@@ -1,11 +1,15 @@
 #include "models/weight_table.h"
 
+#include "models/weight_names.h"
+
 #include <limits>
 
 #include "dist/world.h"
 #include "runtime/check.h"
 
 namespace pg {
+
+namespace wn = weight_names;
 
 const char* const kHfTiedLmHead = "language_model.lm_head.weight";
 
@@ -109,42 +113,45 @@ void AddVision(const ModelConfig& c, TableBuilder& t) {
   const int64_t P = v.patch_size, Np = v.num_patches(), D = c.text.width;
   const std::string vm = "vision_tower.vision_model.", hl = vm + "encoder.layers.{l}.";
   const Pl lead = Pl::kLeaderOnly;
-  Hf(t.Add("img/embedding/kernel", {P, P, 3, Dv}, R::kMatrix, lead),  // Conv HWIO
+  Hf(t.Add(wn::kPatchKernel, {P, P, 3, Dv}, R::kMatrix, lead),  // Conv HWIO
      vm + "embeddings.patch_embedding.weight", {Dv, 3, P, P}, T::kPatchEmbed);
-  Hf(t.Add("img/embedding/bias", {Dv}, R::kBias, lead), vm + "embeddings.patch_embedding.bias", {Dv});
-  Hf(t.Add("img/pos_embedding", {1, Np, Dv}, R::kMatrix, lead), vm + "embeddings.position_embedding.weight",
+  Hf(t.Add(wn::kPatchBias, {Dv}, R::kBias, lead), vm + "embeddings.patch_embedding.bias", {Dv});
+  Hf(t.Add(wn::kPosEmbedding, {1, Np, Dv}, R::kMatrix, lead), vm + "embeddings.position_embedding.weight",
      {Np, Dv});
-  const std::string blk = "img/Transformer/encoderblock/";
-  const std::pair<const char*, const char*> norms[] = {{"LayerNorm_0", "layer_norm1"}, {"LayerNorm_1", "layer_norm2"}};
-  for (const auto& [bv, hf] : norms) {
-    Hf(t.AddStacked(blk + bv + "/scale", {Lv, Dv}, R::kLayerNormScale, lead), hl + hf + ".weight", {Dv});
-    Hf(t.AddStacked(blk + bv + "/bias", {Lv, Dv}, R::kBias, lead), hl + hf + ".bias", {Dv});
+  const struct {
+    const char *scale, *bias, *hf;
+  } norms[] = {{wn::kVitLn0Scale, wn::kVitLn0Bias, "layer_norm1"}, {wn::kVitLn1Scale, wn::kVitLn1Bias, "layer_norm2"}};
+  for (const auto& n : norms) {
+    Hf(t.AddStacked(n.scale, {Lv, Dv}, R::kLayerNormScale, lead), hl + n.hf + ".weight", {Dv});
+    Hf(t.AddStacked(n.bias, {Lv, Dv}, R::kBias, lead), hl + n.hf + ".bias", {Dv});
   }
-  const std::string mha = blk + "MultiHeadDotProductAttention_0/";
-  const std::pair<const char*, const char*> qkv[] = {{"query", "q_proj"}, {"key", "k_proj"}, {"value", "v_proj"}};
-  for (const auto& [bv, hf] : qkv) {
+  const struct {
+    const char *kernel, *bias, *hf;
+  } qkv[] = {{wn::kVitQueryKernel, wn::kVitQueryBias, "q_proj"},
+             {wn::kVitKeyKernel, wn::kVitKeyBias, "k_proj"},
+             {wn::kVitValueKernel, wn::kVitValueBias, "v_proj"}};
+  for (const auto& p : qkv) {
     // HF weight = kernel[l].reshape(Dv, Nv*Hv).T
-    Hf(t.AddStacked(mha + bv + "/kernel", {Lv, Dv, Nv, Hv}, R::kMatrix, lead), hl + "self_attn." + hf + ".weight",
+    Hf(t.AddStacked(p.kernel, {Lv, Dv, Nv, Hv}, R::kMatrix, lead), hl + "self_attn." + p.hf + ".weight",
        {Nv * Hv, Dv}, T::kTranspose);
-    Hf(t.AddStacked(mha + bv + "/bias", {Lv, Nv, Hv}, R::kBias, lead), hl + "self_attn." + hf + ".bias", {Nv * Hv});
+    Hf(t.AddStacked(p.bias, {Lv, Nv, Hv}, R::kBias, lead), hl + "self_attn." + p.hf + ".bias", {Nv * Hv});
   }
   // HF weight = kernel[l].reshape(Nv*Hv, Dv).T
-  Hf(t.AddStacked(mha + "out/kernel", {Lv, Nv, Hv, Dv}, R::kMatrix, lead), hl + "self_attn.out_proj.weight",
+  Hf(t.AddStacked(wn::kVitOutKernel, {Lv, Nv, Hv, Dv}, R::kMatrix, lead), hl + "self_attn.out_proj.weight",
      {Dv, Nv * Hv}, T::kTranspose);
-  Hf(t.AddStacked(mha + "out/bias", {Lv, Dv}, R::kBias, lead), hl + "self_attn.out_proj.bias", {Dv});
-  const std::string mlp = blk + "MlpBlock_0/";
-  Hf(t.AddStacked(mlp + "Dense_0/kernel", {Lv, Dv, Fv}, R::kMatrix, lead), hl + "mlp.fc1.weight", {Fv, Dv},
+  Hf(t.AddStacked(wn::kVitOutBias, {Lv, Dv}, R::kBias, lead), hl + "self_attn.out_proj.bias", {Dv});
+  Hf(t.AddStacked(wn::kVitFc1Kernel, {Lv, Dv, Fv}, R::kMatrix, lead), hl + "mlp.fc1.weight", {Fv, Dv},
      T::kTranspose);
-  Hf(t.AddStacked(mlp + "Dense_0/bias", {Lv, Fv}, R::kBias, lead), hl + "mlp.fc1.bias", {Fv});
-  Hf(t.AddStacked(mlp + "Dense_1/kernel", {Lv, Fv, Dv}, R::kMatrix, lead), hl + "mlp.fc2.weight", {Dv, Fv},
+  Hf(t.AddStacked(wn::kVitFc1Bias, {Lv, Fv}, R::kBias, lead), hl + "mlp.fc1.bias", {Fv});
+  Hf(t.AddStacked(wn::kVitFc2Kernel, {Lv, Fv, Dv}, R::kMatrix, lead), hl + "mlp.fc2.weight", {Dv, Fv},
      T::kTranspose);
-  Hf(t.AddStacked(mlp + "Dense_1/bias", {Lv, Dv}, R::kBias, lead), hl + "mlp.fc2.bias", {Dv});
-  Hf(t.Add("img/Transformer/encoder_norm/scale", {Dv}, R::kLayerNormScale, lead), vm + "post_layernorm.weight", {Dv});
-  Hf(t.Add("img/Transformer/encoder_norm/bias", {Dv}, R::kBias, lead), vm + "post_layernorm.bias", {Dv});
+  Hf(t.AddStacked(wn::kVitFc2Bias, {Lv, Dv}, R::kBias, lead), hl + "mlp.fc2.bias", {Dv});
+  Hf(t.Add(wn::kVitNormScale, {Dv}, R::kLayerNormScale, lead), vm + "post_layernorm.weight", {Dv});
+  Hf(t.Add(wn::kVitNormBias, {Dv}, R::kBias, lead), vm + "post_layernorm.bias", {Dv});
   // The multimodal projector.
-  Hf(t.Add("img/head/kernel", {Dv, D}, R::kMatrix, lead), "multi_modal_projector.linear.weight", {D, Dv},
+  Hf(t.Add(wn::kProjectorKernel, {Dv, D}, R::kMatrix, lead), "multi_modal_projector.linear.weight", {D, Dv},
      T::kTranspose);
-  Hf(t.Add("img/head/bias", {D}, R::kBias, lead), "multi_modal_projector.linear.bias", {D});
+  Hf(t.Add(wn::kProjectorBias, {D}, R::kBias, lead), "multi_modal_projector.linear.bias", {D});
 }
 
 void AddText(const ModelConfig& c, TableBuilder& t) {
@@ -152,38 +159,38 @@ void AddText(const ModelConfig& c, TableBuilder& t) {
   const int64_t L = x.depth, N = x.num_heads, K = x.num_kv_heads, D = x.width, H = x.head_dim;
   const int64_t F = x.mlp_dim, V = x.vocab_size;
   const std::string lm = "language_model.model.", hl = lm + "layers.{l}.";
-  WeightSpec& emb = t.Add("llm/embedder/input_embedding", {V, D}, R::kMatrix, Pl::kVocabRows, 0);
+  WeightSpec& emb = t.Add(wn::kEmbedding, {V, D}, R::kMatrix, Pl::kVocabRows, 0);
   Hf(emb, lm + "embed_tokens.weight", {V, D}).extra_rows_ok = true;
   emb.hf_tied = kHfTiedLmHead;
   // q_proj = q_einsum[l].transpose(0, 2, 1).reshape(N*H, D)
-  Hf(t.AddStacked("llm/layers/attn/q_einsum/w", {L, N, D, H}, R::kMatrix, Pl::kQueryHeads, 1),
+  Hf(t.AddStacked(wn::kQEinsum, {L, N, D, H}, R::kMatrix, Pl::kQueryHeads, 1),
      hl + "self_attn.q_proj.weight", {N * H, D}, T::kHeadsToGDH).head_dim = H;
   // k_proj / v_proj = kv_einsum[l, 0 / 1] ([K, D, H]) -> [K*H, D]
-  WeightSpec& kv = t.AddStacked("llm/layers/attn/kv_einsum/w", {L, 2, K, D, H}, R::kMatrix, Pl::kKvHeads, 2);
+  WeightSpec& kv = t.AddStacked(wn::kKvEinsum, {L, 2, K, D, H}, R::kMatrix, Pl::kKvHeads, 2);
   Hf(kv, hl + "self_attn.k_proj.weight", {K * H, D}, T::kHeadsToGDH, 0).head_dim = H;
   Hf(kv, hl + "self_attn.v_proj.weight", {K * H, D}, T::kHeadsToGDH, 1).head_dim = H;
   // o_proj [D, N*H] = attn_vec_einsum[l] ([N, H, D]) -> transpose(2, 0, 1)
-  Hf(t.AddStacked("llm/layers/attn/attn_vec_einsum/w", {L, N, H, D}, R::kMatrix, Pl::kQueryHeads, 1),
+  Hf(t.AddStacked(wn::kAttnVecEinsum, {L, N, H, D}, R::kMatrix, Pl::kQueryHeads, 1),
      hl + "self_attn.o_proj.weight", {D, N * H}, T::kTranspose);
-  WeightSpec& gating = t.AddStacked("llm/layers/mlp/gating_einsum", {L, 2, D, F}, R::kMatrix, Pl::kMlpColumns, 3);
+  WeightSpec& gating = t.AddStacked(wn::kGatingEinsum, {L, 2, D, F}, R::kMatrix, Pl::kMlpColumns, 3);
   Hf(gating, hl + "mlp.gate_proj.weight", {F, D}, T::kTranspose, 0);
   Hf(gating, hl + "mlp.up_proj.weight", {F, D}, T::kTranspose, 1);
-  Hf(t.AddStacked("llm/layers/mlp/linear", {L, F, D}, R::kMatrix, Pl::kMlpColumns, 1), hl + "mlp.down_proj.weight",
+  Hf(t.AddStacked(wn::kMlpLinear, {L, F, D}, R::kMatrix, Pl::kMlpColumns, 1), hl + "mlp.down_proj.weight",
      {D, F}, T::kTranspose);
   const R rms = R::kRmsNormScale;
   const Pl rep = Pl::kReplicated;
-  Hf(t.AddStacked("llm/layers/pre_attention_norm/scale", {L, D}, rms, rep), hl + "input_layernorm.weight", {D});
+  Hf(t.AddStacked(wn::kPreAttentionNorm, {L, D}, rms, rep), hl + "input_layernorm.weight", {D});
   // Gemma 1 trap: HF "post_attention_layernorm" is big_vision's pre_ffw_norm; Gemma 2 names
   // each of its four norms.
-  Hf(t.AddStacked("llm/layers/pre_ffw_norm/scale", {L, D}, rms, rep),
+  Hf(t.AddStacked(wn::kPreFfwNorm, {L, D}, rms, rep),
      hl + (x.post_norms ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"), {D});
   if (x.post_norms) {
-    Hf(t.AddStacked("llm/layers/post_attention_norm/scale", {L, D}, rms, rep), hl + "post_attention_layernorm.weight",
+    Hf(t.AddStacked(wn::kPostAttentionNorm, {L, D}, rms, rep), hl + "post_attention_layernorm.weight",
        {D});
-    Hf(t.AddStacked("llm/layers/post_ffw_norm/scale", {L, D}, rms, rep), hl + "post_feedforward_layernorm.weight",
+    Hf(t.AddStacked(wn::kPostFfwNorm, {L, D}, rms, rep), hl + "post_feedforward_layernorm.weight",
        {D});
   }
-  Hf(t.Add("llm/final_norm/scale", {D}, rms, rep), lm + "norm.weight", {D});
+  Hf(t.Add(wn::kFinalNorm, {D}, rms, rep), lm + "norm.weight", {D});
 }
 
 }  // namespace
