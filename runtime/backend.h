@@ -115,8 +115,12 @@ class Backend {
 };
 
 struct BackendOptions {
-  int threads = 1;  // CPU: OpenBLAS and op threads per rank
+  int threads = 1;  // CPU: threads per rank for every op (GEMMs included)
   int device = 0;   // CUDA device ordinal
+  // CPU: how UploadWeight stores 2-D weight matrices: kF32, or kBF16 (bf16 GEMMs with fp32
+  // accumulation, half the weight memory and bandwidth; falls back to fp32 storage when the
+  // CPU's bf16 GEMM is unavailable). CUDA always stores them as bf16.
+  DType weight_dtype = DType::kF32;
 };
 
 // The one factory that knows the backends: "cpu" or "cuda". A build without CUDA

@@ -1,55 +1,70 @@
 #include "runtime/cpu_backend.h"
 
-#include "runtime/op_shapes.h"
-
 #include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <numeric>
+
+#include "runtime/cpu/attention.h"
+#include "runtime/cpu/gemm.h"
+#include "runtime/cpu/parallel.h"
+#include "runtime/cpu/vector_math.h"
+#include "runtime/op_shapes.h"
 
 namespace pg {
 namespace {
 
+using cpu::ParallelFor;
+
 // Rows of a tensor viewed as a matrix [rows, cols] with cols = the last dim.
 int64_t Rows(const Tensor& t) { return t.numel() / t.dim(-1); }
 
-float GeluTanhScalar(float x) {
-  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as jax.nn.gelu(approximate=True).
-  const float kC = 0.7978845608028654f;
-  return 0.5f * x * (1.f + std::tanh(kC * (x + 0.044715f * x * x * x)));
+// Smallest elementwise chunk worth a thread.
+constexpr int64_t kGrain = 16384;
+
+// Element i of a read-only host tensor stored as f32 or bf16 (2-D weights with bf16 storage).
+inline float At(const Tensor& t, int64_t i) {
+  return t.dtype == DType::kF32 ? static_cast<const float*>(t.data)[i]
+                                : Bf16ToF32(static_cast<const uint16_t*>(t.data)[i]);
 }
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(const BackendOptions& o) {
-    if (o.threads > 0) openblas_set_num_threads(o.threads);
+  explicit CpuBackend(const BackendOptions& o) : threads_(std::max(1, o.threads)) {
+    openblas_set_num_threads(1);  // the backend's own threads split every GEMM (runtime/cpu/gemm.h)
+    bf16_weights_ = o.weight_dtype == DType::kBF16 && cpu::Bf16GemmWorks();
   }
   std::string name() const override { return "cpu"; }
 
   Tensor Alloc(const std::string& name, std::vector<int64_t> shape) override {
-    ++stats_.allocations;
-    Tensor t;
-    t.name = name;
-    t.shape = std::move(shape);
-    for (int64_t d : t.shape) PG_CHECK(d >= 0, "tensor '" << name << "': negative dim in " << ShapeStr(t.shape));
-    auto buf = std::shared_ptr<float>(new float[std::max<int64_t>(t.numel(), 1)](), std::default_delete<float[]>());
-    t.data = buf.get();
-    t.storage = buf;
-    return t;
+    return NewTensor(name, std::move(shape), DType::kF32, /*zero=*/true);
   }
 
   Tensor Upload(const std::string& name, std::vector<int64_t> shape, const float* host) override {
-    Tensor t = Alloc(name, std::move(shape));
+    Tensor t = NewTensor(name, std::move(shape), DType::kF32, /*zero=*/false);
     std::memcpy(t.data, host, t.bytes());
     stats_.bytes_from_host += static_cast<int64_t>(t.bytes());
     return t;
   }
 
+  // 2-D weight matrices in bf16 when asked (as the CUDA backend stores them), else f32.
+  Tensor UploadWeight(const std::string& name, std::vector<int64_t> shape, const float* host) override {
+    if (!bf16_weights_ || shape.size() != 2) return Upload(name, std::move(shape), host);
+    Tensor t = NewTensor(name, std::move(shape), DType::kBF16, /*zero=*/false);
+    uint16_t* words = static_cast<uint16_t*>(t.data);
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) words[i] = F32ToBf16(host[i]);
+    stats_.bytes_from_host += t.numel() * static_cast<int64_t>(sizeof(float));
+    return t;
+  }
+
   void Download(const Tensor& t, float* host) override {
-    std::memcpy(host, t.f32(), t.bytes());
+    if (t.dtype == DType::kF32) {
+      std::memcpy(host, t.data, t.bytes());
+    } else {
+      for (int64_t i = 0, n = t.numel(); i < n; ++i) host[i] = At(t, i);
+    }
     stats_.bytes_to_host += static_cast<int64_t>(t.bytes());
   }
   void CopyFromHost(const float* host, Tensor& dst) override {
@@ -62,34 +77,46 @@ class CpuBackend final : public Backend {
     const int64_t cols = src.dim(-1);
     PG_CHECK(dst.dim(-1) == cols, "CopyRows: '" << src.name << "' has " << cols << " columns, '" << dst.name
                                                 << "' has " << dst.dim(-1));
-    PG_CHECK(src_row >= 0 && src_row + rows <= Rows(src) && dst_row >= 0 && dst_row + rows <= Rows(dst),
+    PG_CHECK(rows >= 0 && src_row >= 0 && src_row + rows <= Rows(src) && dst_row >= 0 && dst_row + rows <= Rows(dst),
              "CopyRows: rows out of range for '" << src.name << "' -> '" << dst.name << "'");
-    std::memcpy(dst.f32() + dst_row * cols, src.f32() + src_row * cols, rows * cols * sizeof(float));
+    float* to = dst.f32() + dst_row * cols;
+    if (src.dtype == DType::kF32) {
+      std::memcpy(to, src.f32() + src_row * cols, rows * cols * sizeof(float));
+    } else {
+      for (int64_t i = 0; i < rows * cols; ++i) to[i] = At(src, src_row * cols + i);
+    }
   }
 
+  // ---- linear algebra ---------------------------------------------------------------------
   void MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) override {
     // x: [M, K], w: [K, N], out: [M, N]; x and out may carry more dims ([B, T, heads, hd]) as long
     // as their element counts are M * K and M * N.
     const auto [M, N, K] = CheckMatMul(x, w, out);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.f, x.f32(), K, w.f32(), N, 0.f, out.f32(), N);
+    if (bias)
+      PG_CHECK(bias->numel() == N, "MatMul: bias '" << bias->name << "' " << ShapeStr(bias->shape) << " for " << N
+                                                    << " output columns");
+    cpu::Gemm({x.f32(), w.data, w.dtype == DType::kBF16, false, out.f32(), M, N, K}, threads_);
     if (bias) AddRowBroadcast(out, *bias);
   }
 
   void MatMulTransB(const Tensor& x, const Tensor& w, Tensor& out) override {
     // x: [M, K], w: [N, K], out: [M, N]
     const int64_t N = w.dim(0), K = w.dim(-1), M = Rows(x);
-    PG_CHECK(x.dim(-1) == K && out.dim(-1) == N && Rows(out) == M,
+    PG_CHECK(x.dim(-1) == K && out.dim(-1) == N && Rows(out) == M && w.numel() == N * K,
              "MatMulTransB: '" << x.name << "' " << ShapeStr(x.shape) << " x '" << w.name << "'^T "
                                << ShapeStr(w.shape) << " -> '" << out.name << "' " << ShapeStr(out.shape));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.f, x.f32(), K, w.f32(), K, 0.f, out.f32(), N);
+    cpu::Gemm({x.f32(), w.data, w.dtype == DType::kBF16, true, out.f32(), M, N, K}, threads_);
   }
 
+  // ---- elementwise ------------------------------------------------------------------------
   void Add(Tensor& x, const Tensor& y) override {
     PG_CHECK(x.numel() == y.numel(), "Add: '" << x.name << "' " << ShapeStr(x.shape) << " vs '" << y.name << "' "
                                               << ShapeStr(y.shape));
     float* a = x.f32();
     const float* b = y.f32();
-    for (int64_t i = 0, n = x.numel(); i < n; ++i) a[i] += b[i];
+    ParallelFor(threads_, x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) a[i] += b[i];
+    });
   }
 
   void AddRowBroadcast(Tensor& x, const Tensor& row) override {
@@ -100,18 +127,20 @@ class CpuBackend final : public Backend {
                                                                    << x.numel());
     float* a = x.f32();
     const float* r = row.f32();
-    for (int64_t m = 0, M = x.numel() / N; m < M; ++m)
-      for (int64_t n = 0; n < N; ++n) a[m * N + n] += r[n];
+    ParallelFor(threads_, x.numel() / N, std::max<int64_t>(1, kGrain / N), [&](int64_t m0, int64_t m1) {
+      for (int64_t m = m0; m < m1; ++m)
+        for (int64_t n = 0; n < N; ++n) a[m * N + n] += r[n];
+    });
   }
 
   void AddBatchBroadcast(Tensor& x, const Tensor& table) override {
+    // x: [B, R, N] += table: [R, N] (f32 or bf16)
     const int64_t per = table.numel();
     PG_CHECK(per > 0 && x.numel() % per == 0, "AddBatchBroadcast: '" << table.name << "' " << ShapeStr(table.shape)
                                                                      << " does not tile '" << x.name << "' "
                                                                      << ShapeStr(x.shape));
     float* a = x.f32();
-    const float* t = table.f32();
-    for (int64_t i = 0, n = x.numel(); i < n; ++i) a[i] += t[i % per];
+    for (int64_t i = 0, n = x.numel(); i < n; ++i) a[i] += At(table, i % per);
   }
 
   void Scale(Tensor& x, float s) override {
@@ -128,16 +157,18 @@ class CpuBackend final : public Backend {
     const float* g = scale.f32();
     const float* b = bias.f32();
     float* o = out.f32();
-    for (int64_t m = 0; m < M; ++m) {
-      const float* r = in + m * N;
-      double mean = 0, var = 0;
-      for (int64_t n = 0; n < N; ++n) mean += r[n];
-      mean /= N;
-      for (int64_t n = 0; n < N; ++n) var += (r[n] - mean) * (r[n] - mean);
-      var /= N;
-      const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
-      for (int64_t n = 0; n < N; ++n) o[m * N + n] = (r[n] - static_cast<float>(mean)) * inv * g[n] + b[n];
-    }
+    ParallelFor(threads_, M, std::max<int64_t>(1, kGrain / N), [&](int64_t m0, int64_t m1) {
+      for (int64_t m = m0; m < m1; ++m) {
+        const float* r = in + m * N;
+        float sum = 0.f;
+        for (int64_t n = 0; n < N; ++n) sum += r[n];
+        const float mean = sum / static_cast<float>(N);
+        float var = 0.f;
+        for (int64_t n = 0; n < N; ++n) var += (r[n] - mean) * (r[n] - mean);
+        const float inv = 1.f / std::sqrt(var / static_cast<float>(N) + eps);
+        for (int64_t n = 0; n < N; ++n) o[m * N + n] = (r[n] - mean) * inv * g[n] + b[n];
+      }
+    });
   }
 
   void RmsNorm(const Tensor& x, const Tensor& scale, float eps, Tensor& out) override {
@@ -148,18 +179,22 @@ class CpuBackend final : public Backend {
     const float* in = x.f32();
     const float* g = scale.f32();
     float* o = out.f32();
-    for (int64_t m = 0; m < M; ++m) {
-      const float* r = in + m * N;
-      double ss = 0;
-      for (int64_t n = 0; n < N; ++n) ss += static_cast<double>(r[n]) * r[n];
-      const float inv = static_cast<float>(1.0 / std::sqrt(ss / N + eps));
-      for (int64_t n = 0; n < N; ++n) o[m * N + n] = r[n] * inv * (1.f + g[n]);
-    }
+    ParallelFor(threads_, M, std::max<int64_t>(1, kGrain / N), [&](int64_t m0, int64_t m1) {
+      for (int64_t m = m0; m < m1; ++m) {
+        const float* r = in + m * N;
+        float ss = 0.f;
+        for (int64_t n = 0; n < N; ++n) ss += r[n] * r[n];
+        const float inv = 1.f / std::sqrt(ss / static_cast<float>(N) + eps);
+        for (int64_t n = 0; n < N; ++n) o[m * N + n] = r[n] * inv * (1.f + g[n]);
+      }
+    });
   }
 
   void GeluTanh(Tensor& x) override {
     float* a = x.f32();
-    for (int64_t i = 0, n = x.numel(); i < n; ++i) a[i] = GeluTanhScalar(a[i]);
+    ParallelFor(threads_, x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) a[i] = cpu::FastGeluTanh(a[i]);
+    });
   }
 
   void GeGlu(const Tensor& gate_up, Tensor& out) override {
@@ -169,47 +204,53 @@ class CpuBackend final : public Backend {
                         << ShapeStr(out.shape));
     const float* in = gate_up.f32();
     float* o = out.f32();
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t f = 0; f < F; ++f) o[m * F + f] = GeluTanhScalar(in[m * 2 * F + f]) * in[m * 2 * F + F + f];
+    ParallelFor(threads_, M * F, kGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t m = i / F, f = i % F;
+        o[i] = cpu::FastGeluTanh(in[m * 2 * F + f]) * in[m * 2 * F + F + f];
+      }
+    });
   }
 
   void SoftCap(Tensor& x, float cap) override {
     float* a = x.f32();
-    for (int64_t i = 0, n = x.numel(); i < n; ++i) a[i] = std::tanh(a[i] / cap) * cap;
+    const float inv = 1.f / cap;
+    ParallelFor(threads_, x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) a[i] = cpu::FastTanh(a[i] * inv) * cap;
+    });
   }
 
+  // ---- transformer pieces -----------------------------------------------------------------
   void SplitQkvRope(const Tensor& qkv, const std::vector<int>& positions, float base, Tensor& q, Tensor& k,
                     Tensor& v) override {
     // qkv: [rows, (H + 2 KH) * hd] -> q: [rows, H, hd], k/v: [rows, KH, hd]; q, k rotated at positions
     const auto [rows, H, KH, hd] = CheckSplitQkv(qkv, positions, q, k, v);
     const int64_t half = hd / 2, width = (H + 2 * KH) * hd;
-    const std::vector<float> inv_freq = positions.empty() ? std::vector<float>{} : RopeInverseFrequencies(hd, base);
-    std::vector<float> cs(hd);  // [cos | sin] of this row's angles
+    const float* cs = positions.empty() ? nullptr : RopeTable(positions, base, hd);  // [rows, cos | sin]
     const float* in = qkv.f32();
     float *qo = q.f32(), *ko = k.f32(), *vo = v.f32();
-    auto rotate = [&](const float* src, float* dst) {
-      for (int64_t i = 0; i < half; ++i) {
-        const float x1 = src[i], x2 = src[i + half];
-        dst[i] = x1 * cs[i] - x2 * cs[half + i];
-        dst[i + half] = x2 * cs[i] + x1 * cs[half + i];
-      }
-    };
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* row = in + r * width;
-      if (positions.empty()) {
-        std::memcpy(qo + r * H * hd, row, H * hd * sizeof(float));
-        std::memcpy(ko + r * KH * hd, row + H * hd, KH * hd * sizeof(float));
-      } else {
-        for (int64_t i = 0; i < half; ++i) {
-          const float ang = static_cast<float>(positions[r]) * inv_freq[i];
-          cs[i] = std::cos(ang);
-          cs[half + i] = std::sin(ang);
+    ParallelFor(threads_, rows, std::max<int64_t>(1, kGrain / width), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* row = in + r * width;
+        if (!cs) {
+          std::memcpy(qo + r * H * hd, row, H * hd * sizeof(float));
+          std::memcpy(ko + r * KH * hd, row + H * hd, KH * hd * sizeof(float));
+        } else {
+          const float* c = cs + r * hd;
+          const float* s = c + half;
+          auto rotate = [&](const float* src, float* dst) {
+            for (int64_t i = 0; i < half; ++i) {
+              const float x1 = src[i], x2 = src[i + half];
+              dst[i] = x1 * c[i] - x2 * s[i];
+              dst[i + half] = x2 * c[i] + x1 * s[i];
+            }
+          };
+          for (int64_t h = 0; h < H; ++h) rotate(row + h * hd, qo + (r * H + h) * hd);
+          for (int64_t h = 0; h < KH; ++h) rotate(row + (H + h) * hd, ko + (r * KH + h) * hd);
         }
-        for (int64_t h = 0; h < H; ++h) rotate(row + h * hd, qo + (r * H + h) * hd);
-        for (int64_t h = 0; h < KH; ++h) rotate(row + (H + h) * hd, ko + (r * KH + h) * hd);
+        std::memcpy(vo + r * KH * hd, row + (H + KH) * hd, KH * hd * sizeof(float));
       }
-      std::memcpy(vo + r * KH * hd, row + (H + KH) * hd, KH * hd * sizeof(float));
-    }
+    });
   }
 
   void Embed(const Tensor& table, const std::vector<int>& ids, int64_t row_offset, float scale,
@@ -217,12 +258,11 @@ class CpuBackend final : public Backend {
     const int64_t rows = table.dim(0), D = table.dim(-1);
     PG_CHECK(out.dim(-1) == D && Rows(out) == static_cast<int64_t>(ids.size()),
              "Embed: '" << out.name << "' " << ShapeStr(out.shape) << " for " << ids.size() << " ids");
-    const float* t = table.f32();
     float* o = out.f32();
     for (size_t m = 0; m < ids.size(); ++m) {
       const int64_t r = ids[m] - row_offset;
       if (r >= 0 && r < rows) {
-        for (int64_t d = 0; d < D; ++d) o[m * D + d] = t[r * D + d] * scale;
+        for (int64_t d = 0; d < D; ++d) o[m * D + d] = At(table, r * D + d) * scale;
       } else {
         std::memset(o + m * D, 0, D * sizeof(float));
       }
@@ -234,7 +274,8 @@ class CpuBackend final : public Backend {
     // fresh: [B, T, kv_heads, head_dim], cache: [rows, S, kv_heads, head_dim]
     const int64_t B = fresh.dim(0), T = fresh.dim(1), row = fresh.dim(2) * fresh.dim(3), S = cache.dim(1);
     PG_CHECK(cache.dim(2) * cache.dim(3) == row && static_cast<int64_t>(mask.q_start.size()) == B &&
-                 static_cast<int64_t>(count.size()) == B && (mask.slot.empty() || static_cast<int64_t>(mask.slot.size()) == B),
+                 static_cast<int64_t>(count.size()) == B &&
+                 (mask.slot.empty() || static_cast<int64_t>(mask.slot.size()) == B),
              "WriteCache: '" << fresh.name << "' " << ShapeStr(fresh.shape) << " into '" << cache.name << "' "
                              << ShapeStr(cache.shape) << " with " << mask.q_start.size() << " starts");
     for (int64_t b = 0; b < B; ++b) {
@@ -249,95 +290,103 @@ class CpuBackend final : public Backend {
 
   void Attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
                  const AttentionParams& p, Tensor& out) override {
-    // q: [B, T, heads, hd], k/v: [B, S, kv_heads, hd], out: [B, T, heads, hd]
+    // q: [B, T, heads, hd], k/v: [rows, S, kv_heads, hd], out: [B, T, heads, hd]
+    PG_CHECK(q.rank() == 4, "Attention: '" << q.name << "' must be [batch, seq, heads, head_dim], got "
+                                           << ShapeStr(q.shape));
     CheckShape(k, {-1, -1, -1, q.dim(3)});
     CheckShape(v, k.shape);
     CheckShape(out, q.shape);
-    const int64_t B = q.dim(0), T = q.dim(1), H = q.dim(2), hd = q.dim(3), S = k.dim(1), KH = k.dim(2);
-    PG_CHECK(mask.slot.empty() || static_cast<int64_t>(mask.slot.size()) == B,
-             "Attention: " << mask.slot.size() << " cache rows for batch " << B);
-    PG_CHECK(H % KH == 0, "Attention: " << H << " query heads for " << KH << " kv heads");
+    const int64_t B = q.dim(0), H = q.dim(2), S = k.dim(1), KH = k.dim(2);
+    PG_CHECK(KH > 0 && H % KH == 0, "Attention: " << H << " query heads for " << KH << " kv heads");
     PG_CHECK(static_cast<int64_t>(mask.kv_len.size()) == B && mask.q_start.size() == mask.kv_len.size() &&
-                 mask.prefix_len.size() == mask.kv_len.size(),
+                 mask.prefix_len.size() == mask.kv_len.size() &&
+                 (mask.slot.empty() || static_cast<int64_t>(mask.slot.size()) == B),
              "Attention: mask describes " << mask.kv_len.size() << " sequences for batch " << B);
-    const int64_t group = H / KH;
-    std::vector<float> scores(S);
-    float* o = out.f32();
+    PG_CHECK(mask.window >= 0, "Attention: negative sliding window " << mask.window);
     for (int64_t b = 0; b < B; ++b) {
       PG_CHECK(mask.kv_len[b] <= S, "Attention: kv_len " << mask.kv_len[b] << " > cache size " << S);
-      const int64_t cb = CacheRow(mask.slot, b, k.dim(0), "Attention");
-      for (int64_t t = 0; t < T; ++t) {
-        const int64_t qs = mask.q_start[b] + t;
-        for (int64_t h = 0; h < H; ++h) {
-          float* dst = o + ((b * T + t) * H + h) * hd;
-          std::memset(dst, 0, hd * sizeof(float));
-          if (qs >= mask.kv_len[b]) continue;  // padding query
-          const float* qv = q.f32() + ((b * T + t) * H + h) * hd;
-          const int64_t kh = h / group;
-          float mx = -std::numeric_limits<float>::infinity();
-          for (int64_t s = 0; s < mask.kv_len[b]; ++s) {
-            const bool in_prefix = s < mask.prefix_len[b] && qs < mask.prefix_len[b];
-            const bool visible = in_prefix || (s <= qs && (mask.window == 0 || qs - s < mask.window));
-            if (!visible) {
-              scores[s] = -std::numeric_limits<float>::infinity();
-              continue;
-            }
-            const float* kv = k.f32() + ((cb * S + s) * KH + kh) * hd;
-            float dot = 0;
-            for (int64_t d = 0; d < hd; ++d) dot += qv[d] * kv[d];
-            dot *= p.scale;
-            if (p.softcap > 0) dot = std::tanh(dot / p.softcap) * p.softcap;
-            scores[s] = dot;
-            mx = std::max(mx, dot);
-          }
-          double sum = 0;
-          for (int64_t s = 0; s < mask.kv_len[b]; ++s) {
-            scores[s] = std::isinf(scores[s]) ? 0.f : std::exp(scores[s] - mx);
-            sum += scores[s];
-          }
-          const float inv = static_cast<float>(1.0 / sum);
-          for (int64_t s = 0; s < mask.kv_len[b]; ++s) {
-            if (scores[s] == 0.f) continue;
-            const float w = scores[s] * inv;
-            const float* vv = v.f32() + ((cb * S + s) * KH + kh) * hd;
-            for (int64_t d = 0; d < hd; ++d) dst[d] += w * vv[d];
-          }
-        }
-      }
+      PG_CHECK(mask.q_start[b] >= 0, "Attention: q_start " << mask.q_start[b] << " < 0 for sequence " << b);
+      CacheRow(mask.slot, b, k.dim(0), "Attention");
     }
+    cpu::Attention(q, k, v, mask, p, out, threads_);
   }
 
   void TopK(const Tensor& logits, int k, float* values, int* ids) override {
     // logits: [B, V] -> values, ids: host [B, k], (value desc, index asc); NaN / +inf first
     const int64_t V = logits.dim(-1), B = Rows(logits);
     PG_CHECK(k >= 1 && k <= V, "TopK: k = " << k << " for rows of " << V << " in '" << logits.name << "'");
-    std::vector<int> order(V);
-    for (int64_t b = 0; b < B; ++b) {
-      const float* row = logits.f32() + b * V;
-      const auto before = [row](int x, int y) {
-        const float a = TopKKey(row[x]), c = TopKKey(row[y]);
-        return a > c || (a == c && x < y);
-      };
-      if (k == 1) {
-        int best = 0;
-        for (int i = 1; i < V; ++i)
-          if (before(i, best)) best = i;
-        order[0] = best;
-      } else {
-        std::iota(order.begin(), order.end(), 0);
+    ParallelFor(threads_, B, 1, [&](int64_t b0, int64_t b1) {
+      std::vector<int> order;
+      for (int64_t b = b0; b < b1; ++b) {
+        const float* row = logits.f32() + b * V;
+        const auto before = [row](int x, int y) {
+          const float a = TopKKey(row[x]), c = TopKKey(row[y]);
+          return a > c || (a == c && x < y);
+        };
+        if (k == 1) {
+          int best = 0;
+          for (int i = 1; i < V; ++i)
+            if (before(i, best)) best = i;
+          values[b] = row[best];
+          ids[b] = best;
+          continue;
+        }
+        order.resize(V);
+        for (int i = 0; i < V; ++i) order[i] = i;
         std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
+        for (int j = 0; j < k; ++j) {
+          values[b * k + j] = row[order[j]];
+          ids[b * k + j] = order[j];
+        }
       }
-      for (int j = 0; j < k; ++j) {
-        values[b * k + j] = row[order[j]];
-        ids[b * k + j] = order[j];
-      }
-    }
+    });
     stats_.bytes_to_host += B * k * static_cast<int64_t>(sizeof(float) + sizeof(int));
   }
 
  private:
+  Tensor NewTensor(const std::string& name, std::vector<int64_t> shape, DType dtype, bool zero) {
+    ++stats_.allocations;
+    Tensor t;
+    t.name = name;
+    t.shape = std::move(shape);
+    t.dtype = dtype;
+    for (int64_t d : t.shape) PG_CHECK(d >= 0, "tensor '" << name << "': negative dim in " << ShapeStr(t.shape));
+    const size_t bytes = std::max<size_t>(t.bytes(), 4);
+    auto buf = std::shared_ptr<char>(zero ? new char[bytes]() : new char[bytes], std::default_delete<char[]>());
+    t.data = buf.get();
+    t.storage = buf;
+    return t;
+  }
+
+  // [rows, cos(hd/2) | sin(hd/2)] for the positions, kept while the positions repeat (every
+  // layer of a step rotates at the same positions).
+  const float* RopeTable(const std::vector<int>& positions, float base, int64_t hd) {
+    if (positions != rope_positions_ || base != rope_base_ || hd != rope_hd_) {
+      const std::vector<float> inv_freq = RopeInverseFrequencies(hd, base);
+      const int64_t half = hd / 2;
+      rope_table_.resize(positions.size() * hd);
+      for (size_t r = 0; r < positions.size(); ++r)
+        for (int64_t i = 0; i < half; ++i) {
+          const float ang = static_cast<float>(positions[r]) * inv_freq[i];
+          rope_table_[r * hd + i] = std::cos(ang);
+          rope_table_[r * hd + half + i] = std::sin(ang);
+        }
+      rope_positions_ = positions;
+      rope_base_ = base;
+      rope_hd_ = hd;
+    }
+    return rope_table_.data();
+  }
+
   // NaN ranks with +inf, above every finite value (TopK's contract).
   static float TopKKey(float v) { return std::isnan(v) ? std::numeric_limits<float>::infinity() : v; }
+
+  int threads_;
+  bool bf16_weights_ = false;
+  std::vector<int> rope_positions_;
+  float rope_base_ = 0.f;
+  int64_t rope_hd_ = 0;
+  std::vector<float> rope_table_;
 };
 
 }  // namespace

@@ -16,6 +16,17 @@ std::unique_ptr<Backend> MakeCudaBackend(const BackendOptions& options);
 // reason ("built without CUDA", "no CUDA device is visible ...") in *why (may be null).
 bool CudaDeviceAvailable(std::string* why);
 
+// The CUDA device a rank asked for as `requested` (its local rank) wrapped onto the devices this
+// process sees: requested % cudaGetDeviceCount() (which honours CUDA_VISIBLE_DEVICES), so ranks
+// can share a GPU (one GPU per host, or Slurm giving each task one visible device). Returns
+// `requested` unchanged when no device is visible (the caller reports that) or in a build
+// without CUDA.
+int ResolveCudaDevice(int requested);
+
+// The device ordinal a CUDA backend runs on (after ResolveCudaDevice). Throws for a backend that
+// is not CUDA, and in a build without CUDA.
+int CudaBackendDevice(Backend& backend);
+
 // The cudaStream_t (as void*) a CUDA backend enqueues every op on. Pass it to
 // MakeNcclCommunicator so collectives are ordered after the ops that produce their buffers.
 // Throws for a backend that is not CUDA, and in a build without CUDA.

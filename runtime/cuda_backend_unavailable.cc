@@ -13,6 +13,12 @@ bool CudaDeviceAvailable(std::string* why) {
   return false;
 }
 
+int ResolveCudaDevice(int requested) { return requested; }
+
+int CudaBackendDevice(Backend& backend) {
+  PG_THROW("backend '" << backend.name() << "' has no CUDA device: this build has no CUDA support");
+}
+
 void* CudaBackendStream(Backend& backend) {
   PG_THROW("backend '" << backend.name() << "' has no CUDA stream: this build has no CUDA support");
 }

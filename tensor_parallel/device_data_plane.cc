@@ -7,7 +7,8 @@ namespace pg {
 
 std::unique_ptr<Communicator> MakeDeviceDataPlane(MpiCommunicator& tp_group, Backend& backend, int device) {
   if (tp_group.size() == 1 || backend.name() != "cuda") return nullptr;
-  return MakeNcclCommunicator(tp_group.comm(), device, CudaBackendStream(backend), "tp");
+  // The backend's own device: `device` (the local rank) wrapped onto the visible GPUs.
+  return MakeNcclCommunicator(tp_group.comm(), CudaBackendDevice(backend), CudaBackendStream(backend), "tp");
 }
 
 }  // namespace pg

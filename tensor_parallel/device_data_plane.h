@@ -12,7 +12,8 @@
 namespace pg {
 
 // nullptr when `tp_group` itself is the data plane (host buffers or a single rank); otherwise a
-// new NCCL communicator over the same ranks on `device` and `backend`'s stream. Collective over
+// new NCCL communicator over the same ranks on `backend`'s device and stream (`device`, the
+// requested ordinal, is what the backend resolved to local rank % visible GPUs). Collective over
 // `tp_group`. The result must be destroyed before `backend`.
 std::unique_ptr<Communicator> MakeDeviceDataPlane(MpiCommunicator& tp_group, Backend& backend, int device);
 

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "runtime/backend.h"
+#include "runtime/cpu/vector_math.h"
 
 namespace pg {
 namespace {
@@ -254,6 +255,77 @@ TEST(CpuBackend, TopKOrdersByValueThenIndex) {
   EXPECT_EQ(id[0], 1);
   EXPECT_EQ(id[1], 1);
   EXPECT_THROW(be->TopK(t, 6, val.data(), id.data()), Error);
+}
+
+// The threaded GEMM split (rows for tall x, 16-aligned column blocks otherwise) gives the naive
+// product for every thread count, both layouts of W, and shapes that do not divide evenly.
+TEST(CpuBackend, ThreadedMatMulMatchesNaiveForEveryShapeAndThreadCount) {
+  struct Shape { int M, K, N; };
+  for (int threads : {1, 2, 3}) {
+    BackendOptions o;
+    o.threads = threads;
+    auto be = MakeBackend("cpu", o);
+    for (const Shape s : {Shape{1, 33, 517}, Shape{7, 64, 130}, Shape{97, 31, 45}, Shape{200, 16, 3}}) {
+      auto xv = Random(s.M * s.K, 21), wv = Random(s.K * s.N, 22);
+      Tensor x = be->Upload("x", {s.M, s.K}, xv.data()), w = be->Upload("w", {s.K, s.N}, wv.data()),
+             out = be->Alloc("out", {s.M, s.N}), wt = be->Upload("wt", {s.N, s.K}, wv.data()),
+             out_t = be->Alloc("out_t", {s.M, s.N});
+      be->MatMul(x, w, nullptr, out);
+      be->MatMulTransB(x, wt, out_t);  // wt read as [N, K]
+      auto o = Host(*be, out), ot = Host(*be, out_t);
+      for (int m = 0; m < s.M; ++m)
+        for (int n = 0; n < s.N; ++n) {
+          double ref = 0, ref_t = 0;
+          for (int k = 0; k < s.K; ++k) {
+            ref += double(xv[m * s.K + k]) * wv[k * s.N + n];
+            ref_t += double(xv[m * s.K + k]) * wv[n * s.K + k];
+          }
+          ASSERT_NEAR(o[m * s.N + n], ref, 1e-4) << "threads " << threads << " M " << s.M << " n " << n;
+          ASSERT_NEAR(ot[m * s.N + n], ref_t, 1e-4) << "threads " << threads << " M " << s.M << " n " << n;
+        }
+    }
+  }
+}
+
+// Attention over several threads (tasks = sequence x kv head x row block) equals one thread.
+TEST(CpuBackend, ThreadedAttentionEqualsOneThread) {
+  const int B = 3, T = 70, S = 80, H = 4, KH = 2, hd = 8;
+  auto qv = Random(B * T * H * hd, 31), kv = Random(B * S * KH * hd, 32), vv = Random(B * S * KH * hd, 33);
+  AttentionMask m;
+  m.q_start = {0, 5, 9};
+  m.kv_len = {70, 75, 60};  // sequence 2: the last queries are padding
+  m.prefix_len = {20, 40, 9};
+  m.window = 0;
+  std::vector<std::vector<float>> outs;
+  for (int threads : {1, 2, 3}) {
+    BackendOptions o;
+    o.threads = threads;
+    auto be = MakeBackend("cpu", o);
+    Tensor q = be->Upload("q", {B, T, H, hd}, qv.data()), k = be->Upload("k", {B, S, KH, hd}, kv.data()),
+           v = be->Upload("v", {B, S, KH, hd}, vv.data()), out = be->Alloc("out", {B, T, H, hd});
+    be->Attention(q, k, v, m, AttentionParams{0.35f, 0.f}, out);
+    outs.push_back(Host(*be, out));
+  }
+  EXPECT_EQ(outs[0], outs[1]);
+  EXPECT_EQ(outs[0], outs[2]);
+}
+
+// The vectorizable exp / tanh / GELU-tanh of runtime/cpu/vector_math.h against libm.
+TEST(CpuVectorMath, ExpTanhGeluMatchLibm) {
+  double exp_rel = 0, tanh_abs = 0, gelu_abs = 0;
+  for (double x = -80; x <= 80; x += 0.0137) {
+    const float f = static_cast<float>(x);
+    exp_rel = std::max(exp_rel, std::fabs(cpu::FastExp(f) - std::exp(double(f))) / std::exp(double(f)));
+    tanh_abs = std::max(tanh_abs, std::fabs(cpu::FastTanh(f) - std::tanh(double(f))));
+    const double g = 0.5 * f * (1 + std::tanh(0.7978845608028654 * (f + 0.044715 * double(f) * f * f)));
+    gelu_abs = std::max(gelu_abs, std::fabs(cpu::FastGeluTanh(f) - g) / std::max(1.0, std::fabs(g)));
+  }
+  EXPECT_LT(exp_rel, 1e-6);
+  EXPECT_LT(tanh_abs, 1e-6);
+  EXPECT_LT(gelu_abs, 1e-6);
+  EXPECT_EQ(cpu::FastExp(-1000.f) < 1e-37f, true);
+  EXPECT_FLOAT_EQ(cpu::FastTanh(1000.f), 1.f);
+  EXPECT_FLOAT_EQ(cpu::FastTanh(-1000.f), -1.f);
 }
 
 TEST(Backend, UnknownAndUnavailableBackendsFailClearly) {

@@ -21,7 +21,8 @@ using testing::HfReference;
 
 struct ParityCase {
   std::string fixture;
-  int max_batch;  // KV slots; 0 = all prompts at once
+  int max_batch;    // KV slots; 0 = all prompts at once
+  int threads = 1;  // CPU backend threads (the threaded split of every op)
 };
 
 class HfParity : public ::testing::TestWithParam<ParityCase> {};
@@ -35,7 +36,9 @@ TEST_P(HfParity, LogitsAndGreedyTokensMatch) {
 
   HfReference ref = HfReference::Load(name);
   CheckpointReader ckpt(h5);
-  auto be = MakeBackend("cpu");
+  BackendOptions bo;
+  bo.threads = GetParam().threads;
+  auto be = MakeBackend("cpu", bo);
   PaliGemma model(ckpt, *be, TpGroup{}, PaliGemmaLoadOptions{});
   ASSERT_EQ(ckpt.config().text.vocab_size, ref.vocab);
 
@@ -94,9 +97,11 @@ TEST_P(HfParity, LogitsAndGreedyTokensMatch) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, HfParity,
                          ::testing::Values(ParityCase{"gemma1_mqa", 0}, ParityCase{"gemma1_batch", 0},
                                            ParityCase{"gemma2", 0}, ParityCase{"gemma1_batch", 2},
-                                           ParityCase{"gemma1_batch", 1}, ParityCase{"gemma2", 2}),
+                                           ParityCase{"gemma1_batch", 1}, ParityCase{"gemma2", 2},
+                                           ParityCase{"gemma2", 0, 2}, ParityCase{"gemma1_batch", 2, 3}),
                          [](const ::testing::TestParamInfo<ParityCase>& info) {
-                           return info.param.fixture + "_slots" + std::to_string(info.param.max_batch);
+                           return info.param.fixture + "_slots" + std::to_string(info.param.max_batch) + "_threads" +
+                                  std::to_string(info.param.threads);
                          });
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "dist/collective_deadline.h"
 #include "dist/mpi_communicator.h"
 #include "runtime/check.h"
+#include "runtime/cuda_backend.h"
 
 namespace pg {
 namespace {
@@ -124,7 +125,7 @@ std::string NcclErrorText(ncclComm_t comm, ncclResult_t result) {
 NcclCommunicator::NcclCommunicator(std::unique_ptr<MpiCommunicator> control, int device,
                                    cudaStream_t stream, std::string label)
     : control_(std::move(control)),
-      device_(device),
+      device_(ResolveCudaDevice(device)),  // local rank % visible devices
       stream_(stream),
       label_(std::move(label)),
       timeout_s_(control_->collective_timeout()) {

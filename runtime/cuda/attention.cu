@@ -106,7 +106,8 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_kernel(AttentionKer
 
 void LaunchAttention(const AttentionKernelParams& p, cudaStream_t stream) {
   const int64_t blocks = p.B * p.T * p.H;
-  if (blocks > 0 && p.head_dim > 0) attention_kernel<<<static_cast<unsigned>(blocks), kAttnWarps * 32, 0, stream>>>(p);
+  if (blocks > 0 && p.head_dim > 0)
+    PG_LAUNCH(attention_kernel, static_cast<unsigned>(blocks), kAttnWarps * 32, 0, stream)(p);
 }
 
 }  // namespace cuda

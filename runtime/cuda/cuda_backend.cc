@@ -87,9 +87,10 @@ const float* InF32(const Tensor& t, const char* op) {
 
 // ---- lifetime -------------------------------------------------------------------------------
 CudaBackend::CudaBackend(const BackendOptions& options) {
-  const std::string problem = DeviceProblem(options.device);
-  PG_CHECK(problem.empty(), "backend 'cuda': " << problem);
-  ctx_ = std::make_shared<CudaContext>(options.device);
+  const int device = ResolveCudaDevice(options.device);  // local rank -> local rank % devices
+  const std::string problem = DeviceProblem(device);
+  PG_CHECK(problem.empty(), "backend 'cuda' (device " << options.device << " requested): " << problem);
+  ctx_ = std::make_shared<CudaContext>(device);
   try {
     CUBLAS_CHECK(cublasCreate(&cublas_), "MakeCudaBackend");
     CUBLAS_CHECK(cublasSetStream(cublas_, ctx_->stream()), "MakeCudaBackend");
@@ -249,6 +250,21 @@ bool CudaDeviceAvailable(std::string* why) {
   const std::string problem = cuda::DeviceProblem(0);
   if (why) *why = problem;
   return problem.empty();
+}
+
+int ResolveCudaDevice(int requested) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count <= 0) {
+    cudaGetLastError();
+    return requested;  // DeviceProblem says why no device is usable
+  }
+  return requested >= 0 ? requested % count : requested;
+}
+
+int CudaBackendDevice(Backend& backend) {
+  auto* cuda_backend = dynamic_cast<cuda::CudaBackend*>(&backend);
+  PG_CHECK(cuda_backend, "backend '" << backend.name() << "' has no CUDA device (only --backend cuda does)");
+  return cuda_backend->device();
 }
 
 void* CudaBackendStream(Backend& backend) {

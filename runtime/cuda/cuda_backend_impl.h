@@ -31,6 +31,7 @@ class CudaBackend final : public Backend {
 
   std::string name() const override { return "cuda"; }
   cudaStream_t stream() const { return ctx_->stream(); }
+  int device() const { return ctx_->device(); }
 
   // ---- memory (cuda_backend.cc) ----
   Tensor Alloc(const std::string& name, std::vector<int64_t> shape) override;

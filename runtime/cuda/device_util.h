@@ -2,7 +2,7 @@
 // loads through a ConstView, warp / block sums, and the grid size of a grid-stride loop.
 #pragma once
 
-#ifndef __CUDACC__
+#if !defined(__CUDACC__) && !defined(PG_CUDA_EMU)
 #error "runtime/cuda/device_util.h is for .cu files"
 #endif
 
@@ -14,6 +14,15 @@
 
 namespace pg {
 namespace cuda {
+
+// PG_LAUNCH(kernel, grid, block, smem, stream)(args...) is kernel<<<grid, block, smem, stream>>>(args...)
+// under nvcc; in the CPU emulation (tests/cuda_emu/, where the .cu files are compiled as C++)
+// it runs the kernel block by block with the threads of a block as fibers.
+#ifdef PG_CUDA_EMU
+#define PG_LAUNCH(kernel, grid, block, smem, stream) ::pgemu::MakeLaunch(kernel, grid, block, smem, stream, #kernel)
+#else
+#define PG_LAUNCH(kernel, grid, block, smem, stream) kernel<<<grid, block, smem, stream>>>
+#endif
 
 constexpr int kThreads = 256;  // threads per block of the elementwise and row kernels
 

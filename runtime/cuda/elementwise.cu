@@ -65,31 +65,31 @@ cudaError_t ProbeKernelImage() {
 }
 
 void LaunchAdd(const AddParams& p, cudaStream_t stream) {
-  if (p.n > 0) add_kernel<<<GridFor(p.n), kThreads, 0, stream>>>(p);
+  if (p.n > 0) PG_LAUNCH(add_kernel, GridFor(p.n), kThreads, 0, stream)(p);
 }
 
 void LaunchAddTiled(const AddTiledParams& p, cudaStream_t stream) {
-  if (p.n > 0) add_tiled_kernel<<<GridFor(p.n), kThreads, 0, stream>>>(p);
+  if (p.n > 0) PG_LAUNCH(add_tiled_kernel, GridFor(p.n), kThreads, 0, stream)(p);
 }
 
 void LaunchScale(const ScaleParams& p, cudaStream_t stream) {
-  if (p.n > 0) scale_kernel<<<GridFor(p.n), kThreads, 0, stream>>>(p);
+  if (p.n > 0) PG_LAUNCH(scale_kernel, GridFor(p.n), kThreads, 0, stream)(p);
 }
 
 void LaunchGeluTanh(const GeluTanhParams& p, cudaStream_t stream) {
-  if (p.n > 0) gelu_tanh_kernel<<<GridFor(p.n), kThreads, 0, stream>>>(p);
+  if (p.n > 0) PG_LAUNCH(gelu_tanh_kernel, GridFor(p.n), kThreads, 0, stream)(p);
 }
 
 void LaunchGeGlu(const GeGluParams& p, cudaStream_t stream) {
-  if (p.rows * p.F > 0) geglu_kernel<<<GridFor(p.rows * p.F), kThreads, 0, stream>>>(p);
+  if (p.rows * p.F > 0) PG_LAUNCH(geglu_kernel, GridFor(p.rows * p.F), kThreads, 0, stream)(p);
 }
 
 void LaunchSoftCap(const SoftCapParams& p, cudaStream_t stream) {
-  if (p.n > 0) softcap_kernel<<<GridFor(p.n), kThreads, 0, stream>>>(p);
+  if (p.n > 0) PG_LAUNCH(softcap_kernel, GridFor(p.n), kThreads, 0, stream)(p);
 }
 
 void LaunchConvert(const ConvertParams& p, cudaStream_t stream) {
-  if (p.n > 0) convert_kernel<<<GridFor(p.n), kThreads, 0, stream>>>(p);
+  if (p.n > 0) PG_LAUNCH(convert_kernel, GridFor(p.n), kThreads, 0, stream)(p);
 }
 
 }  // namespace cuda

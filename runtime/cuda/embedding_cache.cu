@@ -31,12 +31,12 @@ __global__ void write_cache_kernel(WriteCacheParams p) {
 
 void LaunchEmbed(const EmbedParams& p, cudaStream_t stream) {
   const int64_t n = p.n_ids * p.D;
-  if (n > 0) embed_kernel<<<GridFor(n), kThreads, 0, stream>>>(p);
+  if (n > 0) PG_LAUNCH(embed_kernel, GridFor(n), kThreads, 0, stream)(p);
 }
 
 void LaunchWriteCache(const WriteCacheParams& p, cudaStream_t stream) {
   const int64_t n = p.B * p.T * p.row;
-  if (n > 0) write_cache_kernel<<<GridFor(n), kThreads, 0, stream>>>(p);
+  if (n > 0) PG_LAUNCH(write_cache_kernel, GridFor(n), kThreads, 0, stream)(p);
 }
 
 }  // namespace cuda

@@ -45,11 +45,11 @@ __global__ void rms_norm_kernel(RmsNormParams p) {
 }  // namespace
 
 void LaunchLayerNorm(const LayerNormParams& p, cudaStream_t stream) {
-  if (p.rows > 0 && p.cols > 0) layer_norm_kernel<<<static_cast<unsigned>(p.rows), kThreads, 0, stream>>>(p);
+  if (p.rows > 0 && p.cols > 0) PG_LAUNCH(layer_norm_kernel, static_cast<unsigned>(p.rows), kThreads, 0, stream)(p);
 }
 
 void LaunchRmsNorm(const RmsNormParams& p, cudaStream_t stream) {
-  if (p.rows > 0 && p.cols > 0) rms_norm_kernel<<<static_cast<unsigned>(p.rows), kThreads, 0, stream>>>(p);
+  if (p.rows > 0 && p.cols > 0) PG_LAUNCH(rms_norm_kernel, static_cast<unsigned>(p.rows), kThreads, 0, stream)(p);
 }
 
 }  // namespace cuda

@@ -41,7 +41,7 @@ __global__ void split_qkv_rope_kernel(SplitQkvRopeParams p) {
 
 void LaunchSplitQkvRope(const SplitQkvRopeParams& p, cudaStream_t stream) {
   const int64_t n = p.rows * (p.heads + 2 * p.kv_heads) * (p.head_dim / 2);
-  if (n > 0) split_qkv_rope_kernel<<<GridFor(n), kThreads, 0, stream>>>(p);
+  if (n > 0) PG_LAUNCH(split_qkv_rope_kernel, GridFor(n), kThreads, 0, stream)(p);
 }
 
 }  // namespace cuda

@@ -66,7 +66,7 @@ __global__ void __launch_bounds__(kTopKThreads) top_k_kernel(TopKParams p) {
 }  // namespace
 
 void LaunchTopK(const TopKParams& p, cudaStream_t stream) {
-  if (p.rows > 0 && p.k > 0) top_k_kernel<<<static_cast<unsigned>(p.rows), kTopKThreads, 0, stream>>>(p);
+  if (p.rows > 0 && p.k > 0) PG_LAUNCH(top_k_kernel, static_cast<unsigned>(p.rows), kTopKThreads, 0, stream)(p);
 }
 
 }  // namespace cuda

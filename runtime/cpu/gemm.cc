@@ -1,0 +1,58 @@
+#include "runtime/cpu/gemm.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "runtime/cpu/parallel.h"
+#include "runtime/check.h"
+
+namespace pg::cpu {
+namespace {
+
+// One block: rows [m0, m1) x columns [n0, n1) of out.
+void Block(const GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  const int64_t M = m1 - m0, N = n1 - n0, K = a.K;
+  if (M <= 0 || N <= 0) return;
+  const float* x = a.x + m0 * K;
+  float* out = a.out + m0 * a.N + n0;
+  const CBLAS_TRANSPOSE tb = a.trans_w ? CblasTrans : CblasNoTrans;
+  const int64_t ldb = a.trans_w ? K : a.N;
+  const int64_t w_offset = a.trans_w ? n0 * K : n0;  // first column n0 of W (or row n0 of W^T)
+  if (!a.w_bf16) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, M, N, K, 1.f, x, K, static_cast<const float*>(a.w) + w_offset, ldb,
+                0.f, out, a.N);
+    return;
+  }
+  PG_THROW("bf16 weights reached the CPU GEMM, but this build has no bf16 GEMM (Bf16GemmWorks() is false)");
+}
+
+}  // namespace
+
+void Gemm(const GemmArgs& a, int threads) {
+  if (a.M == 0 || a.N == 0) return;
+  if (a.K == 0) {
+    std::fill(a.out, a.out + a.M * a.N, 0.f);
+    return;
+  }
+  // Rows when each thread gets a panel of >= 32 rows; else columns (>= 64 per thread).
+  if (a.M >= 32 * static_cast<int64_t>(threads)) {
+    ParallelFor(threads, a.M, 32, [&](int64_t m0, int64_t m1) { Block(a, m0, m1, 0, a.N); });
+  } else {
+    ParallelFor(threads, a.N, 64, [&](int64_t n0, int64_t n1) {
+      // Keep column blocks on 16-column boundaries (one AVX-512 vector).
+      const int64_t b0 = n0 == 0 ? 0 : (n0 + 15) / 16 * 16, b1 = n1 == a.N ? a.N : (n1 + 15) / 16 * 16;
+      Block(a, 0, a.M, std::min(b0, a.N), std::min(b1, a.N));
+    });
+  }
+}
+
+bool Bf16GemmWorks() {
+  // Debian's OpenBLAS 0.3.21 is built without BUILD_BFLOAT16 (no cblas_sbgemm): no bf16 GEMM yet.
+  return false;
+}
+
+}  // namespace pg::cpu
