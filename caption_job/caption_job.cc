@@ -58,6 +58,7 @@ void CheckArgs(const CaptionJobOptions& a) {
   a.sampling.Validate();
   ParseResizeFilter(a.resize);
   ParseProgressMode(a.progress);
+  ParseWeightDtype(a.dtype);
 }
 
 // Paths joined with '\0' (which no path contains) for one broadcast.
@@ -111,6 +112,7 @@ void PrepareJob(const CaptionJobOptions& a, const ModelSession& s, const std::st
   spec.sampling = a.sampling;
   spec.resize = a.resize;
   spec.backend = a.session.backend;
+  spec.weight_dtype = DTypeName(a.session.weight_dtype);
   spec.max_image_pixels = a.max_image_pixels;
   spec.images = job->images;
   CheckOrWriteManifest(manifest_path, BuildManifest(spec));

@@ -45,6 +45,7 @@ struct CaptionJobSpec {
   SamplingParams sampling;
   std::string resize;   // "bilinear" | "bicubic"
   std::string backend;  // "cpu" | "cuda" (bf16 and fp32 give different captions)
+  std::string weight_dtype = "f32";  // --dtype; recorded only when not f32 (older manifests stay valid)
   int64_t max_image_pixels = 0;
   std::vector<std::string> images;  // the normalised input list (image_list.h)
 };

@@ -26,6 +26,7 @@ struct GenerateJobOptions {
   std::string logits_out;
   std::string resize = "bilinear";
   std::string vit = "leader";
+  std::string dtype = "f32";
   SamplingParams sampling;
 };
 

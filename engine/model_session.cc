@@ -7,12 +7,19 @@
 
 namespace pg {
 
+DType ParseWeightDtype(const std::string& name, const char* flag) {
+  if (name == "f32") return DType::kF32;
+  if (name == "bf16") return DType::kBF16;
+  PG_THROW(flag << " must be f32 or bf16, got '" << name << "'");
+}
+
 ModelOnRank LoadModelOnRank(const CheckpointReader& checkpoint, MpiCommunicator& tp_group, int tp_rank,
                             const SessionOptions& o, int device, const DataPlaneWrapper& wrap) {
   ModelOnRank m;
   BackendOptions bo;
   bo.threads = o.threads;
   bo.device = device;
+  bo.weight_dtype = o.weight_dtype;
   m.backend = MakeBackend(o.backend, bo);
   m.tp_device_comm = MakeDeviceDataPlane(tp_group, *m.backend, bo.device);
   Communicator* data_plane = m.tp_device_comm ? m.tp_device_comm.get() : &tp_group;

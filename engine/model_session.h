@@ -25,7 +25,11 @@ struct SessionOptions {
   int tp = 1;
   int threads = 1;
   VitPlacement vit = VitPlacement::kLeader;
+  DType weight_dtype = DType::kF32;  // --dtype: how the CPU backend holds weight matrices (f32 | bf16)
 };
+
+// "f32" | "bf16" -> DType; throws naming `flag` otherwise.
+DType ParseWeightDtype(const std::string& name, const char* flag = "--dtype");
 
 // One rank's model of a tensor-parallel group: its backend, the group's data plane and the
 // weights it holds. Members are destroyed in reverse order: the model before the backend.

@@ -6,7 +6,7 @@ PKGS=(build-essential cmake pkg-config git
       libopenmpi-dev openmpi-bin
       libhdf5-dev hdf5-tools
       libsentencepiece-dev sentencepiece
-      libopenblas-dev
+      libopenblas-dev libdnnl-dev
       libjpeg62-turbo-dev libpng-dev zlib1g-dev
       nlohmann-json3-dev libcli11-dev
       libgtest-dev libbenchmark-dev

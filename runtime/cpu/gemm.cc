@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "runtime/cpu/onednn_matmul.h"
 #include "runtime/cpu/parallel.h"
 #include "runtime/check.h"
 
@@ -27,7 +28,7 @@ void Block(const GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
                 0.f, out, a.N);
     return;
   }
-  PG_THROW("bf16 weights reached the CPU GEMM, but this build has no bf16 GEMM (Bf16GemmWorks() is false)");
+  PG_THROW("internal: bf16 blocks go through oneDNN as one call (OneDnnBf16Gemm)");
 }
 
 }  // namespace
@@ -38,6 +39,7 @@ void Gemm(const GemmArgs& a, int threads) {
     std::fill(a.out, a.out + a.M * a.N, 0.f);
     return;
   }
+  if (a.w_bf16) return OneDnnBf16Gemm(a, threads);  // oneDNN splits the work over the threads itself
   // Rows when each thread gets a panel of >= 32 rows; else columns (>= 64 per thread).
   if (a.M >= 32 * static_cast<int64_t>(threads)) {
     ParallelFor(threads, a.M, 32, [&](int64_t m0, int64_t m1) { Block(a, m0, m1, 0, a.N); });
@@ -50,9 +52,6 @@ void Gemm(const GemmArgs& a, int threads) {
   }
 }
 
-bool Bf16GemmWorks() {
-  // Debian's OpenBLAS 0.3.21 is built without BUILD_BFLOAT16 (no cblas_sbgemm): no bf16 GEMM yet.
-  return false;
-}
+bool Bf16GemmWorks() { return CpuHasNativeBf16(); }
 
 }  // namespace pg::cpu

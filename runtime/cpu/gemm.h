@@ -1,9 +1,9 @@
 // The CPU backend's GEMMs over its own threads: out[M, N] = x[M, K] @ W, where W is [K, N]
-// row-major, or [N, K] when trans_w (x @ W^T: the tied LM head). W is fp32 (cblas_sgemm) or
-// bf16 (cblas_sbgemm, after rounding x to bf16 to nearest even; fp32 accumulation). The work is
-// split into one block per thread, by rows of x when M is large (prefill) and by columns of W
-// otherwise (decode: every thread streams its share of the weights), each block one
-// single-threaded OpenBLAS call.
+// row-major, or [N, K] when trans_w (x @ W^T: the tied LM head). W is fp32 (OpenBLAS sgemm) or
+// bf16 (oneDNN matmul after rounding x to bf16 to nearest even; fp32 accumulation; see
+// runtime/cpu/onednn_matmul.h). fp32 work is split into one block per thread, by rows of x when M
+// is large (prefill) and by columns of W otherwise (decode: every thread streams its share of the
+// weights), each block one single-threaded OpenBLAS call.
 #pragma once
 
 #include <cstdint>
@@ -21,8 +21,8 @@ struct GemmArgs {
 
 void Gemm(const GemmArgs& a, int threads);
 
-// OpenBLAS's bf16 GEMM computes correctly on this CPU (checked once against sgemm on a small
-// problem); false means the bf16 path falls back to converting weights to fp32 per call.
+// bf16 weights are worth it here: the CPU has native bf16 dot products (oneDNN's ISA check).
+// Without them the backend keeps weights in fp32.
 bool Bf16GemmWorks();
 
 }  // namespace pg::cpu

@@ -42,7 +42,7 @@ __global__ void __launch_bounds__(kTopKThreads) top_k_kernel(TopKParams p) {
     best_i[threadIdx.x] = bi;
     __syncthreads();
     for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
-      if (threadIdx.x < stride) {
+      if (static_cast<int>(threadIdx.x) < stride) {
         const float ov = best_v[threadIdx.x + stride];
         const int oi = best_i[threadIdx.x + stride];
         if (oi >= 0 && (best_i[threadIdx.x] < 0 || Before(ov, oi, best_v[threadIdx.x], best_i[threadIdx.x]))) {

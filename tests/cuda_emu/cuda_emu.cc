@@ -1,5 +1,5 @@
 // CPU emulation of the CUDA runtime and cuBLAS subset that runtime/cuda/ uses
-// (tests/cuda_emu/README.md). Everything runs on the calling thread, at once, in program order,
+// (docs/CUDA_BACKEND.md, "Checked without a GPU"). Everything runs on the calling thread, at once, in program order,
 // so every stream is trivially ordered. What it checks that a plain host port would not:
 //  - kernels: the threads of a block are fibers that switch only at __syncthreads() and warp
 //    shuffles, so a missing barrier, a shuffle by a partial warp or a barrier reached by only

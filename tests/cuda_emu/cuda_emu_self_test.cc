@@ -123,12 +123,16 @@ TEST(CudaEmu, BackendDeviceIsLocalRankModuloVisibleDevices) {
   EXPECT_EQ(pg::ResolveCudaDevice(3), 1);
   pg::BackendOptions o;
   o.device = 5;
-  auto be = pg::MakeBackend("cuda", o);
-  EXPECT_EQ(pg::CudaBackendDevice(*be), 1);
+  {
+    auto be = pg::MakeBackend("cuda", o);
+    EXPECT_EQ(pg::CudaBackendDevice(*be), 1);
+  }
   setenv("CUDA_VISIBLE_DEVICES", "1", 1);
   EXPECT_EQ(pg::ResolveCudaDevice(3), 0);
-  auto one = pg::MakeBackend("cuda", o);
-  EXPECT_EQ(pg::CudaBackendDevice(*one), 0);
+  {
+    auto one = pg::MakeBackend("cuda", o);
+    EXPECT_EQ(pg::CudaBackendDevice(*one), 0);
+  }
   setenv("CUDA_VISIBLE_DEVICES", "", 1);  // nothing visible: a clear error, no wrap to garbage
   std::string why;
   EXPECT_FALSE(pg::CudaDeviceAvailable(&why));

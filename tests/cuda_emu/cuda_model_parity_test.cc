@@ -4,15 +4,18 @@
 // stores them (every 2-D UploadWeight), so the comparison isolates what CUDA does differently:
 // activations rounded to bf16 at each GEMM input, fp32 block sums, the kernels themselves.
 //
-// Reported per case: image-token and logit max |cuda - cpu| over max |cpu| (relative error),
-// and the same error of the CPU on bf16 weights against the CPU on the fixture's fp32 weights
-// (what bf16 weight rounding alone does). Gates (docs/CUDA_BACKEND.md):
-//  - relative logit error <= 2^-5: bf16 activations (2^-9 relative per GEMM input) through at
-//    most 2 (vision) + 2 (text) layers of ~5 GEMMs each, amplified by the layer norms: a
-//    generous but fixed bound; a broken mask, index or missing term gives errors of order 1;
-//  - greedy tokens identical at every step until the first step where the CPU's top-1 margin is
-//    below 2 x the measured logit error (there the bf16 margin does not decide the token; the
-//    sequences are not compared after it, and the test prints how many steps that left).
+// Three CPU runs per case: fp32 (the fixture's weights), bf16 weights only, and bf16 weights with
+// every GEMM input x rounded to bf16 as CudaBackend::Gemm does ("same roundings"). The first two
+// are reported (what bf16 storage does to these random tiny models: 3-10% of max |logit|); the
+// gate compares CUDA with the third, where only fp32 arithmetic differs (sum order, libm vs
+// CUDA math, the CPU's FastTanh), so a difference can only flip the bf16 rounding of a GEMM
+// input element now and then (a 2^-8 relative change of that element):
+//  - image tokens and logits: max |cuda - cpu| <= 2^-6 max |cpu| (measured under the emulator:
+//    <= 0.0028; a sliding-window off-by-one gives 0.82, see tests/cuda_emu/tests.cmake);
+//  - greedy tokens identical at every step, except at a step where the CPU's top-1 margin is
+//    below max(2 x the measured logit error, 2^-8 max |logit|): there bf16 arithmetic does not
+//    decide the token; the sequence is not compared after that step (printed), and at least
+//    half of all steps must have been compared.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -31,10 +34,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// CpuBackend whose weight matrices are rounded to bf16 as CudaBackend::UploadWeight stores them.
+// CpuBackend whose weight matrices are rounded to bf16 as CudaBackend::UploadWeight stores them,
+// and (round_gemm_inputs) whose GEMMs round their f32 input x to bf16 first, as CudaBackend::Gemm
+// does: then the two backends apply the same roundings and differ only in fp32 arithmetic.
 class Bf16WeightCpu final : public Backend {
  public:
-  Bf16WeightCpu() : cpu_(MakeBackend("cpu")) {}
+  explicit Bf16WeightCpu(bool round_gemm_inputs) : cpu_(MakeBackend("cpu")), round_x_(round_gemm_inputs) {}
   std::string name() const override { return cpu_->name(); }
   Tensor Alloc(const std::string& n, std::vector<int64_t> s) override { return cpu_->Alloc(n, std::move(s)); }
   Tensor Upload(const std::string& n, std::vector<int64_t> s, const float* h) override {
@@ -53,8 +58,14 @@ class Bf16WeightCpu final : public Backend {
   void CopyRows(const Tensor& s, int64_t sr, Tensor& d, int64_t dr, int64_t r) override {
     cpu_->CopyRows(s, sr, d, dr, r);
   }
-  void MatMul(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& o) override { cpu_->MatMul(x, w, b, o); }
-  void MatMulTransB(const Tensor& x, const Tensor& w, Tensor& o) override { cpu_->MatMulTransB(x, w, o); }
+  void MatMul(const Tensor& x, const Tensor& w, const Tensor* b, Tensor& o) override {
+    if (!round_x_) return cpu_->MatMul(x, w, b, o);
+    cpu_->MatMul(Rounded(x), w, b, o);
+  }
+  void MatMulTransB(const Tensor& x, const Tensor& w, Tensor& o) override {
+    if (!round_x_) return cpu_->MatMulTransB(x, w, o);
+    cpu_->MatMulTransB(Rounded(x), w, o);
+  }
   void Add(Tensor& x, const Tensor& y) override { cpu_->Add(x, y); }
   void AddRowBroadcast(Tensor& x, const Tensor& r) override { cpu_->AddRowBroadcast(x, r); }
   void AddBatchBroadcast(Tensor& x, const Tensor& t) override { cpu_->AddBatchBroadcast(x, t); }
@@ -82,7 +93,14 @@ class Bf16WeightCpu final : public Backend {
   void TopK(const Tensor& l, int k, float* v, int* i) override { cpu_->TopK(l, k, v, i); }
 
  private:
+  Tensor Rounded(const Tensor& x) {
+    std::vector<float> h(x.numel());
+    cpu_->Download(x, h.data());
+    for (float& v : h) v = RoundToBf16(v);
+    return cpu_->Upload(x.name + ".bf16", x.shape, h.data());
+  }
   std::unique_ptr<Backend> cpu_;
+  bool round_x_;
 };
 
 struct RunResult {
@@ -90,7 +108,7 @@ struct RunResult {
   std::vector<GenerationOutput> outs;
 };
 
-RunResult Run(const CheckpointReader& ckpt, Backend& be, const testing::HfReference& ref, int max_batch) {
+RunResult RunModel(const CheckpointReader& ckpt, Backend& be, const testing::HfReference& ref, int max_batch) {
   PaliGemma model(ckpt, be, TpGroup{}, PaliGemmaLoadOptions{});
   RunResult r;
   r.image_tokens = model.EncodeImages(ref.pixels.data(), ref.batch);
@@ -160,10 +178,16 @@ LogitStats CompareRuns(const RunResult& ref, const RunResult& got, double margin
   return s;
 }
 
+// Gates, relative to max |logit| (or max |image token|): see the header comment.
+constexpr double kLogitRel = 1.0 / 64;
+constexpr double kMarginRel = 1.0 / 256;
+
 struct Case {
   std::string fixture;
   int max_batch;
 };
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.fixture << ", slots " << c.max_batch; }
 
 class CudaModelParity : public ::testing::TestWithParam<Case> {};
 
@@ -182,27 +206,30 @@ TEST_P(CudaModelParity, SameBf16WeightsSameTokens) {
   CheckpointReader ckpt(h5);
 
   auto fp32 = MakeBackend("cpu");
-  Bf16WeightCpu cpu_bf16;
+  Bf16WeightCpu cpu_w(false), cpu_wx(true);
   auto cuda = MakeBackend("cuda");
-  const RunResult r32 = Run(ckpt, *fp32, ref, GetParam().max_batch);
-  const RunResult rb = Run(ckpt, cpu_bf16, ref, GetParam().max_batch);
-  const RunResult rc = Run(ckpt, *cuda, ref, GetParam().max_batch);
+  const int slots = GetParam().max_batch;
+  const RunResult r32 = RunModel(ckpt, *fp32, ref, slots);
+  const RunResult rw = RunModel(ckpt, cpu_w, ref, slots);
+  const RunResult rwx = RunModel(ckpt, cpu_wx, ref, slots);
+  const RunResult rc = RunModel(ckpt, *cuda, ref, slots);
 
-  const double img_scale = MaxAbs(rb.image_tokens);
-  const double img_err = MaxDiff(rb.image_tokens, rc.image_tokens), img_w = MaxDiff(r32.image_tokens, rb.image_tokens);
-  const LogitStats w = CompareRuns(r32, rb, 0.0);  // bf16 weight rounding alone (informational)
-  // Margin tolerance from this run's own logit error (first pass), at least 2^-7 of the scale.
-  const LogitStats first = CompareRuns(rb, rc, INFINITY);
-  const double margin_tol = std::max(2 * first.err, first.scale / 128);
-  const LogitStats c = CompareRuns(rb, rc, margin_tol);
-  std::printf("[cuda parity %s, slots %d] image tokens: cuda vs cpu(bf16 w) rel %.3g (bf16 weights vs fp32: %.3g)\n",
-              name.c_str(), GetParam().max_batch, img_err / img_scale, img_w / img_scale);
-  std::printf("[cuda parity %s, slots %d] logits: cuda vs cpu(bf16 w) max abs %.3g, max |logit| %.3g, rel %.3g over %d of "
-              "%d steps (bf16 weights vs fp32: rel %.3g); margin tol %.3g; %s\n",
-              name.c_str(), GetParam().max_batch, c.err, c.scale, c.err / c.scale, c.compared_steps, c.total_steps,
-              w.err / std::max(w.scale, 1e-30), margin_tol, c.report.empty() ? "tokens identical" : c.report.c_str());
-  EXPECT_LE(img_err, img_scale / 32) << "image tokens: max abs error " << img_err << " scale " << img_scale;
-  EXPECT_LE(c.err, c.scale / 32) << "logits: max abs error " << c.err << " scale " << c.scale;
+  // Informational: what bf16 storage does to this (random, tiny) model.
+  const LogitStats w = CompareRuns(r32, rw, INFINITY), cw = CompareRuns(rw, rc, INFINITY);
+  // The gate: CUDA against the CPU with CUDA's roundings.
+  const double img_scale = MaxAbs(rwx.image_tokens), img_err = MaxDiff(rwx.image_tokens, rc.image_tokens);
+  const LogitStats first = CompareRuns(rwx, rc, INFINITY);
+  const double margin_tol = std::max(2 * first.err, first.scale * kMarginRel);
+  const LogitStats c = CompareRuns(rwx, rc, margin_tol);
+  std::printf("[cuda parity %s, slots %d] bf16 effects (informational): logits rel %.3g for bf16 weights vs fp32, "
+              "rel %.3g for cuda vs cpu(bf16 weights only)\n",
+              name.c_str(), slots, w.err / w.scale, cw.err / cw.scale);
+  std::printf("[cuda parity %s, slots %d] cuda vs cpu(same bf16 roundings): image tokens rel %.3g; logits max abs %.3g, "
+              "max |logit| %.3g, rel %.3g (gate %.3g) over %d of %d steps; margin tol %.3g; %s\n",
+              name.c_str(), slots, img_err / img_scale, c.err, c.scale, c.err / c.scale, kLogitRel, c.compared_steps,
+              c.total_steps, margin_tol, c.report.empty() ? "tokens identical" : c.report.c_str());
+  EXPECT_LE(img_err, kLogitRel * img_scale) << "image tokens: max abs error " << img_err << " scale " << img_scale;
+  EXPECT_LE(c.err, kLogitRel * c.scale) << "logits: max abs error " << c.err << " scale " << c.scale;
   EXPECT_EQ(c.token_mismatches, 0) << c.report;
   EXPECT_GE(c.compared_steps, c.total_steps / 2) << "too few steps compared: " << c.report;
   fs::remove_all(work);

@@ -1,9 +1,19 @@
-# The CUDA backend under a CPU emulation of the CUDA runtime (tests/cuda_emu/README.md): the
+# The CUDA backend under a CPU emulation of the CUDA runtime (docs/CUDA_BACKEND.md, "Checked without a GPU"): the
 # backend's .cu and .cc files compiled as host C++ against tests/cuda_emu/include, so CI without
 # a GPU runs every CUDA op against the CPU backend and the whole model against the CPU backend.
 # Only in builds without real CUDA: with PG_WITH_CUDA=ON, pgcore holds the real backend and
 # cuda_backend_test runs it on the device (or skips, with the reason, where there is none).
 if(PG_WITH_CUDA)
+  # The same whole-model test on the real backend (skips without a GPU; scripts/gpu_first_contact.sh
+  # runs it with PG_REQUIRE_CUDA=1).
+  add_executable(cuda_model_parity_test ${CMAKE_CURRENT_LIST_DIR}/cuda_model_parity_test.cc
+                 ${CMAKE_SOURCE_DIR}/tests/test_main.cc)
+  target_link_libraries(cuda_model_parity_test PRIVATE pgcore GTest::gtest)
+  target_include_directories(cuda_model_parity_test PRIVATE ${CMAKE_SOURCE_DIR}/tests)
+  target_compile_definitions(cuda_model_parity_test PRIVATE PG_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
+                             PG_BINARY_DIR="${CMAKE_BINARY_DIR}")
+  gtest_discover_tests(cuda_model_parity_test DISCOVERY_TIMEOUT 60
+    PROPERTIES ENVIRONMENT "OPENBLAS_NUM_THREADS=1;PG_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
   return()
 endif()
 
@@ -40,7 +50,9 @@ function(pg_emu_objects name)
   add_library(${name} OBJECT ${ARGN})
   target_include_directories(${name} BEFORE PRIVATE ${PG_EMU_DIR}/include)
   target_link_libraries(${name} PRIVATE pgcore)
-  target_compile_options(${name} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+  target_compile_definitions(${name} PRIVATE PG_CUDA_EMU=1)
+  # #pragma unroll is nvcc's; g++ ignores it.
+  target_compile_options(${name} PRIVATE -Wall -Wextra -Wno-unused-parameter -Wno-unknown-pragmas)
 endfunction()
 
 set(PG_EMU_RT ${CMAKE_SOURCE_DIR}/runtime/cuda)
@@ -61,7 +73,7 @@ pg_emu_objects(pg_cuda_emu_embedding ${w})
 # pg_emu_test_exe(<name> <object libraries...> SOURCES <test sources...>)
 function(pg_emu_test_exe name)
   cmake_parse_arguments(A "" "" "SOURCES" ${ARGN})
-  add_executable(${name} ${A_SOURCES} ${CMAKE_SOURCE_DIR}/tests/test_main.cc)
+  add_executable(${name} ${A_SOURCES} ${CMAKE_SOURCE_DIR}/tests/test_main.cc ${PG_EMU_DIR}/emu_test_env.cc)
   # The object files come first: their MakeCudaBackend / CudaDeviceAvailable / CudaBackendStream
   # are linked instead of pgcore's runtime/cuda_backend_unavailable.cc.
   foreach(lib ${A_UNPARSED_ARGUMENTS})
@@ -72,7 +84,9 @@ function(pg_emu_test_exe name)
   target_compile_definitions(${name} PRIVATE PG_SOURCE_DIR="${CMAKE_SOURCE_DIR}" PG_BINARY_DIR="${CMAKE_BINARY_DIR}")
 endfunction()
 
-set(PG_EMU_ENV "OPENBLAS_NUM_THREADS=1;PG_SOURCE_DIR=${CMAKE_SOURCE_DIR};PG_REQUIRE_CUDA=1;PG_CUDA_SYNC=1")
+# PG_REQUIRE_CUDA=1 and PG_CUDA_SYNC=1 are set by emu_test_env.cc inside the programs
+# (gtest_discover_tests splits an ENVIRONMENT list at ';').
+set(PG_EMU_ENV "OPENBLAS_NUM_THREADS=1")
 
 # Every CUDA op against the CPU backend (the same source as the GPU test; PG_REQUIRE_CUDA=1 so
 # nothing passes by skipping).
@@ -91,6 +105,7 @@ gtest_discover_tests(cuda_model_parity_emu_test TEST_PREFIX emu. DISCOVERY_TIMEO
 pg_emu_test_exe(cuda_emu_self_test pg_cuda_emu_common pg_cuda_emu_attention pg_cuda_emu_embedding
                 SOURCES ${PG_EMU_DIR}/cuda_emu_self_test.cc)
 target_include_directories(cuda_emu_self_test BEFORE PRIVATE ${PG_EMU_DIR}/include)
+target_compile_definitions(cuda_emu_self_test PRIVATE PG_CUDA_EMU=1)
 gtest_discover_tests(cuda_emu_self_test TEST_PREFIX emu. DISCOVERY_TIMEOUT 60
   PROPERTIES ENVIRONMENT "${PG_EMU_ENV}" LABELS "cuda_emu")
 
@@ -118,3 +133,11 @@ pg_emu_mutant(w write_cache_count ${PG_EMU_RT}/embedding_cache.cu "if (t >= p.co
 pg_emu_objects(pg_cuda_emu_embedding_count ${w})
 pg_emu_mutant_test(write_cache_count CudaVsCpu.Embed* CudaVsCpu.EmbedAndWriteCache
                    pg_cuda_emu_common pg_cuda_emu_attention pg_cuda_emu_embedding_count)
+
+# The whole-model test catches a mask bug too: the window mutant on the Gemma 2 fixture.
+pg_emu_test_exe(cuda_emu_mutant_parity_window pg_cuda_emu_common pg_cuda_emu_attention_window pg_cuda_emu_embedding
+                SOURCES ${PG_EMU_DIR}/cuda_model_parity_test.cc)
+add_test(NAME emu.mutant_window_off_by_one_fails_model_parity COMMAND cuda_emu_mutant_parity_window
+         --gtest_filter=*gemma2_slots0)
+set_tests_properties(emu.mutant_window_off_by_one_fails_model_parity PROPERTIES ENVIRONMENT "${PG_EMU_ENV}"
+                     LABELS "cuda_emu" PASS_REGULAR_EXPRESSION "\\[  FAILED  \\] Fixtures/CudaModelParity")

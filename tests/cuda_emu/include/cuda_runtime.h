@@ -1,4 +1,4 @@
-// CPU emulation of the CUDA runtime subset runtime/cuda/ uses (tests/cuda_emu/README.md).
+// CPU emulation of the CUDA runtime subset runtime/cuda/ uses (docs/CUDA_BACKEND.md, "Checked without a GPU").
 // Compiled instead of the toolkit's header when the backend is built as host C++ for the
 // emulated tests: kernels run block after block, the threads of a block as fibers, so
 // __syncthreads() and warp shuffles are real synchronisation points; memory calls run at once,
@@ -12,7 +12,9 @@
 #include <functional>
 #include <utility>
 
+#ifndef PG_CUDA_EMU
 #define PG_CUDA_EMU 1
+#endif
 
 // ---- qualifiers -------------------------------------------------------------------------------
 #define __global__

@@ -1,0 +1,21 @@
+// bf16 GEMMs on the CPU through oneDNN (Debian libdnnl-dev, built on OpenMP like this backend):
+// out[M, N] (f32) = bf16(x)[M, K] @ W (bf16, [K, N] or [N, K] when trans_w), fp32 accumulation,
+// on the AVX512-BF16 / AMX kernels oneDNN picks at run time for the CPU it runs on. Primitives are
+// created once per (M, N, K, layout) and cached. Debian's OpenBLAS (0.3.21) is built without
+// bf16 (no cblas_sbgemm), so oneDNN is the library for bf16 here (docs/BENCHMARKS.md).
+#pragma once
+
+#include <cstdint>
+
+namespace pg::cpu {
+
+struct GemmArgs;
+
+// True when oneDNN reports a CPU ISA with native bf16 dot products (avx512_core_bf16 or AMX):
+// without it bf16 would be emulated and slower than fp32, so the backend keeps fp32 weights.
+bool CpuHasNativeBf16();
+
+// a.w: bf16 words. Runs on `threads` OpenMP threads.
+void OneDnnBf16Gemm(const GemmArgs& a, int threads);
+
+}  // namespace pg::cpu
