@@ -120,7 +120,7 @@ void RunLayout(Context& cx, BenchLayout& L) {
     ckpt = std::make_unique<CheckpointReader>(cx.model_path);
     SessionOptions so;
     so.backend = o.backend;
-    so.weight_dtype = ParseWeightDtype(o.weight_dtype, "--weight-dtype");
+    so.weight_dtype = o.weight_dtype;
     so.threads = o.threads;
     so.vit = Contains(o.vit, std::string("sharded")) ? VitPlacement::kSharded : VitPlacement::kLeader;
     loaded = LoadModelOnRank(*ckpt, *L.tp_comm, L.tp_rank, so, cx.local_rank,
@@ -197,7 +197,7 @@ void BenchOptions::ApplyQuick(int world_size, const std::set<std::string>& given
 void BenchOptions::Validate() const {
   PG_CHECK(model.empty() != config.empty(), "bench: give exactly one of --model M.h5 and --config C.json");
   PG_CHECK(dtype == "f32" || dtype == "bf16", "bench: --dtype must be f32 or bf16, got '" << dtype << "'");
-  ParseWeightDtype(weight_dtype, "--weight-dtype");
+  ResolveWeightDtype(weight_dtype, DType::kF32, "--weight-dtype");
   PG_CHECK(!ranks.empty() && !tp.empty() && !batch.empty() && !scaling.empty() && !vit.empty(),
            "bench: --ranks, --tp, --batch, --scaling and --vit need at least one value");
   for (int b : batch) PG_CHECK(b >= 1, "bench: --batch values must be >= 1, got " << b);

@@ -34,7 +34,7 @@ struct BenchOptions {
   int prompt_len = 8;            // text tokens per prompt, <bos> included
   int new_tokens = 20;
   std::string backend = "cpu";
-  std::string weight_dtype = "f32";  // --weight-dtype: how the CPU backend holds weights
+  std::string weight_dtype = "auto";  // --weight-dtype: how the CPU backend holds weights (SessionOptions)
   int threads = 1;               // per rank
   int warmup = 1;
   int iters = 3;

@@ -2,11 +2,12 @@
 """Side-by-side captioning throughput: this engine vs Hugging Face transformers on the same
 random weights, the same machine and the same number of threads, interleaved in one run.
 
-    /path/to/venv/bin/python bench/hf_compare.py --shape mid --threads 2 [--engine-dtype f32|bf16]
+    /path/to/venv/bin/python bench/hf_compare.py --shape mid --threads 2 [--sides engine_f32,engine_bf16,hf_f32,hf_bf16]
 
 1. Builds a PaliGemma of the chosen shape with HF (random weights) and `save_pretrained`s it.
 2. Converts it with `paligemma convert --from hf` (the engine reads the same weights).
-3. `--repeats` times, in turn: the engine (`paligemma bench`, one process, --threads), HF fp32 and
+3. `--repeats` times, in turn: the engine with fp32 and with bf16 weights (`paligemma bench
+   --weight-dtype`, one process, --threads), HF fp32 and
    HF bf16 (`from_pretrained(dtype=...)`, torch.set_num_threads), each in its own subprocess so
    only one model is in memory at a time. Every side captions `--images` images in batches of
    `--batch`, greedy, exactly `--new-tokens` tokens (the engine never stops at <eos> in bench; HF
@@ -106,13 +107,12 @@ def hf_worker(args):
     print(json.dumps(dict(images_per_s=args.images / secs, seconds=secs, load_s=load_s)))
 
 
-def engine_run(args, h5, out):
+def engine_run(args, h5, out, dtype):
     cmd = ["mpirun", "-np", "1", "--bind-to", "none", str(ROOT / "build/paligemma"), "bench", "--model", str(h5),
            "--batch", str(args.batch), "--images", str(args.images), "--new-tokens", str(args.new_tokens),
            "--prompt-len", str(args.prompt_len), "--threads", str(args.threads), "--warmup", "1", "--iters", "1",
            "--out", str(out), "--collective-iters", "1", "--collective-bytes", "256"]
-    if args.engine_dtype != "f32":
-        cmd += ["--weight-dtype", args.engine_dtype]
+    cmd += ["--weight-dtype", dtype]
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
     with open(out / "bench.csv") as f:
@@ -129,8 +129,8 @@ def main():
     ap.add_argument("--new-tokens", type=int, default=16)
     ap.add_argument("--prompt-len", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--engine-dtype", choices=["f32", "bf16"], default="f32")
-    ap.add_argument("--sides", default="engine,hf_f32,hf_bf16", help="comma list of engine, hf_f32, hf_bf16")
+    ap.add_argument("--sides", default="engine_f32,engine_bf16,hf_f32,hf_bf16",
+                    help="comma list of engine_f32 / engine_bf16 (the engine's --dtype), hf_f32, hf_bf16")
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "pg-hf-compare"))
     ap.add_argument("--hf-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--hf-dir", help=argparse.SUPPRESS)
@@ -145,11 +145,11 @@ def main():
     sides = args.sides.split(",")
     results = {s: [] for s in sides}
     print(f"# shape {args.shape}, threads {args.threads}, batch {args.batch}, images {args.images}, "
-          f"new tokens {args.new_tokens}, prompt {args.prompt_len}, engine weights {args.engine_dtype}", flush=True)
+          f"new tokens {args.new_tokens}, prompt {args.prompt_len}", flush=True)
     for r in range(args.repeats):
         for side in sides:
-            if side == "engine":
-                ips = engine_run(args, h5, work / f"engine-out-{r}")
+            if side.startswith("engine_"):
+                ips = engine_run(args, h5, work / f"{side}-out-{r}", side.split("_")[1])
             else:
                 out = subprocess.run([sys.executable, __file__, "--hf-worker", "--hf-dir", str(hf_dir), "--hf-dtype",
                                       side.split("_")[1], "--threads", str(args.threads), "--batch", str(args.batch),
@@ -161,10 +161,9 @@ def main():
             print(f"repeat {r} {side:8s} {ips:8.3f} images/s", flush=True)
     med = {s: statistics.median(v) for s, v in results.items()}
     print("median images/s: " + ", ".join(f"{s} {v:.3f}" for s, v in med.items()))
-    if "engine" in med:
-        for s in sides:
-            if s != "engine":
-                print(f"engine ({args.engine_dtype}) / {s}: {med['engine'] / med[s]:.2f}x")
+    for e in (s for s in sides if s.startswith("engine_")):
+        for s in (s for s in sides if s.startswith("hf_")):
+            print(f"{e} / {s}: {med[e] / med[s]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@
 #include "caption_job/image_list.h"
 #include "caption_job/json_text.h"
 #include "caption_job/manifest.h"
+#include "caption_job/memory_estimate.h"
 #include "caption_job/part_files.h"
 #include "caption_job/pg_home.h"
 #include "caption_job/progress.h"
@@ -58,7 +59,7 @@ void CheckArgs(const CaptionJobOptions& a) {
   a.sampling.Validate();
   ParseResizeFilter(a.resize);
   ParseProgressMode(a.progress);
-  ParseWeightDtype(a.dtype);
+  ResolveWeightDtype(a.session.weight_dtype, DType::kF32);
 }
 
 // Paths joined with '\0' (which no path contains) for one broadcast.
@@ -76,15 +77,34 @@ std::vector<std::string> BroadcastList(Communicator& comm, const std::vector<std
 // World rank 0's part of the setup: the list, the parts directory, the manifest, the scan.
 struct JobState {
   std::vector<std::string> images;
+  std::vector<std::string> skipped;  // directory entries not listed, "path: why"
+  int64_t duplicates = 0;            // list lines repeating an earlier path
   std::vector<uint8_t> done;
   std::unique_ptr<PartsDirLock> lock;
   std::unique_ptr<ProgressReporter> progress;
   PartScan scan;
 };
 
+// World rank 0: what the listing did not turn into records, so nothing is dropped silently.
+void ReportInputSummary(const JobState& job) {
+  if (job.duplicates > 0)
+    WriteStderrLine("caption: the list names " + std::to_string(job.duplicates) +
+                    " path(s) again; each line gets its own record, in line order");
+  if (job.skipped.empty()) return;
+  constexpr size_t kShown = 20;
+  WriteStderrLine("caption: skipped " + std::to_string(job.skipped.size()) + " directory entr" +
+                  (job.skipped.size() == 1 ? "y" : "ies") + " that are not images or cannot be read:");
+  for (size_t i = 0; i < job.skipped.size() && i < kShown; ++i) WriteStderrLine("  skipped " + job.skipped[i]);
+  if (job.skipped.size() > kShown)
+    WriteStderrLine("  ... and " + std::to_string(job.skipped.size() - kShown) + " more");
+}
+
 void PrepareJob(const CaptionJobOptions& a, const ModelSession& s, const std::string& parts_dir, JobState* job) {
   CheckCaptionPromptFits(s.checkpoint->config(), *s.tokenizer, a.prompt, a.max_new_tokens);
-  job->images = ListImages(a.images);
+  ImageListing listing = ListImageInputs(a.images);
+  job->images = std::move(listing.images);
+  job->skipped = std::move(listing.skipped);
+  job->duplicates = listing.duplicates;
   const fs::path out_dir = fs::path(a.output).parent_path();
   try {
     if (!out_dir.empty()) fs::create_directories(out_dir);
@@ -112,7 +132,8 @@ void PrepareJob(const CaptionJobOptions& a, const ModelSession& s, const std::st
   spec.sampling = a.sampling;
   spec.resize = a.resize;
   spec.backend = a.session.backend;
-  spec.weight_dtype = DTypeName(a.session.weight_dtype);
+  if (a.session.backend == "cpu")
+    spec.weight_dtype = DTypeName(ResolveWeightDtype(a.session.weight_dtype, s.checkpoint->dtype()));
   spec.max_image_pixels = a.max_image_pixels;
   spec.images = job->images;
   CheckOrWriteManifest(manifest_path, BuildManifest(spec));
@@ -123,20 +144,35 @@ void PrepareJob(const CaptionJobOptions& a, const ModelSession& s, const std::st
                                                      a.progress_every_s);
 }
 
-ReplicaOptions MakeReplicaOptions(const CaptionJobOptions& a, const ModelConfig& c) {
+// slots: the KV-cache slots this replica uses (CaptionSlots: --batch capped by its images).
+ReplicaOptions MakeReplicaOptions(const CaptionJobOptions& a, const ModelConfig& c, int slots) {
   ReplicaOptions ro;
   ro.prompt = a.prompt;
-  ro.batch = a.batch;
+  ro.batch = slots;
   ro.max_new_tokens = a.max_new_tokens;
   ro.sampling = a.sampling;
   ro.vit = ParseVitPlacement(a.vit);
   ro.prefetch.threads = a.decode_threads;
-  ro.prefetch.capacity = a.prefetch > 0 ? a.prefetch : std::max(4, 2 * a.batch);
+  ro.prefetch.capacity = a.prefetch > 0 ? a.prefetch : std::max(4, 2 * slots);
   ro.prefetch.image_size = c.vision.image_size;
   ro.prefetch.filter = ParseResizeFilter(a.resize);
   ro.prefetch.decode.max_pixels = a.max_image_pixels;
   if (const char* ms = std::getenv("PG_DEBUG_CAPTION_STEP_DELAY_MS")) ro.step_delay_s = std::atof(ms) / 1000.0;
   return ro;
+}
+
+// Refuses, before allocating, a --batch whose KV cache and workspaces do not fit this rank's
+// share of the host's available memory (CPU backend; device memory is the CUDA backend's own).
+void CheckBatchMemory(const CaptionJobOptions& a, ModelSession& s, const ReplicaOptions& ro, int64_t images) {
+  if (a.session.backend != "cpu") return;
+  const GemmaWeights& w = s.model->decoder().weights();
+  const RankShapes r{w.heads_local, w.kv_heads_local, w.d_ff_local, static_cast<int>(w.embedding.dim(0))};
+  const ModelConfig& c = s.model->config();
+  const int64_t prefetch = std::min<int64_t>(ro.prefetch.capacity, images);
+  const CaptionMemoryEstimate e = EstimateCaptionMemory(c, r, ro.batch, a.max_new_tokens, prefetch);
+  const int64_t avail = HostMemAvailableBytes();
+  const int64_t per_rank = avail < 0 ? -1 : avail / std::max(1, s.world->config().local_size);
+  CheckCaptionMemoryFits(e, per_rank, a.batch, c, r, a.max_new_tokens, prefetch);
 }
 
 }  // namespace
@@ -166,6 +202,7 @@ void RunCaptionJob(CaptionJobOptions a) {
     if (job.done[i]) continue;
     if (pending++ % w.dp == w.dp_rank) mine.push_back(PrefetchJob{static_cast<int64_t>(i), job.images[i]});
   }
+  const int slots = static_cast<int>(CaptionSlots(a.batch, static_cast<int64_t>(mine.size())));
   if (rank0) {
     for (const std::string& d : defaulted) WriteStderrLine("caption: embedded demo default " + d);
     std::ostringstream os;
@@ -175,14 +212,17 @@ void RunCaptionJob(CaptionJobOptions a) {
       os << " (cut a torn last line: " << job.scan.repaired_bytes << " bytes in " << job.scan.repaired_files
          << " file" << (job.scan.repaired_files == 1 ? "" : "s") << ")";
     os << ", " << pending << " to caption on " << w.dp << " replica" << (w.dp == 1 ? "" : "s") << " x --tp "
-       << w.tp << ", batch " << a.batch;
+       << w.tp << ", batch " << slots;
+    if (slots != a.batch) os << " (--batch " << a.batch << " capped by the images to caption)";
     WriteStderrLine(os.str());
+    ReportInputSummary(job);
   }
 
   std::unique_ptr<CaptionReplica> replica;
   AgreePhase(all, "allocate the KV cache", [&] {
-    replica = std::make_unique<CaptionReplica>(*s.model, *s.tokenizer, s.world->tp_group(),
-                                               MakeReplicaOptions(a, s.model->config()));
+    const ReplicaOptions ro = MakeReplicaOptions(a, s.model->config(), slots);
+    CheckBatchMemory(a, s, ro, static_cast<int64_t>(mine.size()));
+    replica = std::make_unique<CaptionReplica>(*s.model, *s.tokenizer, s.world->tp_group(), ro);
   });
   if (rank0) job.progress->Start();
   const ReplicaStats st = replica->Run(mine, PartFilePath(parts_dir, w.dp_rank));

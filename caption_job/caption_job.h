@@ -32,7 +32,7 @@ namespace pg {
 struct CaptionJobOptions {
   SessionOptions session;
   std::string images, output, prompt = "caption en";
-  std::string resize = "bilinear", vit = "leader", progress = "auto", dtype = "f32";
+  std::string resize = "bilinear", vit = "leader", progress = "auto";
   int batch = 16, max_new_tokens = 40, decode_threads = 2, prefetch = 0;
   int64_t max_image_pixels = int64_t{64} << 20;
   double progress_every_s = 5;

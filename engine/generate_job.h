@@ -26,7 +26,6 @@ struct GenerateJobOptions {
   std::string logits_out;
   std::string resize = "bilinear";
   std::string vit = "leader";
-  std::string dtype = "f32";
   SamplingParams sampling;
 };
 

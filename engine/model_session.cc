@@ -3,14 +3,16 @@
 #include "dist/error_agreement.h"
 #include "models/weight_table.h"
 #include "runtime/backend.h"
+#include "runtime/cpu/gemm.h"
 #include "tensor_parallel/device_data_plane.h"
 
 namespace pg {
 
-DType ParseWeightDtype(const std::string& name, const char* flag) {
+DType ResolveWeightDtype(const std::string& name, DType checkpoint_dtype, const char* flag) {
   if (name == "f32") return DType::kF32;
   if (name == "bf16") return DType::kBF16;
-  PG_THROW(flag << " must be f32 or bf16, got '" << name << "'");
+  if (name == "auto") return checkpoint_dtype == DType::kBF16 && cpu::Bf16GemmWorks() ? DType::kBF16 : DType::kF32;
+  PG_THROW(flag << " must be auto, f32 or bf16, got '" << name << "'");
 }
 
 ModelOnRank LoadModelOnRank(const CheckpointReader& checkpoint, MpiCommunicator& tp_group, int tp_rank,
@@ -19,7 +21,7 @@ ModelOnRank LoadModelOnRank(const CheckpointReader& checkpoint, MpiCommunicator&
   BackendOptions bo;
   bo.threads = o.threads;
   bo.device = device;
-  bo.weight_dtype = o.weight_dtype;
+  bo.weight_dtype = ResolveWeightDtype(o.weight_dtype, checkpoint.dtype());
   m.backend = MakeBackend(o.backend, bo);
   m.tp_device_comm = MakeDeviceDataPlane(tp_group, *m.backend, bo.device);
   Communicator* data_plane = m.tp_device_comm ? m.tp_device_comm.get() : &tp_group;

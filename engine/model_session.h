@@ -25,11 +25,15 @@ struct SessionOptions {
   int tp = 1;
   int threads = 1;
   VitPlacement vit = VitPlacement::kLeader;
-  DType weight_dtype = DType::kF32;  // --dtype: how the CPU backend holds weight matrices (f32 | bf16)
+  // --dtype: how the CPU backend holds weight matrices: "f32", "bf16" (oneDNN bf16 GEMMs, fp32
+  // accumulation) or "auto": bf16 when the checkpoint is stored in bf16 and the CPU has native
+  // bf16 dot products, else f32 (as vLLM's dtype "auto" follows the checkpoint).
+  std::string weight_dtype = "auto";
 };
 
-// "f32" | "bf16" -> DType; throws naming `flag` otherwise.
-DType ParseWeightDtype(const std::string& name, const char* flag = "--dtype");
+// "auto" | "f32" | "bf16" for a checkpoint stored as `checkpoint_dtype` -> the weights' DType;
+// throws naming `flag` for anything else.
+DType ResolveWeightDtype(const std::string& name, DType checkpoint_dtype, const char* flag = "--dtype");
 
 // One rank's model of a tensor-parallel group: its backend, the group's data plane and the
 // weights it holds. Members are destroyed in reverse order: the model before the backend.

@@ -33,7 +33,7 @@ void RegisterBenchCommand(CLI::App& app) {
   cmd->add_option("--prompt-len", o->prompt_len, "text tokens per prompt including <bos> (synthetic ids)");
   cmd->add_option("--new-tokens", o->new_tokens, "generated tokens per image (never stops early at <eos>)");
   cmd->add_option("--backend", o->backend, "cpu or cuda");
-  cmd->add_option("--weight-dtype", o->weight_dtype, "weights in memory on the CPU: f32 or bf16");
+  cmd->add_option("--weight-dtype", o->weight_dtype, "weights in memory on the CPU: auto, f32 or bf16 (as --dtype)");
   cmd->add_option("--threads", o->threads, "CPU threads per rank");
   cmd->add_option("--warmup", o->warmup, "unmeasured iterations per case");
   cmd->add_option("--iters", o->iters, "measured iterations per case (the median is reported)");

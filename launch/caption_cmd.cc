@@ -30,7 +30,10 @@ void RegisterCaptionCommand(CLI::App& app) {
   cmd->add_option("--resize", args->resize, "bilinear (big_vision, antialiased) or bicubic (Hugging Face)");
   cmd->add_option("--threads", args->session.threads, "CPU threads per rank");
   cmd->add_option("--backend", args->session.backend, "cpu or cuda");
-  cmd->add_option("--dtype", args->dtype, "weights in memory on the CPU: f32 or bf16 (bf16 GEMMs, fp32 accumulation)");
+  cmd->add_option("--dtype", args->session.weight_dtype,
+                  "weights in memory on the CPU: auto (bf16 for a bf16 checkpoint on a CPU with bf16 dot products, "
+                  "else f32), f32 or bf16")
+      ->capture_default_str();
   cmd->add_option("--decode-threads", args->decode_threads, "image decoding threads on each replica leader");
   cmd->add_option("--prefetch", args->prefetch, "images decoded ahead per replica (default 2 x --batch)");
   cmd->add_option("--max-image-pixels", args->max_image_pixels, "larger images become error records");
@@ -41,7 +44,6 @@ void RegisterCaptionCommand(CLI::App& app) {
   AddSamplingFlags(cmd, &args->sampling);
   cmd->callback([args] {
     args->session.vit = ParseVitPlacement(args->vit);
-    args->session.weight_dtype = ParseWeightDtype(args->dtype);
     RunCaptionJob(*args);
   });
 }

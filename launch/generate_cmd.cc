@@ -23,14 +23,16 @@ void RegisterGenerateCommand(CLI::App& app) {
   cmd->add_option("--logits-out", args->logits_out, "write the logits of every step to this HDF5 file");
   cmd->add_option("--tp", args->session.tp, "tensor-parallel ranks (must equal the world size)");
   cmd->add_option("--backend", args->session.backend, "cpu or cuda");
-  cmd->add_option("--dtype", args->dtype, "weights in memory on the CPU: f32 or bf16 (bf16 GEMMs, fp32 accumulation)");
+  cmd->add_option("--dtype", args->session.weight_dtype,
+                  "weights in memory on the CPU: auto (bf16 for a bf16 checkpoint on a CPU with bf16 dot products, "
+                  "else f32), f32 or bf16")
+      ->capture_default_str();
   cmd->add_option("--threads", args->session.threads, "CPU threads per rank");
   cmd->add_option("--resize", args->resize, "bilinear (big_vision, antialiased) or bicubic (Hugging Face)");
   cmd->add_option("--vit", args->vit, "leader (ViT on the group leader, broadcast) or sharded");
   AddSamplingFlags(cmd, &args->sampling);
   cmd->callback([args] {
     args->session.vit = ParseVitPlacement(args->vit);
-    args->session.weight_dtype = ParseWeightDtype(args->dtype);
     RunGenerateJob(*args);
   });
 }

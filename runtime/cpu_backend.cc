@@ -8,9 +8,9 @@
 #include <limits>
 
 #include "runtime/cpu/attention.h"
+#include "runtime/cpu/elementwise.h"
 #include "runtime/cpu/gemm.h"
 #include "runtime/cpu/parallel.h"
-#include "runtime/cpu/vector_math.h"
 #include "runtime/op_shapes.h"
 
 namespace pg {
@@ -192,9 +192,7 @@ class CpuBackend final : public Backend {
 
   void GeluTanh(Tensor& x) override {
     float* a = x.f32();
-    ParallelFor(threads_, x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) a[i] = cpu::FastGeluTanh(a[i]);
-    });
+    ParallelFor(threads_, x.numel(), kGrain, [&](int64_t i0, int64_t i1) { cpu::GeluTanhInPlace(a + i0, i1 - i0); });
   }
 
   void GeGlu(const Tensor& gate_up, Tensor& out) override {
@@ -204,20 +202,15 @@ class CpuBackend final : public Backend {
                         << ShapeStr(out.shape));
     const float* in = gate_up.f32();
     float* o = out.f32();
-    ParallelFor(threads_, M * F, kGrain, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t m = i / F, f = i % F;
-        o[i] = cpu::FastGeluTanh(in[m * 2 * F + f]) * in[m * 2 * F + F + f];
-      }
+    ParallelFor(threads_, M, std::max<int64_t>(1, kGrain / F), [&](int64_t m0, int64_t m1) {
+      cpu::GeGluRows(in + m0 * 2 * F, o + m0 * F, m1 - m0, F);
     });
   }
 
   void SoftCap(Tensor& x, float cap) override {
+    PG_CHECK(cap > 0, "SoftCap: cap must be > 0, got " << cap << " for '" << x.name << "'");
     float* a = x.f32();
-    const float inv = 1.f / cap;
-    ParallelFor(threads_, x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) a[i] = cpu::FastTanh(a[i] * inv) * cap;
-    });
+    ParallelFor(threads_, x.numel(), kGrain, [&](int64_t i0, int64_t i1) { cpu::SoftCapInPlace(a + i0, i1 - i0, cap); });
   }
 
   // ---- transformer pieces -----------------------------------------------------------------

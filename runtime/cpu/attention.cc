@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "runtime/cpu/parallel.h"
-#include "runtime/cpu/vector_math.h"
+#include "runtime/cpu/elementwise.h"
 #include "runtime/op_shapes.h"
 
 namespace pg::cpu {
@@ -59,22 +59,13 @@ void Task(const Dims& d, const float* q, const float* k, const float* v, const A
         std::fill(row, row + hi, 0.f);
         continue;
       }
-      if (p.softcap > 0.f) {
-        const float inv = 1.f / p.softcap;
-        for (int64_t s = 0; s < hi; ++s) row[s] = FastTanh(row[s] * inv) * p.softcap;
-      }
+      if (p.softcap > 0.f) SoftCapInPlace(row, hi, p.softcap);
       float mx = kNegInf;
       for (int64_t s = 0; s < hi; ++s) {
         if (!Visible(s, qs, prefix, m.window)) row[s] = kNegInf;
         mx = std::max(mx, row[s]);
       }
-      float sum = 0.f;
-      for (int64_t s = 0; s < hi; ++s) {
-        const float e = row[s] == kNegInf ? 0.f : FastExp(row[s] - mx);
-        row[s] = e;
-        sum += e;
-      }
-      const float inv = 1.f / sum;
+      const float inv = 1.f / ExpShiftedSum(row, hi, mx);
       for (int64_t s = 0; s < hi; ++s) row[s] *= inv;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, hi, 1.f, scores.data(), hi, vb, d.KH * hd, 0.f,

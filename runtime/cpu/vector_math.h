@@ -14,7 +14,11 @@ namespace pg::cpu {
 // pass finite values or -inf only where 0 is wanted).
 inline float FastExp(float x) {
   x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
-  const float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+  // n = round(x / ln2) by the 1.5 * 2^23 trick (|x / ln2| < 2^22): plain arithmetic, so the loop
+  // vectorizes (floorf would be a libm call on the baseline ISA). IEEE rules (no -ffast-math)
+  // keep the compiler from folding (t + c) - c.
+  constexpr float kRound = 12582912.f;
+  const float n = (x * 1.44269504088896341f + kRound) - kRound;
   // r = x - n ln2 in two steps (Cody-Waite) for accuracy.
   float r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
