@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "bench/bench_report.h"
+#include "bench/machine_peaks.h"
 #include "bench/machine_info.h"
 #include "dist/error_agreement.h"
 #include "models/checkpoint_reader.h"
@@ -225,6 +226,7 @@ void RunBench(const BenchOptions& o) {
   if (cx.lead()) {
     machine = CollectMachineInfo(world->size(), local->size(), o.threads);
     Print(true, machine.ToText());
+    if (o.peaks) Print(true, MeasureMachinePeaks(o.threads).ToText());
   }
 
   cx.model_path = o.model;

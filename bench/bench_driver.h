@@ -43,7 +43,8 @@ struct BenchOptions {
   bool append = false;
   bool keep_model = false;
   bool quick = false;
-  bool full_logits = false;      // bring every step's full logits to the host (BenchCase::full_logits)
+  bool full_logits = false;
+  bool peaks = false;            // measure and print the machine's GEMM / memory peaks first      // bring every step's full logits to the host (BenchCase::full_logits)
   std::vector<int64_t> collective_bytes{256, 4096, 65536, 1 << 20, 8 << 20};
   int collective_iters = 20;
 

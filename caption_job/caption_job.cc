@@ -18,6 +18,7 @@
 #include "caption_job/part_files.h"
 #include "caption_job/pg_home.h"
 #include "caption_job/progress.h"
+#include "models/gemma.h"
 #include "runtime/dtype.h"
 
 namespace fs = std::filesystem;
@@ -157,6 +158,8 @@ ReplicaOptions MakeReplicaOptions(const CaptionJobOptions& a, const ModelConfig&
   ro.prefetch.image_size = c.vision.image_size;
   ro.prefetch.filter = ParseResizeFilter(a.resize);
   ro.prefetch.decode.max_pixels = a.max_image_pixels;
+  // HF mode (bicubic, SiglipImageProcessor) composites alpha onto white; big_vision drops it.
+  ro.prefetch.decode.alpha_onto_white = ro.prefetch.filter == ResizeFilter::kBicubicPil;
   if (const char* ms = std::getenv("PG_DEBUG_CAPTION_STEP_DELAY_MS")) ro.step_delay_s = std::atof(ms) / 1000.0;
   return ro;
 }
@@ -247,6 +250,10 @@ void RunCaptionJob(CaptionJobOptions a) {
        << (p.elapsed_s > 0 ? p.done_now / p.elapsed_s : 0.0) << " images/s, "
        << (p.elapsed_s > 0 ? p.tokens / p.elapsed_s : 0.0) << " tokens/s)";
     WriteStderrLine(os.str());
+    // A job that captioned nothing is a failure (a wrong --images, an unsupported format), even
+    // though OUT.jsonl holds an error record for every image.
+    PG_CHECK(m.records == 0 || m.errors < m.records,
+             "caption: every one of the " << m.records << " images failed; see the error records in " << a.output);
   });
 }
 

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "caption_job/json_text.h"
+
 #include <nlohmann/json.hpp>
 
 namespace pg {
@@ -15,7 +17,36 @@ std::string Dump(const nlohmann::ordered_json& j) {
 // Box coordinates to 1/100 pixel: "12.35" instead of float noise such as 12.350000381.
 double Pixels(float v) { return std::round(static_cast<double>(v) * 100.0) / 100.0; }
 
+// Standard base64 (RFC 4648, with padding).
+std::string Base64(const std::string& bytes) {
+  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out.push_back(kAlphabet[(v >> s) & 63]);
+  }
+  if (i < bytes.size()) {
+    const bool two = i + 1 < bytes.size();
+    const uint32_t v = (uint8_t(bytes[i]) << 16) | (two ? uint8_t(bytes[i + 1]) << 8 : 0);
+    out.push_back(kAlphabet[(v >> 18) & 63]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(two ? kAlphabet[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+// "image" (U+FFFD for invalid bytes, for reading) and, only when the path is not valid UTF-8,
+// "image_bytes_b64": the path's exact bytes, so that the record names the file reversibly.
+void SetImage(nlohmann::ordered_json& j, const std::string& image) {
+  j["image"] = image;
+  if (JsonSafeText(image) != image) j["image_bytes_b64"] = Base64(image);
+}
+
 }  // namespace
+
+std::string ImagePathBase64(const std::string& bytes) { return Base64(bytes); }
 
 bool IsDetectionPrompt(const std::string& prompt) {
   size_t i = 0;
@@ -25,7 +56,7 @@ bool IsDetectionPrompt(const std::string& prompt) {
 
 std::string OkRecordLine(const CaptionResult& r) {
   nlohmann::ordered_json j;
-  j["image"] = r.image;
+  SetImage(j, r.image);
   j["index"] = r.index;
   j["status"] = "ok";
   j["text"] = r.text;
@@ -50,7 +81,7 @@ std::string OkRecordLine(const CaptionResult& r) {
 
 std::string ErrorRecordLine(const std::string& image, int64_t index, const std::string& error) {
   nlohmann::ordered_json j;
-  j["image"] = image;
+  SetImage(j, image);
   j["index"] = index;
   j["status"] = "error";
   j["text"] = nullptr;

@@ -1,7 +1,8 @@
 // One line of the caption job's output (JSON Lines), the same bytes in the part files and in
 // OUT.jsonl. Fields, in this order:
-//   "image"   the path as listed (image_list.h)
-//   "index"   its position in the sorted input list
+//   "image"   the path as listed (image_list.h); bytes that are not UTF-8 become U+FFFD
+//   "image_bytes_b64"  only when the path is not valid UTF-8: base64 of the path's bytes
+//   "index"   its position in the input list (list order; a directory's sorted paths)
 //   "status"  "ok" | "error"
 //   "text"    the decoded answer (up to <eos>); null for errors
 //   "tokens"  generated tokens, <eos> not counted; 0 for errors
@@ -11,7 +12,7 @@
 //             ORIGINAL image (Tokenizer::ParseDetections; x0,y0 top-left)
 //   "error"   null for ok; the message (naming the image) for errors
 // Nothing in a record depends on the layout, timing or batch, so a resumed job writes the same
-// bytes as an uninterrupted one.
+// bytes as an uninterrupted one. docs/OUTPUT.md documents the schema for users.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +35,9 @@ struct CaptionResult {
   bool with_boxes = false;
   std::vector<Detection> boxes;
 };
+
+// Base64 (RFC 4648, padded) of a path's bytes, as "image_bytes_b64" holds it.
+std::string ImagePathBase64(const std::string& bytes);
 
 std::string OkRecordLine(const CaptionResult& r);
 std::string ErrorRecordLine(const std::string& image, int64_t index, const std::string& error);

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "caption_job/fingerprint.h"
+#include "io/image_decode.h"
 #include "runtime/check.h"
 
 namespace fs = std::filesystem;
@@ -18,21 +21,37 @@ bool IsHidden(const fs::path& p) {
   return !name.empty() && name[0] == '.';
 }
 
-std::vector<std::string> ListDirectory(const std::string& dir) {
-  std::vector<std::string> out;
+// One directory level at a time, so that an unreadable subdirectory is reported, not skipped.
+void WalkDirectory(const fs::path& dir, ImageListing* out) {
   std::error_code ec;
-  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
-  PG_CHECK(!ec, "--images '" << dir << "': cannot list the directory: " << ec.message());
-  for (; it != end; it.increment(ec)) {
-    PG_CHECK(!ec, "--images '" << dir << "': error while listing the directory: " << ec.message());
-    const fs::directory_entry& e = *it;
-    if (IsHidden(e.path())) {
-      if (e.is_directory(ec)) it.disable_recursion_pending();
-      continue;
-    }
-    if (e.is_regular_file(ec) && HasImageExtension(e.path().string())) out.push_back(e.path().string());
+  fs::directory_iterator it(dir, ec), end;
+  if (ec) {
+    out->skipped.push_back(dir.string() + ": cannot read the directory: " + ec.message());
+    return;
   }
-  return out;
+  std::vector<fs::path> subdirs;
+  for (; it != end; it.increment(ec)) {
+    if (ec) {
+      out->skipped.push_back(dir.string() + ": error while reading the directory: " + ec.message());
+      break;
+    }
+    const fs::path p = it->path();
+    if (IsHidden(p)) continue;
+    std::error_code st_ec;
+    const fs::file_status st = fs::status(p, st_ec);  // follows symlinks
+    if (fs::is_directory(st)) {
+      subdirs.push_back(p);
+    } else if (fs::is_regular_file(st)) {
+      const std::string path = p.string();
+      if (!SniffImageFile(path).empty() || HasImageExtension(path))
+        out->images.push_back(path);
+      else
+        out->skipped.push_back(path + ": not an image (by content or name)");
+    } else {
+      out->skipped.push_back(p.string() + (st_ec ? ": cannot stat: " + st_ec.message() : ": not a regular file"));
+    }
+  }
+  for (const fs::path& d : subdirs) WalkDirectory(d, out);
 }
 
 std::string Trim(const std::string& s) {
@@ -43,12 +62,16 @@ std::string Trim(const std::string& s) {
 }
 
 std::vector<std::string> ReadListFile(const std::string& list) {
-  std::ifstream in(list);
+  std::ifstream in(list, std::ios::binary);
   PG_CHECK(in.good(), "--images '" << list << "': cannot open the list file");
   const fs::path base = fs::path(list).parent_path();
   std::vector<std::string> out;
   std::string line;
-  while (std::getline(in, line)) {
+  for (int64_t n = 1; std::getline(in, line); ++n) {
+    if (n == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);  // UTF-8 BOM
+    PG_CHECK(line.find('\0') == std::string::npos,
+             "--images '" << list << "': line " << n << " holds a NUL byte: neither an image we recognise "
+                          << "(JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF) nor a text list of paths");
     line = Trim(line);
     if (line.empty() || line[0] == '#') continue;
     const fs::path p(line);
@@ -63,32 +86,51 @@ std::vector<std::string> ReadListFile(const std::string& list) {
 bool HasImageExtension(const std::string& path) {
   std::string ext = fs::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+  for (const char* e : {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"})
+    if (ext == e) return true;
+  return false;
+}
+
+std::string SniffImageFile(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return "";
+  uint8_t head[32];
+  const size_t n = std::fread(head, 1, sizeof(head), f);
+  std::fclose(f);
+  const char* name = ImageFormatName(head, n);
+  return name ? name : "";
 }
 
 std::vector<std::string> NormalizeImageList(std::vector<std::string> paths) {
   for (std::string& p : paths) p = fs::path(p).lexically_normal().string();
-  std::sort(paths.begin(), paths.end());
-  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
   return paths;
 }
 
-std::vector<std::string> ListImages(const std::string& source) {
+ImageListing ListImageInputs(const std::string& source) {
   std::error_code ec;
   const fs::file_status st = fs::status(source, ec);
   PG_CHECK(!ec && fs::exists(st), "--images '" << source << "' does not exist");
-  std::vector<std::string> paths;
+  ImageListing l;
   if (fs::is_directory(st)) {
-    paths = ListDirectory(source);
-    PG_CHECK(!paths.empty(), "--images '" << source << "': no .jpg, .jpeg or .png files in the directory");
-  } else if (HasImageExtension(source)) {
-    paths.push_back(source);
-  } else {
-    paths = ReadListFile(source);
-    PG_CHECK(!paths.empty(), "--images '" << source << "': the list file names no images");
+    WalkDirectory(source, &l);
+    l.images = NormalizeImageList(std::move(l.images));
+    std::sort(l.images.begin(), l.images.end());
+    PG_CHECK(!l.images.empty(), "--images '" << source << "': no image files in the directory ("
+                                             << l.skipped.size() << " other entries skipped)");
+    return l;
   }
-  return NormalizeImageList(std::move(paths));
+  if (!SniffImageFile(source).empty() || HasImageExtension(source)) {
+    l.images = NormalizeImageList({source});
+    return l;
+  }
+  l.images = NormalizeImageList(ReadListFile(source));
+  PG_CHECK(!l.images.empty(), "--images '" << source << "': the list file names no images");
+  std::set<std::string> seen;
+  for (const std::string& p : l.images) l.duplicates += !seen.insert(p).second;
+  return l;
 }
+
+std::vector<std::string> ListImages(const std::string& source) { return ListImageInputs(source).images; }
 
 std::string ImageListHash(const std::vector<std::string>& images) {
   uint64_t h = Fnv1a64(std::to_string(images.size()) + "\n");

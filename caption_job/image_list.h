@@ -1,29 +1,52 @@
-// The caption job's input list: sorted, deduplicated and deterministic, so that every rank,
-// every run and every resume number the images the same way (record i of OUT.jsonl is image i).
+// The caption job's input list: deterministic, so that every rank, every run and every resume
+// number the images the same way (record i of OUT.jsonl is image i of this list).
 //
 //   --images DIR       every regular file under DIR (recursively, symlinks to files followed,
-//                      hidden entries "." skipped) whose name ends in .jpg, .jpeg or .png
-//                      (any case); paths are DIR/relative/path;
-//   --images LIST.txt  one path per line; blank lines and lines starting with '#' are skipped,
-//                      surrounding spaces/tabs/CR trimmed; relative paths are taken relative to
-//                      the directory of LIST.txt; the files need not exist (a missing file
-//                      becomes an "error" record, not a failed job);
-//   --images IMG.png   a single image (a file named .jpg/.jpeg/.png).
-// Paths are lexically normalised ("a/./b" -> "a/b"), then sorted by bytes and deduplicated.
+//                      hidden entries "." skipped), sorted by path bytes, that is an image: by
+//                      content (JPEG, PNG, and the formats we recognise but do not decode: WebP,
+//                      GIF, BMP, TIFF, HEIC, AVIF, which get an "unsupported image format"
+//                      error record) or by name (an image extension, so that a corrupt
+//                      "x.jpg" gets an error record). Other files (no image content, no image
+//                      extension) and subdirectories that cannot be read are not listed; they
+//                      are counted in ImageListing::skipped, which the job prints.
+//   --images LIST      a text file (no NUL bytes, an optional UTF-8 BOM) with one path per
+//                      line, in that order, duplicates kept (each line gets its own record);
+//                      blank lines and lines starting with '#' are skipped, surrounding
+//                      spaces/tabs/CR trimmed; relative paths are taken relative to the
+//                      directory of LIST; the files need not exist (a missing file becomes an
+//                      "error" record, not a failed job).
+//   --images IMG       a single image: a file whose content is an image we recognise, or whose
+//                      name has an image extension. The kind of a file is decided by its first
+//                      bytes, never its name alone (an extension-less JPEG is an image; a WebP
+//                      is an image that fails with "unsupported image format WebP").
+// Paths are lexically normalised ("a/./b" -> "a/b").
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace pg {
 
-// Throws pg::Error naming `source` if it does not exist, cannot be read, or yields no images.
-std::vector<std::string> ListImages(const std::string& source);
+struct ImageListing {
+  std::vector<std::string> images;   // the job's input order
+  std::vector<std::string> skipped;  // directory mode: "path: why" for each entry not listed
+  int64_t duplicates = 0;            // list mode: lines naming a path an earlier line named
+};
 
-// True for names ending in .jpg / .jpeg / .png (case-insensitive).
+// Throws pg::Error naming `source` if it does not exist, cannot be read, or yields no images.
+ImageListing ListImageInputs(const std::string& source);
+std::vector<std::string> ListImages(const std::string& source);  // ListImageInputs(...).images
+
+// True for names ending in an image extension (.jpg .jpeg .png .webp .gif .bmp .tif .tiff
+// .heic .heif .avif, any case).
 bool HasImageExtension(const std::string& path);
 
-// Sorts and deduplicates after lexical normalisation (exposed for tests).
+// The image format's name from the file's first bytes ("JPEG", "PNG", "WebP", ...), or "" when
+// the file cannot be read or is not an image we recognise.
+std::string SniffImageFile(const std::string& path);
+
+// Lexical normalisation of each path, order and duplicates kept (exposed for tests).
 std::vector<std::string> NormalizeImageList(std::vector<std::string> paths);
 
 // FNV-1a 64 (hex) over the count and every path, each terminated by '\n'.

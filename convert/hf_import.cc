@@ -30,6 +30,27 @@ T Field(const json& j, const char* key, T def, const std::string& where) {
   }
 }
 
+// A Gemma 2 soft-cap or window: absent -> the Gemma2Config default; JSON null -> off (0), as
+// in transformers, where None disables the soft-cap / the sliding window.
+template <typename T>
+T NullMeansOff(const json& j, const char* key, T def, const std::string& where) {
+  auto it = j.find(key);
+  if (it != j.end() && it->is_null()) return T{0};
+  return Field<T>(j, key, def, where);
+}
+
+// Fields whose other values the engine cannot honour: absent or null is the default.
+void RequireValue(const json& j, const char* key, const std::string& want, const std::string& where) {
+  const std::string got = Field<std::string>(j, key, want, where);
+  PG_CHECK(got == want, "HF config " << where << ": field '" << key << "' is \"" << got << "\"; the engine implements only \""
+                                     << want << "\"");
+}
+
+void RejectTrue(const json& j, const char* key, const std::string& what, const std::string& where) {
+  PG_CHECK(!Field<bool>(j, key, false, where),
+           "HF config " << where << ": field '" << key << "' is true; the engine has no " << what);
+}
+
 void ParseVision(const json& j, const std::string& src, ModelConfig* c) {
   const bool has = j.contains("vision_config") && j["vision_config"].is_object();
   const json vc = has ? j["vision_config"] : json::object();
@@ -49,6 +70,7 @@ void ParseVision(const json& j, const std::string& src, ModelConfig* c) {
   PG_CHECK(Field<int>(vc, "num_channels", 3, w) == 3, "HF config " << w << ": num_channels must be 3");
   PG_CHECK(!Field<bool>(vc, "vision_use_head", false, w),
            "HF config " << w << ": vision_use_head=true (a pooling head) is not part of PaliGemma");
+  RequireValue(vc, "hidden_act", "gelu_pytorch_tanh", w);
 }
 
 void ParseText(const json& j, const std::string& src, ModelConfig* c) {
@@ -79,11 +101,15 @@ void ParseText(const json& j, const std::string& src, ModelConfig* c) {
   PG_CHECK(!tc.contains("rope_scaling") || tc["rope_scaling"].is_null(),
            "HF config " << w << ": rope_scaling is not supported");
   t.rope_base = rope;
+  // Gemma's MLP activation (transformers reads hidden_activation; hidden_act is legacy and ignored)
+  // and attention without biases.
+  RequireValue(tc, "hidden_activation", "gelu_pytorch_tanh", w);
+  RejectTrue(tc, "attention_bias", "q/k/v/o projection biases", w);
   if (g2) {
     t.query_pre_attn_scalar = Field<float>(tc, "query_pre_attn_scalar", 256.f, w);
-    t.attn_softcap = Field<float>(tc, "attn_logit_softcapping", 50.f, w);
-    t.final_softcap = Field<float>(tc, "final_logit_softcapping", 30.f, w);
-    t.sliding_window = Field<int>(tc, "sliding_window", 4096, w);
+    t.attn_softcap = NullMeansOff<float>(tc, "attn_logit_softcapping", 50.f, w);
+    t.final_softcap = NullMeansOff<float>(tc, "final_logit_softcapping", 30.f, w);
+    t.sliding_window = NullMeansOff<int>(tc, "sliding_window", 4096, w);
     t.post_norms = true;
     // Newer configs spell the alternation out; it must be ours (sliding on even layers).
     if (tc.contains("layer_types") && tc["layer_types"].is_array()) {
@@ -91,7 +117,7 @@ void ParseText(const json& j, const std::string& src, ModelConfig* c) {
       PG_CHECK(static_cast<int>(lt.size()) == t.depth,
                "HF config " << w << ": layer_types has " << lt.size() << " entries for " << t.depth << " layers");
       for (int l = 0; l < t.depth; ++l) {
-        const std::string want = t.IsSlidingLayer(l) ? "sliding_attention" : "full_attention";
+        const std::string want = l % 2 == 0 ? "sliding_attention" : "full_attention";
         PG_CHECK(lt[l] == want, "HF config " << w << ": layer_types[" << l << "] is " << lt[l].dump() << "; expected \""
                                              << want << "\" (Gemma 2 alternates, sliding on even layers)");
       }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <iomanip>
 #include <sstream>
+#include <string>
 
 #include "runtime/check.h"
 
@@ -18,12 +19,22 @@ bool StartsWith(const uint8_t* data, size_t size, const char* magic, size_t n) {
 
 // Names formats we do not decode, so the error says what the file is.
 const char* OtherFormatName(const uint8_t* data, size_t size) {
-  if (StartsWith(data, size, "GIF8", 4)) return "GIF";
-  if (StartsWith(data, size, "BM", 2)) return "BMP";
+  if (StartsWith(data, size, "GIF87a", 6) || StartsWith(data, size, "GIF89a", 6)) return "GIF";
+  // "BM" then, at offset 14, the size of one of the DIB headers (12, 40, 52, 56, 64, 108, 124).
+  if (size >= 18 && StartsWith(data, size, "BM", 2) && data[15] == 0 && data[16] == 0 && data[17] == 0) {
+    const int dib = data[14];
+    if (dib == 12 || dib == 40 || dib == 52 || dib == 56 || dib == 64 || dib == 108 || dib == 124) return "BMP";
+  }
   if (size >= 12 && StartsWith(data, size, "RIFF", 4) && std::memcmp(data + 8, "WEBP", 4) == 0)
     return "WebP";
   if (StartsWith(data, size, "II*\0", 4) || StartsWith(data, size, "MM\0*", 4)) return "TIFF";
-  if (size >= 12 && std::memcmp(data + 4, "ftyp", 4) == 0) return "HEIF/AVIF/MP4";
+  if (size >= 12 && std::memcmp(data + 4, "ftyp", 4) == 0) {
+    const std::string brand(reinterpret_cast<const char*>(data) + 8, 4);
+    if (brand == "avif" || brand == "avis") return "AVIF";
+    if (brand == "heic" || brand == "heix" || brand == "heim" || brand == "heis" || brand == "hevc" ||
+        brand == "mif1" || brand == "msf1")
+      return "HEIC";
+  }
   return nullptr;
 }
 
@@ -35,6 +46,18 @@ std::string HexPrefix(const uint8_t* data, size_t size) {
 }
 
 }  // namespace
+
+const char* ImageFormatName(const uint8_t* data, size_t size) {
+  switch (DetectImageFormat(data, size)) {
+    case ImageFormat::kJpeg:
+      return "JPEG";
+    case ImageFormat::kPng:
+      return "PNG";
+    case ImageFormat::kUnknown:
+      break;
+  }
+  return OtherFormatName(data, size);
+}
 
 ImageFormat DetectImageFormat(const uint8_t* data, size_t size) {
   static const char kPngSig[8] = {'\x89', 'P', 'N', 'G', '\r', '\n', '\x1a', '\n'};
@@ -57,8 +80,8 @@ Image DecodeImageBuffer(const uint8_t* data, size_t size, const std::string& nam
       break;
   }
   if (const char* other = OtherFormatName(data, size)) {
-    PG_THROW("image '" << name << "': looks like " << other
-                       << "; only JPEG and PNG are supported");
+    PG_THROW("image '" << name << "': unsupported image format " << other
+                       << " (only JPEG and PNG are decoded)");
   }
   PG_THROW("image '" << name << "': not a JPEG or PNG file (first bytes: "
                      << HexPrefix(data, size) << ", " << size << " bytes)");

@@ -1,6 +1,7 @@
 // Image decoding: JPEG (libjpeg-turbo) and PNG (libpng) to 8-bit RGB with the same pixels
 // as PIL's `Image.open(path).convert("RGB")`:
-//   - grey is replicated to R=G=B; alpha (and PNG tRNS) is dropped, never blended;
+//   - grey is replicated to R=G=B; alpha (and palette tRNS) is dropped, or composited onto
+//     white with DecodeOptions::alpha_onto_white (HF mode);
 //   - palette PNGs are looked up; 1/2/4-bit grey is scaled (x255, x85, x17) as PIL unpacks it;
 //   - 16-bit PNG: RGB/RGBA/grey+alpha keep the high byte, 16-bit grey (PIL mode "I;16") is
 //     clipped to 255, exactly as PIL converts "I;16" to RGB;
@@ -31,12 +32,21 @@ enum class ImageFormat { kUnknown, kJpeg, kPng };
 struct DecodeOptions {
   // Largest width * height accepted (default 64 Mi pixels). Checked from the header.
   int64_t max_pixels = int64_t{64} << 20;
+  // PNG alpha (RGBA, grey+alpha, palette tRNS): false drops it (PIL convert("RGB"), the
+  // big_vision pipeline); true composites onto opaque white, bit-exact with HF's
+  // convert_to_rgb (Image.alpha_composite onto white, then RGB). JPEG has no alpha.
+  bool alpha_onto_white = false;
   // Largest file read into memory by DecodeImageFile (default 256 MiB).
   int64_t max_file_bytes = int64_t{256} << 20;
 };
 
 // Format from the first bytes: JPEG starts FF D8 FF, PNG with the 8-byte PNG signature.
 ImageFormat DetectImageFormat(const uint8_t* data, size_t size);
+
+// The format's name from the first bytes ("JPEG", "PNG", or one we recognise but do not decode:
+// "WebP", "GIF", "BMP", "TIFF", "HEIC", "AVIF"); nullptr when not an image we know. 16 bytes
+// are enough. Decoding an unsupported one fails with "unsupported image format <name>".
+const char* ImageFormatName(const uint8_t* data, size_t size);
 
 // Reads and decodes a JPEG or PNG file. Errors name `path`.
 Image DecodeImageFile(const std::string& path, const DecodeOptions& opts = {});

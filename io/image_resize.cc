@@ -206,6 +206,11 @@ Image PilPass(const Image& in, const PilCoeffs& c, int out_size, bool horizontal
 
 }  // namespace
 
+bool PilVerticalPassFirst(int in_height, int in_width, int out_height, int out_width) {
+  const int64_t dh = int64_t{in_height} - out_height, dw = int64_t{in_width} - out_width;
+  return dh > 0 && dh > 2 * dw;
+}
+
 Image ResizeBicubicPil(const Image& image, int out_height, int out_width) {
   CheckImage(image, "ResizeBicubicPil");
   PG_CHECK(out_height > 0 && out_width > 0,
@@ -214,6 +219,13 @@ Image ResizeBicubicPil(const Image& image, int out_height, int out_width) {
   const bool need_vertical = out_height != image.height;
   if (!need_horizontal && !need_vertical) return image;  // Image.resize returns a copy
   PilCoeffs vert = PrecomputePilCoeffs(image.height, out_height);
+  if (PilVerticalPassFirst(image.height, image.width, out_height, out_width)) {
+    // Pillow >= 13: the vertical pass over every column, then the horizontal pass.
+    Image cur = PilPass(image, vert, out_height, /*horizontal=*/false, 0, out_height);
+    if (need_horizontal)
+      cur = PilPass(cur, PrecomputePilCoeffs(image.width, out_width), out_width, /*horizontal=*/true, 0, out_height);
+    return cur;
+  }
   // ImagingResampleInner: the horizontal pass only covers the rows the vertical pass reads.
   const int ybox_first = vert.bounds[0];
   const int ybox_last = vert.bounds[size_t(out_height) * 2 - 2] + vert.bounds[size_t(out_height) * 2 - 1];

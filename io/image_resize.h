@@ -30,9 +30,17 @@ ResizeFilter ParseResizeFilter(const std::string& name);
 // image.rgb: [in_height, in_width, 3] -> [out_height, out_width, 3] float, in 0..255 units.
 std::vector<float> ResizeBilinearAntialias(const Image& image, int out_height, int out_width);
 
-// Pillow's Image.resize((out_width, out_height), Image.BICUBIC) on an RGB image, bit-exact.
+// Pillow's Image.resize((out_width, out_height), Image.BICUBIC) on an RGB image, bit-exact
+// with Pillow >= 13 (what current transformers installs). Pass order, Pillow 13
+// src/libImaging/Resample.c ImagingResampleInner (python-pillow/Pillow#9549): the vertical pass
+// runs first when the height shrinks by more than twice as many pixels as the width
+// (PilVerticalPassFirst); otherwise the horizontal pass runs first, over only the rows the
+// vertical pass reads (Pillow <= 12 always did this). Fixtures: tests/golden/make_pil13_resize_fixtures.py.
 // image.rgb: [in_height, in_width, 3] -> rgb: [out_height, out_width, 3] uint8.
 Image ResizeBicubicPil(const Image& image, int out_height, int out_width);
+
+// Pillow 13's rule: (in_height - out_height) > 0 and > 2 * (in_width - out_width).
+bool PilVerticalPassFirst(int in_height, int in_width, int out_height, int out_width);
 
 // The model input for one image.
 // image.rgb: [height, width, 3] uint8 -> [size, size, 3] float in [-1, 1] (NHWC, no batch).

@@ -26,6 +26,7 @@ struct PngJob {
   size_t size = 0;
   size_t pos = 0;
   int64_t max_pixels = 0;
+  bool alpha_onto_white = false;
   Image* out = nullptr;
   std::vector<uint8_t> raw;           // decoded rows: [rows, rowbytes]
   std::vector<png_bytep> row_ptrs;    // interlaced images only: one per row of `raw`
@@ -57,11 +58,25 @@ void OnPngRead(png_structp png, png_bytep dst, size_t n) {
 // One decoded row (after libpng's palette / low-bit-grey expansion) to RGB, PIL-style.
 //   row: [width, channels] samples of `depth` bits (16-bit samples are big-endian).
 // 16-bit grey alone is PIL mode "I;16", whose RGB conversion clips at 255; every other
-// 16-bit layout is unpacked by PIL keeping the high byte. Alpha is dropped.
+// 16-bit layout is unpacked by PIL keeping the high byte. Alpha (channels 2 and 4) is dropped,
+// or with `onto_white` composited onto opaque white as HF's convert_to_rgb does
+// (Image.alpha_composite(white, im.convert("RGBA")), Pillow AlphaComposite.c fixed point).
+uint8_t OntoWhite(int c, int a) {
+  const uint32_t coef1 = uint32_t(a) << 7, coef2 = (255u << 7) - coef1;  // PRECISION_BITS = 7
+  const uint32_t t = uint32_t(c) * coef1 + 255u * coef2 + (0x80u << 7);
+  return static_cast<uint8_t>((((t >> 8) + t) >> 8) >> 7);  // SHIFTFORDIV255(t) >> 7
+}
+
 void RowToRgb(const uint8_t* row, int width, int channels, int depth, bool grey16_clips,
-              uint8_t* rgb) {
+              bool onto_white, uint8_t* rgb) {
   const int bytes = depth / 8;
+  const bool has_alpha = channels == 2 || channels == 4;
   for (int x = 0; x < width; ++x, row += channels * bytes, rgb += 3) {
+    if (onto_white && has_alpha) {
+      const int a = row[(channels - 1) * bytes];
+      for (int c = 0; c < 3; ++c) rgb[c] = OntoWhite(row[(channels == 4 ? c : 0) * bytes], a);
+      continue;
+    }
     if (channels >= 3) {
       for (int c = 0; c < 3; ++c) rgb[c] = row[c * bytes];
       continue;
@@ -122,7 +137,7 @@ bool RunPngRead(PngJob* job) {
     job->raw.resize(rowbytes);
     for (png_uint_32 y = 0; y < height; ++y) {
       png_read_row(png, job->raw.data(), nullptr);
-      RowToRgb(job->raw.data(), out->width, channels, depth, grey16_clips,
+      RowToRgb(job->raw.data(), out->width, channels, depth, grey16_clips, job->alpha_onto_white,
                out->rgb.data() + size_t(y) * width * 3);
     }
   } else {  // Adam7: libpng needs the whole image to assemble the passes
@@ -131,7 +146,7 @@ bool RunPngRead(PngJob* job) {
     for (png_uint_32 y = 0; y < height; ++y) job->row_ptrs[y] = job->raw.data() + y * rowbytes;
     png_read_image(png, job->row_ptrs.data());
     for (png_uint_32 y = 0; y < height; ++y) {
-      RowToRgb(job->row_ptrs[y], out->width, channels, depth, grey16_clips,
+      RowToRgb(job->row_ptrs[y], out->width, channels, depth, grey16_clips, job->alpha_onto_white,
                out->rgb.data() + size_t(y) * width * 3);
     }
   }
@@ -154,6 +169,7 @@ Image DecodePng(const uint8_t* data, size_t size, const std::string& name,
   job->data = data;
   job->size = size;
   job->max_pixels = opts.max_pixels;
+  job->alpha_onto_white = opts.alpha_onto_white;
   job->out = &image;
   const bool ok = RunPngRead(job.get());
   PG_CHECK(ok, "image '" << name << "': " << job->message);

@@ -217,7 +217,9 @@ class CpuBackend final : public Backend {
   void SplitQkvRope(const Tensor& qkv, const std::vector<int>& positions, float base, Tensor& q, Tensor& k,
                     Tensor& v) override {
     // qkv: [rows, (H + 2 KH) * hd] -> q: [rows, H, hd], k/v: [rows, KH, hd]; q, k rotated at positions
-    const auto [rows, H, KH, hd] = CheckSplitQkv(qkv, positions, q, k, v);
+    // (no structured bindings: the lambda below captures these, which C++17 clang rejects)
+    const QkvDims dims = CheckSplitQkv(qkv, positions, q, k, v);
+    const int64_t rows = dims.rows, H = dims.heads, KH = dims.kv_heads, hd = dims.head_dim;
     const int64_t half = hd / 2, width = (H + 2 * KH) * hd;
     const float* cs = positions.empty() ? nullptr : RopeTable(positions, base, hd);  // [rows, cos | sin]
     const float* in = qkv.f32();

@@ -2,6 +2,7 @@
 // (caption_job/image_prefetcher.h) and the embedded defaults (caption_job/pg_home.h).
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -51,17 +52,58 @@ TEST_F(ImageListTest, DirectoryIsRecursiveSortedAndFiltered) {
   EXPECT_EQ(ListImages(dir_ + "/./"), want);  // normalised
 }
 
-TEST_F(ImageListTest, ListFileResolvesAgainstItsDirectoryAndDeduplicates) {
+TEST_F(ImageListTest, ListFileKeepsLineOrderAndDuplicates) {
   Touch(dir_ + "/list.txt",
-        "# header\n"
+        "\xEF\xBB\xBF# header after a BOM\n"
         "b.png\n"
         "  ./b.png\t\r\n"
         "\n"
         "sub/../a.png\n"
         "missing.png\n"
         "/abs/path/x.jpg\n");
-  const std::vector<std::string> got = ListImages(dir_ + "/list.txt");
-  EXPECT_EQ(got, (std::vector<std::string>{"/abs/path/x.jpg", dir_ + "/a.png", dir_ + "/b.png", dir_ + "/missing.png"}));
+  const ImageListing got = ListImageInputs(dir_ + "/list.txt");
+  EXPECT_EQ(got.images, (std::vector<std::string>{dir_ + "/b.png", dir_ + "/b.png", dir_ + "/a.png", dir_ + "/missing.png",
+                                                  "/abs/path/x.jpg"}));
+  EXPECT_EQ(got.duplicates, 1);
+  Touch(dir_ + "/bom.txt", "\xEF\xBB\xBF" "first.png\n");
+  EXPECT_EQ(ListImages(dir_ + "/bom.txt"), std::vector<std::string>{dir_ + "/first.png"});
+}
+
+// The kind of an --images file comes from its bytes: an image without an image extension (or a
+// WebP) is one image, never a list; a binary non-image is refused rather than read as paths.
+TEST_F(ImageListTest, KindsComeFromContent) {
+  Touch(dir_ + "/photo", std::string("\xFF\xD8\xFF\xE0garbage\n\nmore\n", 17));
+  EXPECT_EQ(ListImages(dir_ + "/photo"), std::vector<std::string>{dir_ + "/photo"});
+  Touch(dir_ + "/photo.webp", std::string("RIFF\0\0\0\0WEBPVP8 \n\nx\n", 19));
+  EXPECT_EQ(ListImages(dir_ + "/photo.webp"), std::vector<std::string>{dir_ + "/photo.webp"});
+  Touch(dir_ + "/blob.bin", std::string("\x01\x02\0\x03\n", 5));
+  try {
+    ListImages(dir_ + "/blob.bin");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("NUL byte"), std::string::npos) << e.what();
+  }
+}
+
+// Directory mode: images by content or name get records (unsupported formats included); the
+// rest, and unreadable subdirectories, are reported in `skipped`, never dropped silently.
+TEST_F(ImageListTest, DirectoryReportsWhatItSkips) {
+  Touch(dir_ + "/a.webp", std::string("RIFF\0\0\0\0WEBPVP8 ", 16));
+  Touch(dir_ + "/b.gif", "GIF89a....");
+  Touch(dir_ + "/c_noext", std::string("\xFF\xD8\xFF\xE0", 4));
+  Touch(dir_ + "/d.heic", std::string("\0\0\0\x18" "ftypheic", 12));
+  Touch(dir_ + "/notes.txt", "hello");
+  Touch(dir_ + "/locked/e.png", "x");
+  fs::permissions(dir_ + "/locked", fs::perms::none);
+  const bool can_lock = ::access((dir_ + "/locked").c_str(), R_OK) != 0;  // root reads anyway
+  const ImageListing got = ListImageInputs(dir_);
+  fs::permissions(dir_ + "/locked", fs::perms::owner_all);
+  std::vector<std::string> want = {dir_ + "/a.webp", dir_ + "/b.gif", dir_ + "/c_noext", dir_ + "/d.heic"};
+  if (!can_lock) want.push_back(dir_ + "/locked/e.png");
+  EXPECT_EQ(got.images, want);
+  ASSERT_EQ(got.skipped.size(), can_lock ? 2u : 1u);
+  EXPECT_EQ(got.skipped[0], dir_ + "/notes.txt: not an image (by content or name)");
+  if (can_lock) EXPECT_NE(got.skipped[1].find(dir_ + "/locked: cannot read the directory"), std::string::npos);
 }
 
 TEST_F(ImageListTest, SingleImageAndErrors) {

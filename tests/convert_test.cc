@@ -242,6 +242,40 @@ TEST(HfImport, HubStyleConfigsGiveTheRealModels) {
   EXPECT_ERROR_HAS(HfConfigToModelConfig(bad, "hub", opt), "layer_types[0] is \"full_attention\"");
 }
 
+// transformers reads None as "off" for the Gemma 2 soft-caps and the sliding window; values the
+// engine cannot honour are refused, naming config.json and the field.
+TEST(HfImport, NullMeansOffAndUnsupportedValuesAreRefused) {
+  const nlohmann::json g2 = nlohmann::json::parse(R"({
+    "model_type": "paligemma", "projection_dim": 64,
+    "text_config": {"model_type": "gemma2", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 2,
+                    "num_hidden_layers": 2, "num_key_value_heads": 1, "head_dim": 32, "vocab_size": 1600},
+    "vision_config": {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2, "num_hidden_layers": 1,
+                      "patch_size": 14, "image_size": 28}})");
+  HfImportOptions opt;
+  const ModelConfig defaults = HfConfigToModelConfig(g2, "'config.json'", opt);
+  EXPECT_EQ(defaults.text.attn_softcap, 50.f);
+  EXPECT_EQ(defaults.text.final_softcap, 30.f);
+  EXPECT_EQ(defaults.text.sliding_window, 4096);
+  nlohmann::json nulls = g2;
+  nulls["text_config"]["attn_logit_softcapping"] = nullptr;
+  nulls["text_config"]["final_logit_softcapping"] = nullptr;
+  nulls["text_config"]["sliding_window"] = nullptr;
+  nulls["text_config"]["layer_types"] = {"sliding_attention", "full_attention"};
+  const ModelConfig off = HfConfigToModelConfig(nulls, "'config.json'", opt);
+  EXPECT_EQ(off.text.attn_softcap, 0.f);
+  EXPECT_EQ(off.text.final_softcap, 0.f);
+  EXPECT_EQ(off.text.sliding_window, 0);
+  nlohmann::json bad = g2;
+  bad["vision_config"]["hidden_act"] = "quick_gelu";
+  EXPECT_ERROR_HAS(HfConfigToModelConfig(bad, "'x/config.json'", opt), "'x/config.json' (vision_config): field 'hidden_act' is \"quick_gelu\"");
+  bad = g2;
+  bad["text_config"]["hidden_activation"] = "silu";
+  EXPECT_ERROR_HAS(HfConfigToModelConfig(bad, "'x/config.json'", opt), "field 'hidden_activation' is \"silu\"");
+  bad = g2;
+  bad["text_config"]["attention_bias"] = true;
+  EXPECT_ERROR_HAS(HfConfigToModelConfig(bad, "'x/config.json'", opt), "field 'attention_bias' is true");
+}
+
 TEST(HfImport, NewNamesMapToTheOriginalOnes) {
   EXPECT_EQ(CanonicalHfName("model.language_model.layers.3.mlp.up_proj.weight"),
             "language_model.model.layers.3.mlp.up_proj.weight");

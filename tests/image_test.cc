@@ -99,6 +99,44 @@ TEST(ImageDecode, MatchesPilPixels) {
   std::printf("max |decoded - PIL| over the JPEG fixtures: %d\n", max_jpeg_diff);
 }
 
+// HF's convert_to_rgb composites alpha onto white; fixtures made with Pillow 13
+// (tests/golden/make_hf_preprocess_fixtures.py). Without the option alpha is dropped (PIL RGB).
+TEST(ImageDecode, AlphaOntoWhiteMatchesHf) {
+  DecodeOptions hf;
+  hf.alpha_onto_white = true;
+  for (const char* name : {"rgba_20x17.png", "la_11x9.png", "palette_trns_37x23.png"}) {
+    SCOPED_TRACE(name);
+    const Image got = DecodeImageFile(kFixtures + name, hf);
+    const std::vector<uint8_t> want = ReadRaw<uint8_t>(std::string(name) + ".white.rgb.u8", got.rgb.size());
+    EXPECT_EQ(got.rgb, want);
+    const Image dropped = DecodeImageFile(kFixtures + name);
+    EXPECT_EQ(dropped.rgb, ReadRaw<uint8_t>(std::string(name) + ".rgb.u8", dropped.rgb.size()));
+    EXPECT_NE(got.rgb, dropped.rgb) << "the fixture has no partly transparent pixel";
+  }
+  const Image opaque = DecodeImageFile(kFixtures + "rgb_37x23.png", hf);  // no alpha: unchanged
+  EXPECT_EQ(opaque.rgb, DecodeImageFile(kFixtures + "rgb_37x23.png").rgb);
+}
+
+TEST(ImageDecode, FormatNamesFromContent) {
+  auto name = [](const std::string& bytes) {
+    const char* n = ImageFormatName(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    return std::string(n ? n : "");
+  };
+  EXPECT_EQ(name(std::string("\xFF\xD8\xFF\xE0", 4)), "JPEG");
+  EXPECT_EQ(name(std::string("\x89PNG\r\n\x1a\n", 8)), "PNG");
+  EXPECT_EQ(name(std::string("RIFF\0\0\0\0WEBPVP8 ", 16)), "WebP");
+  EXPECT_EQ(name("GIF89a.."), "GIF");
+  EXPECT_EQ(name(std::string("BM\0\0\0\0\0\0\0\0\0\0\0\0\x28\0\0\0", 18)), "BMP");
+  EXPECT_EQ(name(std::string("II*\0", 4)), "TIFF");
+  EXPECT_EQ(name(std::string("\0\0\0\x18" "ftypheic", 12)), "HEIC");
+  EXPECT_EQ(name(std::string("\0\0\0\x18" "ftypavif", 12)), "AVIF");
+  EXPECT_EQ(name("BMW list of photos\n"), "");
+  EXPECT_EQ(name("photos/a.jpg\n"), "");
+  const std::string webp("RIFF\0\0\0\0WEBPVP8 ", 16);
+  ExpectError([&] { DecodeImageBuffer(reinterpret_cast<const uint8_t*>(webp.data()), webp.size(), "x.webp"); },
+              {"image 'x.webp'", "unsupported image format WebP"});
+}
+
 TEST(ImageDecode, BufferAndFileAgreeAndExtensionIsIgnored) {
   const std::vector<uint8_t> png = ReadBytes(kFixtures + "rgb_37x23.png");
   const Image a = DecodeImageBuffer(png.data(), png.size(), "<mem>");
@@ -169,6 +207,30 @@ Image RandomImage(int h, int w, uint32_t seed) {
   Image img{w, h, std::vector<uint8_t>(size_t(w) * h * 3)};
   for (uint8_t& v : img.rgb) v = static_cast<uint8_t>(rng() & 255);
   return img;
+}
+
+// Pillow >= 13 (python-pillow/Pillow#9549) runs the vertical pass first when the height shrinks
+// by more than twice as many pixels as the width. Fixtures: tests/golden/make_hf_preprocess_fixtures.py.
+TEST(ImageResize, Pillow13PassOrder) {
+  EXPECT_TRUE(PilVerticalPassFirst(40, 16, 10, 12));    // 30 > 2 x 4
+  EXPECT_TRUE(PilVerticalPassFirst(75, 100, 40, 83));   // 35 > 2 x 17
+  EXPECT_FALSE(PilVerticalPassFirst(75, 100, 40, 82));  // 35 <= 2 x 18
+  EXPECT_FALSE(PilVerticalPassFirst(40, 16, 60, 12));   // height grows
+  struct Case { const char* src; int h, w; };
+  for (const Case& c : {Case{"rgb_16x40.png", 10, 12}, Case{"rgb_100x75.png", 40, 83}, Case{"rgb_100x75.png", 40, 82}}) {
+    const std::string name = std::string(c.src) + "." + std::to_string(c.h) + "x" + std::to_string(c.w) + ".bicubic.pil13.u8";
+    SCOPED_TRACE(name);
+    const Image img = DecodeImageFile(kFixtures + c.src);
+    const Image r = ResizeBicubicPil(img, c.h, c.w);
+    const std::vector<uint8_t> want = ReadRaw<uint8_t>(name, size_t(c.h) * c.w * 3);
+    int max_u8 = 0;
+    size_t worst = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      const int d = std::abs(int(r.rgb[i]) - int(want[i]));
+      if (d > max_u8) max_u8 = d, worst = i;
+    }
+    EXPECT_EQ(max_u8, 0) << "worst element " << worst << ": got " << int(r.rgb[worst]) << ", Pillow 13 " << int(want[worst]);
+  }
 }
 
 TEST(ImageResize, SameSizeIsOnlyValueMapping) {

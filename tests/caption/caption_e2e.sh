@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of `paligemma caption` on the tiny test model (make_fixture.sh).
 #   caption_e2e.sh CASE PALIGEMMA FIXTURE_DIR WORK_DIR
-# CASE: layouts | kill_resume | torn_line | manifest | list | detect | lock | demo_defaults
+# CASE: layouts | kill_resume | torn_line | manifest | list | inputs | detect | lock | demo_defaults
 # Needs MPIRUN (mpirun path) in the environment; OPENBLAS_NUM_THREADS=1 is expected.
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/caption_lib.sh"
@@ -89,17 +89,51 @@ manifest)
   check_records out.jsonl
   ;;
 list)
+  # Records follow the list's line order, duplicates included (record i is line i).
   caption 1 1 --images "$fx/list.txt" --output out.jsonl 2> run.log || { cat run.log; fail "list run"; }
-  [ "$(wc -l < out.jsonl)" -eq 4 ] || fail "expected 4 records (duplicate removed), got $(wc -l < out.jsonl)"
-  sed -n 1p out.jsonl | grep -qF "{\"image\":\"$fx/images/does_not_exist.png\",\"index\":0,\"status\":\"error\"" ||
-    fail "missing file: $(sed -n 1p out.jsonl)"
-  sed -n 1p out.jsonl | grep -qF "cannot open" || fail "missing file error: $(sed -n 1p out.jsonl)"
-  sed -n 2p out.jsonl | grep -qF "{\"image\":\"$fx/images/la_11x9.png\",\"index\":1,\"status\":\"ok\"" ||
-    fail "absolute path: $(sed -n 2p out.jsonl)"
-  sed -n 3p out.jsonl | grep -qF "{\"image\":\"$fx/images/rgb_37x23.png\",\"index\":2,\"status\":\"ok\"" ||
-    fail "relative path: $(sed -n 3p out.jsonl)"
-  sed -n 4p out.jsonl | grep -qF "{\"image\":\"$fx/images/sub/cmyk_20x17.jpg\",\"index\":3,\"status\":\"ok\"" ||
-    fail "indented path: $(sed -n 4p out.jsonl)"
+  [ "$(wc -l < out.jsonl)" -eq 5 ] || fail "expected 5 records (one per line, the duplicate kept), got $(wc -l < out.jsonl)"
+  want=("$fx/images/rgb_37x23.png ok" "$fx/images/rgb_37x23.png ok" "$fx/images/sub/cmyk_20x17.jpg ok"
+        "$fx/images/does_not_exist.png error" "$fx/images/la_11x9.png ok")
+  for i in 0 1 2 3 4; do
+    set -- ${want[$i]}
+    sed -n "$((i + 1))p" out.jsonl | grep -qF "{\"image\":\"$1\",\"index\":$i,\"status\":\"$2\"" ||
+      fail "line $((i + 1)) is not the record of list line $((i + 1)) ($1, $2): $(sed -n "$((i + 1))p" out.jsonl)"
+  done
+  sed -n 4p out.jsonl | grep -qF "cannot open" || fail "missing file error: $(sed -n 4p out.jsonl)"
+  grep -q "the list names 1 path(s) again" run.log || { cat run.log; fail "the duplicate is not reported"; }
+  ;;
+inputs)
+  # Kinds by content: an extension-less JPEG and a WebP given alone are images, not lists.
+  cp images/sub/rgb_37x23_q90.jpg photo
+  caption 1 1 --images photo --output one.jsonl 2> one.log || { cat one.log; fail "extension-less JPEG"; }
+  [ "$(wc -l < one.jsonl)" -eq 1 ] && grep -qF '{"image":"photo","index":0,"status":"ok"' one.jsonl ||
+    fail "extension-less JPEG: $(head -3 one.jsonl)"
+  printf 'RIFF\x24\0\0\0WEBPVP8 \x18\0\0\0\n\n\n' > photo.webp
+  if caption 1 1 --images photo.webp --output webp.jsonl 2> webp.log; then fail "a job where every image fails exited 0"; fi
+  [ "$(wc -l < webp.jsonl)" -eq 1 ] && grep -qF '"status":"error"' webp.jsonl && grep -qF 'unsupported image format WebP' webp.jsonl ||
+    fail "WebP: $(head -3 webp.jsonl)"
+  # Directory mode: unsupported formats and extension-less images get records; other files are
+  # listed as skipped on stderr.
+  mkdir dir && cp photo photo.webp dir/ && printf 'GIF89a\x01\0\x01\0' > dir/anim.gif && echo hi > dir/notes
+  caption 1 1 --images dir --output dir.jsonl 2> dir.log || { cat dir.log; fail "directory run"; }
+  [ "$(wc -l < dir.jsonl)" -eq 3 ] || fail "expected 3 records, got: $(cat dir.jsonl)"
+  grep -qF 'unsupported image format GIF' dir.jsonl || fail "GIF record: $(cat dir.jsonl)"
+  grep -qF '"image":"dir/photo","index":1,"status":"ok"' dir.jsonl || fail "extension-less JPEG record: $(cat dir.jsonl)"
+  grep -qF "skipped dir/notes: not an image" dir.log || { cat dir.log; fail "the skipped file is not reported"; }
+  # A file name that is not UTF-8: the record carries its bytes (base64) as well.
+  cp photo "$(printf 'dir2_\xff.jpg')" && mkdir dir2 && mv "$(printf 'dir2_\xff.jpg')" dir2/
+  caption 1 1 --images dir2 --output nonutf8.jsonl 2> nonutf8.log || { cat nonutf8.log; fail "non-UTF-8 name"; }
+  b64=$(printf 'dir2/dir2_\xff.jpg' | base64 -w0)
+  grep -qF "\"image_bytes_b64\":\"$b64\"" nonutf8.jsonl || fail "no image_bytes_b64 $b64: $(cat nonutf8.jsonl)"
+  # --batch far beyond the images: capped to the images (before: the KV cache for every slot).
+  caption 1 1 --images images --output big.jsonl --batch 100000 2> big.log || { cat big.log; fail "--batch 100000"; }
+  grep -q "batch 17 (--batch 100000 capped by the images to caption)" big.log || { cat big.log; fail "batch not capped"; }
+  check_records big.jsonl
+  # ... and refused, naming --batch and the estimate, when it does not fit the memory available.
+  if PG_DEBUG_MEM_AVAILABLE_BYTES=1000000 caption 1 1 --images images --output small.jsonl --batch 8 2> small.log; then
+    fail "--batch 8 ran in 1 MB"; fi
+  grep -q -- "--batch 8: 8 KV-cache slots need an estimated" small.log || { cat small.log; fail "refusal message"; }
+  [ ! -e small.jsonl ] || fail "the refused job wrote small.jsonl"
   ;;
 detect)
   MAX_NEW=12 caption 2 2 --images images --output out.jsonl --prompt "detect cat ; dog" 2> run.log || { cat run.log; fail "detect run"; }

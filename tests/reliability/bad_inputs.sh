@@ -73,7 +73,7 @@ expect_error unknown_backend 2 1 "unknown backend 'tpu'" "${good[@]}" --output o
 expect_error tp_not_dividing_world 3 2 "--tp 2 does not divide the world size 3" "${good[@]}" --output o.jsonl
 expect_error tp_not_dividing_heads 3 3 "4 query heads are not divisible by --tp 3" "${good[@]}" --output o.jsonl
 expect_error missing_images 2 1 "--images 'nodir' does not exist" --model "$model" --tokenizer "$tok" --images nodir --output o.jsonl
-expect_error empty_image_dir 2 1 "--images 'empty_dir': no .jpg, .jpeg or .png files" --model "$model" --tokenizer "$tok" \
+expect_error empty_image_dir 2 1 "--images 'empty_dir': no image files in the directory" --model "$model" --tokenizer "$tok" \
   --images empty_dir --output o.jsonl
 expect_error output_under_a_file 2 1 "--output 'a_file/sub/o.jsonl': cannot create the directory 'a_file/sub': Not a directory" "${good[@]}" --output a_file/sub/o.jsonl
 
@@ -81,12 +81,13 @@ expect_error output_under_a_file 2 1 "--output 'a_file/sub/o.jsonl': cannot crea
 caption 2 2 --images images --output long.jsonl 2> long_fixed.log || { cat long_fixed.log; fail "the corrected prompt was refused"; }
 check_records long.jsonl
 
-# A file name that is not UTF-8: captioned, recorded with U+FFFD, merged, and skipped on resume.
+# A file name that is not UTF-8: captioned, recorded with U+FFFD plus its bytes in base64
+# (image_bytes_b64, docs/OUTPUT.md), merged, and skipped on resume.
 mkdir -p latin1
 cp images/rgb_37x23.png latin1/a.png
 cp images/rgb_37x23.png "latin1/caf$(printf '\xe9').png"
 caption 2 2 --images latin1 --output latin1.jsonl 2> latin1.log || { cat latin1.log; fail "non-UTF-8 file name"; }
-grep -qF '"image":"latin1/caf'$'\xef\xbf\xbd''.png","index":1,"status":"ok"' latin1.jsonl || { cat latin1.jsonl; fail "record of the non-UTF-8 name"; }
+grep -qF '"image":"latin1/caf'$'\xef\xbf\xbd''.png","image_bytes_b64":"'"$(printf 'latin1/caf\xe9.png' | base64 -w0)"'","index":1,"status":"ok"' latin1.jsonl || { cat latin1.jsonl; fail "record of the non-UTF-8 name"; }
 caption 1 1 --images latin1 --output latin1.jsonl 2> latin1_again.log || { cat latin1_again.log; fail "resume with a non-UTF-8 name"; }
 grep -q "2 already recorded" latin1_again.log || { cat latin1_again.log; fail "the resume did not match the record"; }
 echo "FIGURES bad_inputs: $tried bad inputs, each a clean non-zero exit with a message naming it on every rank; 0 crashes, 0 hangs"
