@@ -110,7 +110,8 @@ def hf_worker(args):
 def engine_run(args, h5, out, dtype):
     cmd = ["mpirun", "-np", "1", "--bind-to", "none", str(ROOT / "build/paligemma"), "bench", "--model", str(h5),
            "--batch", str(args.batch), "--images", str(args.images), "--new-tokens", str(args.new_tokens),
-           "--prompt-len", str(args.prompt_len), "--threads", str(args.threads), "--warmup", "1", "--iters", "1",
+           "--prompt-len", str(args.prompt_len), "--threads", str(args.threads), "--warmup", str(args.warmup),
+           "--iters", "1",
            "--out", str(out), "--collective-iters", "1", "--collective-bytes", "256"]
     cmd += ["--weight-dtype", dtype]
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
@@ -129,6 +130,7 @@ def main():
     ap.add_argument("--new-tokens", type=int, default=16)
     ap.add_argument("--prompt-len", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1, help="engine warm-up iterations (HF warms up on one image)")
     ap.add_argument("--sides", default="engine_f32,engine_bf16,hf_f32,hf_bf16",
                     help="comma list of engine_f32 / engine_bf16 (the engine's --dtype), hf_f32, hf_bf16")
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "pg-hf-compare"))
