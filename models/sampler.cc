@@ -178,7 +178,10 @@ int Sampler::SampleOne(const float* logits, int vocab, int64_t seq_id, int64_t s
   PG_CHECK(vocab > 0, "sampler: vocab must be positive; got " << vocab);
   const int best = CheckedArgMax(logits, vocab, seq_id, step);
   if (params_.greedy()) return best;
-  const Candidates c = Warp(logits, vocab, logits[best]);
+  return Draw(Warp(logits, vocab, logits[best]), seq_id, step, best);
+}
+
+int Sampler::Draw(const Candidates& c, int64_t seq_id, int64_t step, int fallback) const {
   // Inverse CDF over the candidates in their (deterministic) order.
   double total = 0.0;
   for (double w : c.weights) total += w;
@@ -191,7 +194,7 @@ int Sampler::SampleOne(const float* logits, int vocab, int64_t seq_id, int64_t s
   }
   // acc ends at total (same summation order) > target, unless u * total rounded up to total
   // (chance ~2^-53): then take the most likely token.
-  return best;
+  return fallback;
 }
 
 int Sampler::CandidatesNeeded(int vocab) const {
@@ -213,16 +216,7 @@ int Sampler::SampleCandidates(const float* values, const int* ids, int n, int64_
   c.ids.assign(ids, ids + n);
   for (int j = 0; j < n; ++j) c.weights.push_back(Weight(values[j], values[0], inv_t));
   if (params_.top_p < 1.f) KeepNucleusPrefix(c.ids, c.weights, params_.top_p);
-  double total = 0.0;
-  for (double w : c.weights) total += w;
-  const double target = total * CounterUniform(params_.seed, static_cast<uint64_t>(seq_id),
-                                               static_cast<uint64_t>(step));
-  double acc = 0.0;
-  for (size_t j = 0; j < c.ids.size(); ++j) {
-    acc += c.weights[j];
-    if (acc > target) return c.ids[j];
-  }
-  return ids[0];
+  return Draw(c, seq_id, step, ids[0]);
 }
 
 std::vector<int> Sampler::Support(const float* logits, int vocab) const {

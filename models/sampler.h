@@ -68,6 +68,8 @@ class Sampler {
     std::vector<double> weights;  // aligned with ids
   };
   Candidates Warp(const float* logits, int vocab, float max_logit) const;
+  // The inverse-CDF draw over `c` for (seq_id, step); `fallback` if rounding leaves none.
+  int Draw(const Candidates& c, int64_t seq_id, int64_t step, int fallback) const;
 
   SamplingParams params_;
 };

@@ -29,13 +29,7 @@ std::vector<GenerationOutput> RunEngine(const std::string& h5, const testing::Hf
   auto be = MakeBackend("cpu", bo);
   PaliGemma model(ckpt, *be, TpGroup{}, PaliGemmaLoadOptions{});
   std::vector<float> tokens = model.EncodeImages(ref.pixels.data(), ref.batch);
-  std::vector<GenerationInput> batch(ref.batch);
-  const size_t per = static_cast<size_t>(ref.np) * ref.d;
-  for (int b = 0; b < ref.batch; ++b) {
-    batch[b].image_tokens.assign(tokens.begin() + per * b, tokens.begin() + per * (b + 1));
-    batch[b].text_ids = ref.text_ids[b];
-    batch[b].seq_id = b;
-  }
+  const std::vector<GenerationInput> batch = testing::FixtureRequests(ref, tokens);
   GenerationOptions opt;
   opt.max_new_tokens = ref.steps;
   opt.keep_logits = true;

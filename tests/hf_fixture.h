@@ -70,6 +70,19 @@ struct HfReference {
   }
 };
 
+// The fixture's prompts as engine requests (seq_id = example index) over image tokens
+// [batch, Np, D] (PaliGemma::EncodeImages of ref.pixels).
+inline std::vector<GenerationInput> FixtureRequests(const HfReference& ref, const std::vector<float>& image_tokens) {
+  std::vector<GenerationInput> batch(ref.batch);
+  const size_t per = static_cast<size_t>(ref.np) * ref.d;
+  for (int b = 0; b < ref.batch; ++b) {
+    batch[b].image_tokens.assign(image_tokens.begin() + per * b, image_tokens.begin() + per * (b + 1));
+    batch[b].text_ids = ref.text_ids[b];
+    batch[b].seq_id = b;
+  }
+  return batch;
+}
+
 struct Comparison {
   double max_abs_err = 0, scale = 0;
   std::string worst;  // where the worst element is

@@ -112,13 +112,7 @@ RunResult RunModel(const CheckpointReader& ckpt, Backend& be, const testing::HfR
   PaliGemma model(ckpt, be, TpGroup{}, PaliGemmaLoadOptions{});
   RunResult r;
   r.image_tokens = model.EncodeImages(ref.pixels.data(), ref.batch);
-  std::vector<GenerationInput> batch(ref.batch);
-  const size_t per = static_cast<size_t>(ref.np) * ref.d;
-  for (int b = 0; b < ref.batch; ++b) {
-    batch[b].image_tokens.assign(r.image_tokens.begin() + per * b, r.image_tokens.begin() + per * (b + 1));
-    batch[b].text_ids = ref.text_ids[b];
-    batch[b].seq_id = b;
-  }
+  const std::vector<GenerationInput> batch = testing::FixtureRequests(ref, r.image_tokens);
   GenerationOptions opt;
   opt.max_new_tokens = ref.steps;
   opt.keep_logits = true;
