@@ -8,8 +8,10 @@
 namespace {
 
 int RunCli(int argc, char** argv) {
-  CLI::App app{"paligemma: tensor-parallel PaliGemma inference (CPU fp32 / CUDA bf16) under mpirun"};
+  CLI::App app{"paligemma: tensor-parallel PaliGemma inference (CPU fp32 / bf16, CUDA bf16) under mpirun"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("paligemma-tp ") + PG_VERSION);
+  app.option_defaults()->always_capture_default();  // --help shows every option's default
   pg::RegisterConvertCommand(app);
   pg::RegisterInspectCommand(app);
   pg::RegisterGenerateCommand(app);
