@@ -84,7 +84,8 @@ std::vector<SequenceResult> ContinuousBatcher::SampleAndAccept(const Tensor& log
   Backend& be = model_.backend();
   const TpGroup& tp = model_.tp();
   if (options_.keep_logits) step_logits_ = GatherVocabShards(be, tp, logits, V);
-  const std::vector<int> next = sampler_.Next(be, tp, logits, model_.decoder().weights().vocab_offset, ids, steps);
+  const std::vector<int> next = sampler_.Next(be, tp, logits, model_.decoder().weights().vocab_offset, ids, steps,
+                                              options_.keep_logits ? &step_logits_ : nullptr);
   std::vector<SequenceResult> done;
   for (int i = 0; i < B; ++i) {
     const float* row = options_.keep_logits ? step_logits_.data() + static_cast<size_t>(i) * V : nullptr;

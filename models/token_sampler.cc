@@ -35,14 +35,17 @@ std::vector<float> GatherVocabShards(Backend& be, const TpGroup& tp, const Tenso
 }
 
 std::vector<int> TokenSampler::Next(Backend& be, const TpGroup& tp, const Tensor& local, int64_t vocab_offset,
-                                    const std::vector<int64_t>& seq_ids, const std::vector<int64_t>& steps) {
+                                    const std::vector<int64_t>& seq_ids, const std::vector<int64_t>& steps,
+                                    const std::vector<float>* full_rows) {
   const int B = static_cast<int>(local.dim(0)), Vl = static_cast<int>(local.dim(1));
   PG_CHECK(static_cast<int>(seq_ids.size()) == B && static_cast<int>(steps.size()) == B,
            "TokenSampler: " << seq_ids.size() << " sequence ids and " << steps.size() << " steps for " << B << " rows");
   std::vector<int> next(B);
   const int need = sampler_.CandidatesNeeded(vocab_);
   if (need == 0) {
-    const std::vector<float> logits = GatherVocabShards(be, tp, local, vocab_);
+    std::vector<float> gathered;
+    if (!full_rows) gathered = GatherVocabShards(be, tp, local, vocab_);
+    const std::vector<float>& logits = full_rows ? *full_rows : gathered;
     for (int b = 0; b < B; ++b)
       next[b] = sampler_.SampleOne(logits.data() + static_cast<size_t>(b) * vocab_, vocab_, seq_ids[b], steps[b]);
     return next;

@@ -30,8 +30,11 @@ class TokenSampler {
 
   // local: [B, vocab_local] at vocab_offset -> [B] token ids. seq_ids, steps: [B] (the sampler's
   // random stream of each row).
+  // full_rows (optional): the rows' full-vocabulary logits [B, vocab] on the host, when the caller
+  // has already gathered them (--logits-out): used instead of gathering them again.
   std::vector<int> Next(Backend& be, const TpGroup& tp, const Tensor& local, int64_t vocab_offset,
-                        const std::vector<int64_t>& seq_ids, const std::vector<int64_t>& steps);
+                        const std::vector<int64_t>& seq_ids, const std::vector<int64_t>& steps,
+                        const std::vector<float>* full_rows = nullptr);
 
   const Sampler& sampler() const { return sampler_; }
 

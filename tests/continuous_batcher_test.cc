@@ -87,6 +87,30 @@ TEST_F(BatcherTest, KeepLogitsMovesFullRows) {
   EXPECT_EQ(be_->stats().bytes_to_host - to_host, int64_t{live} * (ref_.vocab * 4 + 8));
 }
 
+// Temperature sampling without top-k needs whole rows: with keep_logits the sampler reuses the
+// rows already gathered for the result, and draws the same tokens as without keep_logits.
+TEST_F(BatcherTest, KeepLogitsDoesNotChangeFullRowSampling) {
+  std::vector<std::vector<int>> runs;
+  for (bool keep : {false, true}) {
+    BatcherOptions o;
+    o.max_batch = 4;
+    o.max_new_tokens = ref_.steps;
+    o.sampling.temperature = 1.3f;
+    o.sampling.seed = 5;
+    o.keep_logits = keep;
+    ContinuousBatcher cb(*model_, o);
+    for (int b = 0; b < ref_.batch; ++b) cb.Submit(Request(b, b));
+    std::map<int64_t, std::vector<int>> got;
+    while (!cb.idle())
+      for (SequenceResult& r : cb.Step()) got[r.id] = r.tokens;
+    std::vector<int> all;
+    for (auto& [id, t] : got) all.insert(all.end(), t.begin(), t.end());
+    runs.push_back(all);
+  }
+  EXPECT_EQ(runs[0], runs[1]);
+  EXPECT_GT(runs[0].size(), 4u);
+}
+
 TEST_F(BatcherTest, IgnoreEosRunsToMaxNewTokens) {
   BatcherOptions o;
   o.max_batch = 4;

@@ -27,16 +27,33 @@ std::string RunCapture(const std::string& cmd, int* status) {
   return out;
 }
 
-TEST(GenerateCli, PrintsHuggingFaceTextAndWritesLogits) {
-  const std::string name = "gemma1_mqa";
-  const fs::path work = fs::temp_directory_path() / ("pg_generate_cli_" + std::to_string(getpid()));
-  fs::create_directories(work);
-  const std::string h5 = testing::ConvertFixture(name, (work / "model.h5").string());
-  const testing::HfReference ref = testing::HfReference::Load(name);
-  H5ArrayFile f(testing::FixtureDir(name) + "/reference.h5", "r");
-  const std::vector<std::string> prompts = f.ReadStrings("prompt_text");
-  const std::string tok_path = std::string(PG_SOURCE_DIR) + "/assets/tokenizer/tiny.model";
+// A fixture converted into a scratch directory, with its HF reference, prompts and tokenizer.
+struct CliFixture {
+  std::string name;
+  fs::path work;
+  std::string h5;
+  testing::HfReference ref;
+  std::vector<std::string> prompts;
+  std::string tok_path = std::string(PG_SOURCE_DIR) + "/assets/tokenizer/tiny.model";
   Tokenizer tok = Tokenizer::Load(tok_path);
+
+  explicit CliFixture(const std::string& fixture)
+      : name(fixture), work(fs::temp_directory_path() / ("pg_generate_cli_" + fixture + "_" + std::to_string(getpid()))) {
+    fs::create_directories(work);
+    h5 = testing::ConvertFixture(name, (work / "model.h5").string());
+    ref = testing::HfReference::Load(name);
+    prompts = H5ArrayFile(testing::FixtureDir(name) + "/reference.h5", "r").ReadStrings("prompt_text");
+  }
+  ~CliFixture() { fs::remove_all(work); }
+};
+
+TEST(GenerateCli, PrintsHuggingFaceTextAndWritesLogits) {
+  CliFixture fx("gemma1_mqa");
+  const std::string &name = fx.name, &h5 = fx.h5, &tok_path = fx.tok_path;
+  const fs::path& work = fx.work;
+  const testing::HfReference& ref = fx.ref;
+  const std::vector<std::string>& prompts = fx.prompts;
+  Tokenizer& tok = fx.tok;
 
   for (int b = 0; b < ref.batch; ++b) {
     ASSERT_EQ(tok.BuildPrompt(prompts[b]), ref.text_ids[b]) << "prompt '" << prompts[b] << "' tokenizes differently";
@@ -61,22 +78,18 @@ TEST(GenerateCli, PrintsHuggingFaceTextAndWritesLogits) {
                                       ref.logits[(static_cast<size_t>(b) * ref.steps + s) * ref.vocab + v]));
     EXPECT_LE(err, 1e-4 * ref.max_abs_logit) << "image " << b;
   }
-  fs::remove_all(work);
 }
 
 // Mixed prompt lengths from the command line: one --prompt per --image (and the same requests
 // from a --requests JSONL file), fewer slots than requests (--batch 2): each line is the image
 // and the text HF generated for it (gemma1_batch stops two sequences early at <eos>).
 TEST(GenerateCli, PromptPerImageAndRequestsFileMatchHuggingFace) {
-  const std::string name = "gemma1_batch";
-  const fs::path work = fs::temp_directory_path() / ("pg_generate_pairs_" + std::to_string(getpid()));
-  fs::create_directories(work);
-  const std::string h5 = testing::ConvertFixture(name, (work / "model.h5").string());
-  const testing::HfReference ref = testing::HfReference::Load(name);
-  H5ArrayFile f(testing::FixtureDir(name) + "/reference.h5", "r");
-  const std::vector<std::string> prompts = f.ReadStrings("prompt_text");
-  const std::string tok_path = std::string(PG_SOURCE_DIR) + "/assets/tokenizer/tiny.model";
-  Tokenizer tok = Tokenizer::Load(tok_path);
+  CliFixture fx("gemma1_batch");
+  const std::string &name = fx.name, &h5 = fx.h5, &tok_path = fx.tok_path;
+  const fs::path& work = fx.work;
+  const testing::HfReference& ref = fx.ref;
+  const std::vector<std::string>& prompts = fx.prompts;
+  Tokenizer& tok = fx.tok;
   const std::string bin = std::string(PG_BINARY_DIR) + "/paligemma generate --model " + h5 + " --tokenizer " +
                           tok_path + " --max-new-tokens " + std::to_string(ref.steps) + " --batch 2";
   std::string pairs, expected;
@@ -103,7 +116,6 @@ TEST(GenerateCli, PromptPerImageAndRequestsFileMatchHuggingFace) {
                    &status);
   EXPECT_NE(status, 0);
   EXPECT_NE(out.find("2 --prompt values for 3 --image values"), std::string::npos) << out;
-  fs::remove_all(work);
 }
 
 }  // namespace
