@@ -10,6 +10,7 @@
 
 #include "dist/abort.h"
 #include "dist/error_agreement.h"
+#include "dist/interrupt.h"
 #include "caption_job/caption_replica.h"
 #include "caption_job/image_list.h"
 #include "caption_job/json_text.h"
@@ -228,6 +229,9 @@ void RunCaptionJob(CaptionJobOptions a) {
     replica = std::make_unique<CaptionReplica>(*s.model, *s.tokenizer, s.world->tp_group(), ro);
   });
   if (rank0) job.progress->Start();
+  // From here a SIGINT/SIGTERM stops the job gracefully (dist/interrupt.h): each replica stops
+  // between two engine steps with its finished records committed, and every rank exits 128+sig.
+  ScopedInterruptHandlers interrupt_handlers;
   const ReplicaStats st = replica->Run(mine, PartFilePath(parts_dir, w.dp_rank));
   if (a.verbose && w.tp_rank == 0) {
     std::ostringstream os;
@@ -239,6 +243,20 @@ void RunCaptionJob(CaptionJobOptions a) {
 
   all.SetCollectiveTimeout(std::max(all.collective_timeout(), kFinalBarrierTimeoutS));
   all.Barrier();
+  if (const int sig = static_cast<int>(all.AllReduceMaxInt64(st.interrupted_by)); sig != 0) {
+    std::string message = "caption: interrupted by " + SignalName(sig);
+    if (rank0) {
+      const ProgressSnapshot p = job.progress->Stop();
+      const PartScan now = ScanPartFiles(parts_dir, job.images, /*repair=*/false);
+      std::ostringstream os;
+      os << message << ": " << now.records << " of " << job.images.size() << " images are recorded in "
+         << parts_dir << "/ (" << p.done_now << " this run; sequences in flight were dropped); "
+         << "run the same command again to resume, " << a.output << " is written when every image is done";
+      message = os.str();
+      WriteStderrLine(message);
+    }
+    throw Interrupted(sig, message);
+  }
   AgreePhase(all, "merge the part files", [&] {
     if (!rank0) return;
     const ProgressSnapshot p = job.progress->Stop();

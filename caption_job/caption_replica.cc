@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "dist/fault_injection.h"
+#include "dist/interrupt.h"
 #include "engine/continuous_batcher.h"
 #include "engine/generator.h"
 #include "caption_job/caption_record.h"
@@ -56,6 +57,14 @@ class CaptionReplica::Impl {
       writer_ = std::make_unique<PartWriter>(part_path);
     }
     for (;;) {
+      // A signal on any rank of the group stops it here, between engine steps: what is
+      // committed stays, the sequences in flight are dropped (a rerun captions them).
+      int64_t sig = InterruptSignal();
+      if (tp_.size() > 1) sig = tp_.AllReduceMaxInt64(sig);
+      if (sig != 0) {
+        stats_.interrupted_by = static_cast<int>(sig);
+        break;
+      }
       std::vector<PreparedImage> fresh;
       const bool stop = AgreeOnAdmissions(&fresh);
       if (stop) break;

@@ -3,6 +3,8 @@
 //
 // The group leader (tp rank 0) alone reads images (ImagePrefetcher, background threads) and
 // writes the part file. Each engine iteration it decides what to admit and tells the group:
+//   0. signal   max over the group   AllReduceMaxInt64 of InterruptSignal() (dist/interrupt.h):
+//                                    non-zero stops the group between two steps
 //   1. header   [n, stop]            BroadcastHost over the tp group
 //   2. items    [n x (index, ok)]    which images were decoded; failed ones become "error"
 //                                    records on the leader and are skipped by everyone
@@ -45,6 +47,7 @@ struct ReplicaStats {
   double wait_images_s = 0;  // leader: time blocked on the prefetcher (decode-bound if large)
   double vit_s = 0;
   double step_s = 0;
+  int interrupted_by = 0;  // the signal that stopped the replica early (in-flight work dropped), or 0
 };
 
 // Throws pg::Error naming --prompt if <image tokens> + the prompt's tokens + max_new_tokens do

@@ -9,6 +9,7 @@
 #include "dist/abort.h"
 #include "dist/collective_deadline.h"
 #include "dist/error_agreement.h"
+#include "dist/interrupt.h"
 
 namespace pg {
 namespace {
@@ -43,6 +44,9 @@ int RunMpiMain(int argc, char** argv, const std::function<int(int, char**)>& bod
   int code = 0;
   try {
     code = body(argc, argv);
+  } catch (const Interrupted& e) {
+    // Every rank agreed to stop on a signal and has kept what was finished.
+    code = e.exit_code();
   } catch (const AgreedError& e) {
     WriteStderrLine(RankTag() + " error: " + e.what());
     if (!e.world_wide()) HardAbort(1);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of `paligemma caption` on the tiny test model (make_fixture.sh).
 #   caption_e2e.sh CASE PALIGEMMA FIXTURE_DIR WORK_DIR
-# CASE: layouts | kill_resume | torn_line | manifest | list | inputs | detect | lock | demo_defaults
+# CASE: layouts | kill_resume | torn_line | manifest | list | inputs | detect | lock | demo_defaults | signals
 # Needs MPIRUN (mpirun path) in the environment; OPENBLAS_NUM_THREADS=1 is expected.
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/caption_lib.sh"
@@ -169,6 +169,52 @@ demo_defaults)
   [ -f out/captions.jsonl ] || fail "no ./out/captions.jsonl"
   grep -q "embedded demo default --model $home/build/demo_model.h5" run.log || { cat run.log; fail "no note"; }
   [ "$(wc -l < out/captions.jsonl)" -eq 17 ] || fail "expected 17 records"
+  ;;
+signals)
+  # Graceful SIGINT / SIGTERM (dist/interrupt.h): the job stops between two engine steps, keeps
+  # every committed record, says how to resume and exits 128+signal; the rerun completes it
+  # byte-identically to an uninterrupted run.
+  caption 1 1 --images images --output ref.jsonl --batch 2 2> ref.log || { cat ref.log; fail "reference run"; }
+  n=$(wc -l < ref.jsonl)
+  wait_records() {  # wait_records OUT PID: until 3 records are committed (the job still running)
+    for _ in $(seq 600); do [ "$(part_lines "$1")" -ge 3 ] && return 0; kill -0 "$2" 2>/dev/null || break; sleep 0.05; done
+    fail "no records appeared before the signal"
+  }
+  # 1. SIGINT to a single process (no mpirun: a singleton MPI rank, as under srun).
+  PG_DEBUG_CAPTION_STEP_DELAY_MS=150 "$bin" caption --model "$model" --tokenizer "$tok" --max-new-tokens 8 \
+    --progress lines --images images --output int.jsonl --batch 2 > int.log 2>&1 &
+  pid=$!
+  wait_records int.jsonl "$pid"
+  t0=$(date +%s%N); kill -INT "$pid"; rc=0; wait "$pid" || rc=$?; t1=$(date +%s%N)
+  [ "$rc" -eq 130 ] || { cat int.log; fail "SIGINT: exit $rc, expected 130"; }
+  [ $(( (t1 - t0) / 1000000 )) -lt 5000 ] || fail "SIGINT: took $(( (t1 - t0) / 1000000 )) ms to stop"
+  grep -q "caption: interrupted by SIGINT: [0-9]* of $n images are recorded" int.log || { cat int.log; fail "no summary"; }
+  grep -q "run the same command again to resume" int.log || fail "no resume hint"
+  [ ! -e int.jsonl ] || fail "the interrupted job wrote int.jsonl"
+  kept=$(part_lines int.jsonl)
+  [ "$kept" -ge 3 ] && [ "$kept" -lt "$n" ] || fail "SIGINT: $kept records kept of $n"
+  caption 2 1 --images images --output int.jsonl --batch 2 2> int_resume.log || { cat int_resume.log; fail "resume"; }
+  grep -q "$kept already recorded" int_resume.log || { cat int_resume.log; fail "the resume did not reuse $kept records"; }
+  cmp ref.jsonl int.jsonl || fail "SIGINT + resume differs from the uninterrupted run"
+  kept_int=$kept
+  # 2. SIGTERM to mpirun (Slurm preemption, scancel): every rank of 2 replicas x --tp 2 stops.
+  # Open MPI's mpirun sends the ranks SIGTERM odls_base_sigkill_timeout (default 1 s) after its
+  # own SIGINT/SIGTERM and SIGKILL as long again after that: they must be out within that second.
+  (CAPTION_EXEC=1 PG_DEBUG_CAPTION_STEP_DELAY_MS=150 \
+    caption 4 2 --images images --output term.jsonl --batch 2 > term.log 2>&1) &
+  pid=$!
+  wait_records term.jsonl "$pid"
+  t0=$(date +%s%N); kill -TERM "$pid"; rc=0; wait "$pid" || rc=$?; t1=$(date +%s%N)
+  [ "$rc" -ne 0 ] || { cat term.log; fail "SIGTERM: mpirun exited 0"; }
+  [ $(( (t1 - t0) / 1000000 )) -lt 10000 ] || fail "SIGTERM: took $(( (t1 - t0) / 1000000 )) ms to stop"
+  grep -q "caption: interrupted by SIGTERM: [0-9]* of $n images are recorded" term.log || { cat term.log; fail "no summary"; }
+  ! grep -q "error:" term.log || { cat term.log; fail "SIGTERM printed an error"; }
+  pgrep -f "output term.jsonl" >/dev/null && fail "ranks still running after mpirun exited"
+  [ ! -e term.jsonl ] || fail "the interrupted job wrote term.jsonl"
+  kept=$(part_lines term.jsonl)
+  caption 1 1 --images images --output term.jsonl --batch 2 2> term_resume.log || { cat term_resume.log; fail "resume"; }
+  cmp ref.jsonl term.jsonl || fail "SIGTERM + resume differs from the uninterrupted run"
+  echo "signals: SIGINT exit 130 with $kept_int of $n records kept; SIGTERM via mpirun exit $rc, $kept kept"
   ;;
 *)
   echo "caption_e2e.sh: unknown case '$case_name'" >&2; exit 2 ;;

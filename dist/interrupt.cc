@@ -1,0 +1,48 @@
+#include "dist/interrupt.h"
+
+#include <csignal>
+
+namespace pg {
+namespace {
+
+volatile std::sig_atomic_t g_signal = 0;
+
+struct sigaction g_old_int, g_old_term;
+
+// Async-signal-safe: records the first signal; a second one restores the default action and
+// re-raises it, so a user who presses Ctrl-C twice is not kept waiting.
+void OnSignal(int sig) {
+  if (g_signal != 0) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  g_signal = sig;
+}
+
+}  // namespace
+
+ScopedInterruptHandlers::ScopedInterruptHandlers() {
+  g_signal = 0;
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;  // blocking reads and MPI progress are not broken by EINTR
+  sigaction(SIGINT, &sa, &g_old_int);
+  sigaction(SIGTERM, &sa, &g_old_term);
+}
+
+ScopedInterruptHandlers::~ScopedInterruptHandlers() {
+  sigaction(SIGINT, &g_old_int, nullptr);
+  sigaction(SIGTERM, &g_old_term, nullptr);
+}
+
+int InterruptSignal() { return static_cast<int>(g_signal); }
+
+std::string SignalName(int signal) {
+  if (signal == SIGINT) return "SIGINT";
+  if (signal == SIGTERM) return "SIGTERM";
+  return "signal " + std::to_string(signal);
+}
+
+}  // namespace pg
