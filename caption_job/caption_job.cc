@@ -137,6 +137,7 @@ void PrepareJob(const CaptionJobOptions& a, const ModelSession& s, const std::st
   if (a.session.backend == "cpu")
     spec.weight_dtype = DTypeName(ResolveWeightDtype(a.session.weight_dtype, s.checkpoint->dtype()));
   spec.max_image_pixels = a.max_image_pixels;
+  spec.scores = a.scores;
   spec.images = job->images;
   CheckOrWriteManifest(manifest_path, BuildManifest(spec));
   job->scan = ScanPartFiles(parts_dir, job->images, /*repair=*/true);
@@ -153,6 +154,7 @@ ReplicaOptions MakeReplicaOptions(const CaptionJobOptions& a, const ModelConfig&
   ro.batch = slots;
   ro.max_new_tokens = a.max_new_tokens;
   ro.sampling = a.sampling;
+  ro.scores = a.scores;
   ro.vit = ParseVitPlacement(a.vit);
   ro.prefetch.threads = a.decode_threads;
   ro.prefetch.capacity = a.prefetch > 0 ? a.prefetch : std::max(4, 2 * slots);

@@ -36,7 +36,7 @@ struct CaptionJobOptions {
   int batch = 16, max_new_tokens = 40, decode_threads = 2, prefetch = 0;
   int64_t max_image_pixels = int64_t{64} << 20;
   double progress_every_s = 5;
-  bool restart = false, verbose = false;
+  bool restart = false, verbose = false, scores = false;
   SamplingParams sampling;
 };
 

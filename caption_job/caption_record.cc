@@ -17,6 +17,10 @@ std::string Dump(const nlohmann::ordered_json& j) {
 // Box coordinates to 1/100 pixel: "12.35" instead of float noise such as 12.350000381.
 double Pixels(float v) { return std::round(static_cast<double>(v) * 100.0) / 100.0; }
 
+// Log-probabilities to 1e-4: enough to rank answers, and stable against the last-bit
+// differences of another tensor-parallel layout's reductions.
+double Rounded(double v) { return std::round(v * 1e4) / 1e4; }
+
 // Standard base64 (RFC 4648, with padding).
 std::string Base64(const std::string& bytes) {
   static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -74,6 +78,16 @@ std::string OkRecordLine(const CaptionResult& r) {
       boxes.push_back(b);
     }
     j["boxes"] = boxes;
+  }
+  if (r.with_scores) {
+    double sum = 0;
+    nlohmann::ordered_json per = nlohmann::ordered_json::array();
+    for (float lp : r.token_logprobs) {
+      sum += lp;
+      per.push_back(Rounded(lp));
+    }
+    j["logprob"] = Rounded(sum);
+    j["token_logprobs"] = per;
   }
   j["error"] = nullptr;
   return Dump(j);

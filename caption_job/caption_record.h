@@ -10,6 +10,8 @@
 //             (omitted for errors)
 //   "boxes"   only for "detect ..." prompts: [{"label","x0","y0","x1","y1"}] in pixels of the
 //             ORIGINAL image (Tokenizer::ParseDetections; x0,y0 top-left)
+//   "logprob", "token_logprobs"  only with --scores (ok records): the sum and the list of the
+//             generated tokens' log-probabilities under the model (<eos> included), 1e-4 steps
 //   "error"   null for ok; the message (naming the image) for errors
 // Nothing in a record depends on the layout, timing or batch, so a resumed job writes the same
 // bytes as an uninterrupted one. docs/OUTPUT.md documents the schema for users.
@@ -34,6 +36,8 @@ struct CaptionResult {
   bool hit_eos = false;
   bool with_boxes = false;
   std::vector<Detection> boxes;
+  bool with_scores = false;
+  std::vector<float> token_logprobs;  // [generated tokens], <eos> included
 };
 
 // Base64 (RFC 4648, padded) of a path's bytes, as "image_bytes_b64" holds it.

@@ -46,6 +46,7 @@ class CaptionReplica::Impl {
     bo.max_batch = o.batch;
     bo.max_new_tokens = o.max_new_tokens;
     bo.sampling = o.sampling;
+    bo.keep_logprobs = o.scores;
     const ModelConfig& c = model.config();
     CheckCaptionPromptFits(c, tok, o.prompt, o.max_new_tokens);
     batcher_ = std::make_unique<ContinuousBatcher>(model, bo);
@@ -177,6 +178,8 @@ class CaptionReplica::Impl {
       cr.hit_eos = r.hit_eos;
       cr.tokens = static_cast<int64_t>(r.tokens.size()) - (!r.tokens.empty() && r.tokens.back() == eos ? 1 : 0);
       cr.text = tok_.Decode(r.tokens);
+      cr.with_scores = o_.scores;
+      cr.token_logprobs = r.logprobs;
       if (detection_) {
         cr.with_boxes = true;
         cr.boxes = Tokenizer::ParseDetections(cr.text, it->second.width, it->second.height);

@@ -34,6 +34,7 @@ struct ReplicaOptions {
   int batch = 16;  // sequences decoding at once (KV-cache slots)
   int max_new_tokens = 32;
   SamplingParams sampling;
+  bool scores = false;  // records carry the generated tokens' log-probabilities
   VitPlacement vit = VitPlacement::kLeader;
   PrefetchOptions prefetch;  // used by the leader
   double step_delay_s = 0;   // debug (PG_DEBUG_CAPTION_STEP_DELAY_MS): sleep after each iteration

@@ -84,6 +84,7 @@ Manifest BuildManifest(const CaptionJobSpec& s) {
   m.Set("resize", s.resize);
   m.Set("backend", s.backend);
   if (s.weight_dtype != "f32") m.Set("weight_dtype", s.weight_dtype);
+  if (s.scores) m.Set("scores", "true");
   m.Set("max_image_pixels", std::to_string(s.max_image_pixels));
   m.Set("images.count", std::to_string(s.images.size()));
   m.Set("images.hash", ImageListHash(s.images));

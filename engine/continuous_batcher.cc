@@ -85,9 +85,11 @@ std::vector<SequenceResult> ContinuousBatcher::SampleAndAccept(const Tensor& log
   const TpGroup& tp = model_.tp();
   if (options_.keep_logits) step_logits_ = GatherVocabShards(be, tp, logits, V);
   const std::vector<int> next = sampler_.Next(be, tp, logits, model_.decoder().weights().vocab_offset, ids, steps,
-                                              options_.keep_logits ? &step_logits_ : nullptr);
+                                              options_.keep_logits ? &step_logits_ : nullptr,
+                                              options_.keep_logprobs ? &step_logprobs_ : nullptr);
   std::vector<SequenceResult> done;
   for (int i = 0; i < B; ++i) {
+    if (options_.keep_logprobs) slots_[slots[i]].result.logprobs.push_back(step_logprobs_[i]);
     const float* row = options_.keep_logits ? step_logits_.data() + static_cast<size_t>(i) * V : nullptr;
     if (Accept(slots[i], next[i], row)) done.push_back(Finish(slots[i]));
   }

@@ -38,6 +38,7 @@ struct BatcherOptions {
   int max_prefill_tokens = 0;  // tokens (rows) of one batched prefill; 0 = max(4096, one prompt)
   SamplingParams sampling;
   bool keep_logits = false;    // SequenceResult::logits: full-vocabulary logits of every step
+  bool keep_logprobs = false;  // SequenceResult::logprobs (--scores; TokenSampler computes them)
   bool keep_hidden = false;    // SequenceResult::prefill_hidden (debugging, parity tests)
   bool ignore_eos = false;     // run every sequence to max_new_tokens (benchmarks)
 };
@@ -48,6 +49,7 @@ struct SequenceResult {
   bool hit_eos = false;
   int prompt_tokens = 0;    // Np + text tokens
   std::vector<std::vector<float>> logits;  // keep_logits: [steps][vocab]; step 0 = the prefill's
+  std::vector<float> logprobs;             // keep_logprobs: [tokens] log p(token) under the model
   std::vector<float> prefill_hidden;       // keep_hidden: [depth + 1, prompt_tokens, D]
 };
 
@@ -98,7 +100,8 @@ class ContinuousBatcher {
   std::deque<GenerationInput> waiting_;
   int active_ = 0;
   int64_t tokens_generated_ = 0, decode_steps_ = 0;
-  std::vector<float> step_logits_;  // keep_logits: this step's [B, vocab]
+  std::vector<float> step_logits_;    // keep_logits: this step's [B, vocab]
+  std::vector<float> step_logprobs_;  // keep_logprobs: this step's [B]
 };
 
 }  // namespace pg

@@ -105,12 +105,20 @@ void RunGenerateJob(const GenerateJobOptions& a) {
   go.max_batch = a.batch;
   go.sampling = a.sampling;
   go.keep_logits = !a.logits_out.empty();
+  go.keep_logprobs = a.scores;
   std::vector<GenerationOutput> outs;
   AgreePhase(s.world->world(), "generate", [&] { outs = Generator(*s.model).Run(batch, go); });
 
   if (s.is_world_leader()) {
     for (int b = 0; b < B; ++b) {
-      const std::string text_out = s.tokenizer->Decode(outs[b].tokens);
+      std::string text_out = s.tokenizer->Decode(outs[b].tokens);
+      if (a.scores) {
+        double sum = 0;
+        for (float lp : outs[b].logprobs) sum += lp;
+        char buf[48];
+        std::snprintf(buf, sizeof(buf), "\tlogprob=%.4f", sum);
+        text_out += buf;
+      }
       if (B == 1) {
         std::printf("%s\n", text_out.c_str());
       } else {

@@ -24,6 +24,7 @@ struct GenerateJobOptions {
   int batch = 0;
   int max_new_tokens = 32;
   std::string logits_out;
+  bool scores = false;  // append "\tlogprob=<sum of the generated tokens' log-probabilities>"
   std::string resize = "bilinear";
   std::string vit = "leader";
   SamplingParams sampling;

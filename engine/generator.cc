@@ -21,6 +21,7 @@ std::vector<GenerationOutput> Generator::Run(const std::vector<GenerationInput>&
   bo.max_prefill_tokens = opt.max_prefill_tokens;
   bo.sampling = opt.sampling;
   bo.keep_logits = opt.keep_logits;
+  bo.keep_logprobs = opt.keep_logprobs;
   bo.keep_hidden = opt.keep_hidden;
   ContinuousBatcher batcher(model_, bo);
   std::map<int64_t, size_t> index;  // seq_id -> position in `batch`
@@ -35,6 +36,7 @@ std::vector<GenerationOutput> Generator::Run(const std::vector<GenerationInput>&
       o.tokens = std::move(r.tokens);
       o.hit_eos = r.hit_eos;
       o.logits = std::move(r.logits);
+      o.logprobs = std::move(r.logprobs);
       o.prefill_hidden = std::move(r.prefill_hidden);
       o.prompt_tokens = r.prompt_tokens;
     }

@@ -16,6 +16,7 @@ struct GenerationOptions {
   int max_prefill_tokens = 0;  // see BatcherOptions
   SamplingParams sampling;
   bool keep_logits = false;   // keep the full-vocabulary logits of every step
+  bool keep_logprobs = false;  // log p(token) of every generated token (--scores)
   bool keep_hidden = false;   // keep the decoder hidden states of the prefill (debugging)
 };
 
@@ -23,6 +24,7 @@ struct GenerationOutput {
   std::vector<int> tokens;                  // generated ids, including <eos> if produced
   bool hit_eos = false;
   std::vector<std::vector<float>> logits;   // [steps][vocab]; step 0 = prefill's last position
+  std::vector<float> logprobs;              // [tokens] (keep_logprobs)
   std::vector<float> prefill_hidden;        // [depth + 1, prompt_tokens, D] (keep_hidden)
   int prompt_tokens = 0;                    // Np + text tokens
 };

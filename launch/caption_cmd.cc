@@ -39,6 +39,8 @@ void RegisterCaptionCommand(CLI::App& app) {
   cmd->add_option("--max-image-pixels", args->max_image_pixels, "larger images become error records");
   cmd->add_option("--progress", args->progress, "auto (bar on a TTY, else lines), bar, lines or off");
   cmd->add_option("--progress-every", args->progress_every_s, "seconds between progress lines");
+  cmd->add_flag("--scores", args->scores,
+               "add \"logprob\" (sum) and \"token_logprobs\" (each generated token's log-probability) to records");
   cmd->add_flag("--restart", args->restart, "discard the records of an earlier run of this --output");
   cmd->add_flag("--verbose", args->verbose, "per-replica timing summary");
   AddSamplingFlags(cmd, &args->sampling);

@@ -21,6 +21,8 @@ void RegisterGenerateCommand(CLI::App& app) {
   cmd->add_option("--batch", args->batch, "sequences decoding at once (default: all requests)");
   cmd->add_option("--max-new-tokens", args->max_new_tokens, "generated tokens at most");
   cmd->add_option("--logits-out", args->logits_out, "write the logits of every step to this HDF5 file");
+  cmd->add_flag("--scores", args->scores,
+                "append a tab and logprob=<sum of the generated tokens' log-probabilities> to each answer");
   cmd->add_option("--tp", args->session.tp, "tensor-parallel ranks (must equal the world size)");
   cmd->add_option("--backend", args->session.backend, "cpu or cuda");
   cmd->add_option("--dtype", args->session.weight_dtype,

@@ -9,6 +9,11 @@
 //     same token from the same gathered pairs, so no broadcast is needed.
 //   temperature without top-k (or top_k >= vocab): the draw needs the whole distribution, so the
 //     full row is gathered (as vLLM gathers logits for sampling) and Sampler::SampleOne draws.
+//   log-probabilities (--scores): log softmax of the model's logits (after Gemma 2's final
+//     soft-cap, before temperature / top-k / top-p, as vLLM reports them) at the chosen token:
+//     its logit (one of the candidates) minus the row's log-sum-exp. Each rank computes
+//     Backend::RowLogSumExp over its shard; the [B] values ride in the candidates' all-gather and
+//     combine as log(sum_r exp(lse_r)).
 #pragma once
 
 #include <cstdint>
@@ -32,16 +37,17 @@ class TokenSampler {
   // random stream of each row).
   // full_rows (optional): the rows' full-vocabulary logits [B, vocab] on the host, when the caller
   // has already gathered them (--logits-out): used instead of gathering them again.
+  // logprobs (optional): gets [B] log-probabilities of the returned tokens.
   std::vector<int> Next(Backend& be, const TpGroup& tp, const Tensor& local, int64_t vocab_offset,
                         const std::vector<int64_t>& seq_ids, const std::vector<int64_t>& steps,
-                        const std::vector<float>* full_rows = nullptr);
+                        const std::vector<float>* full_rows = nullptr, std::vector<float>* logprobs = nullptr);
 
   const Sampler& sampler() const { return sampler_; }
 
  private:
   Sampler sampler_;
   int vocab_;
-  std::vector<float> values_, gathered_;  // reused host buffers
+  std::vector<float> values_, gathered_, lse_;  // reused host buffers
   std::vector<int> ids_;
 };
 

@@ -38,7 +38,7 @@ struct AttentionParams {
 // the host-traffic figures of docs/BENCHMARKS.md.
 struct BackendStats {
   int64_t allocations = 0;    // Alloc / Upload / UploadWeight calls
-  int64_t bytes_to_host = 0;  // Download + TopK results
+  int64_t bytes_to_host = 0;  // Download + TopK + RowLogSumExp results
   int64_t bytes_from_host = 0;  // Upload / CopyFromHost payloads
 };
 
@@ -107,6 +107,10 @@ class Backend {
   // (value desc, index asc), into host values[B * k] / ids[B * k]. NaN and +inf rank above
   // every finite value (so a broken row surfaces in its first entry). k <= V.
   virtual void TopK(const Tensor& logits, int k, float* values, int* ids) = 0;
+  // logits[B, V] -> host lse[B] = log(sum_v exp(logits[b, v])), from the row max (fp32 sums,
+  // fp64 on the CPU): a token's log-probability is its logit minus this (--scores). A row with
+  // NaN gives NaN; +inf gives +inf.
+  virtual void RowLogSumExp(const Tensor& logits, float* lse) = 0;
 
   const BackendStats& stats() const { return stats_; }
 

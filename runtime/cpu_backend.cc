@@ -338,6 +338,31 @@ class CpuBackend final : public Backend {
     stats_.bytes_to_host += B * k * static_cast<int64_t>(sizeof(float) + sizeof(int));
   }
 
+  void RowLogSumExp(const Tensor& logits, float* lse) override {
+    // logits: [B, V] -> lse: host [B]
+    const int64_t V = logits.dim(-1), B = Rows(logits);
+    PG_CHECK(V >= 1, "RowLogSumExp: empty rows in '" << logits.name << "'");
+    ParallelFor(threads_, B, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const float* row = logits.f32() + b * V;
+        float m = row[0];
+        bool nan = false;
+        for (int64_t i = 0; i < V; ++i) {
+          nan |= std::isnan(row[i]);
+          m = std::max(m, row[i]);
+        }
+        if (nan || std::isinf(m)) {
+          lse[b] = nan ? std::numeric_limits<float>::quiet_NaN() : m;
+          continue;
+        }
+        double sum = 0;
+        for (int64_t i = 0; i < V; ++i) sum += std::exp(static_cast<double>(row[i] - m));
+        lse[b] = static_cast<float>(m + std::log(sum));
+      }
+    });
+    stats_.bytes_to_host += B * static_cast<int64_t>(sizeof(float));
+  }
+
  private:
   Tensor NewTensor(const std::string& name, std::vector<int64_t> shape, DType dtype, bool zero) {
     ++stats_.allocations;

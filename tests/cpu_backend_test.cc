@@ -257,6 +257,33 @@ TEST(CpuBackend, TopKOrdersByValueThenIndex) {
   EXPECT_THROW(be->TopK(t, 6, val.data(), id.data()), Error);
 }
 
+// RowLogSumExp: log(sum exp) per row from the row max, against a direct fp64 sum; a shift by c
+// shifts it by c (no overflow at large logits); NaN gives NaN, +inf gives +inf, -inf counts 0.
+TEST(CpuBackend, RowLogSumExpIsStableAndExact) {
+  BackendOptions o;
+  o.threads = 2;
+  auto be = MakeBackend("cpu", o);
+  const int64_t B = 5, V = 1003;
+  std::vector<float> x(B * V);
+  for (int64_t i = 0; i < B * V; ++i) x[i] = static_cast<float>(std::sin(0.37 * i) * 12.0);
+  for (int64_t i = 3 * V; i < 4 * V; ++i) x[i] += 1000.f;  // exp would overflow without the max
+  x[4 * V + 7] = -INFINITY;
+  Tensor t = be->Upload("logits", {B, V}, x.data());
+  std::vector<float> lse(B);
+  be->RowLogSumExp(t, lse.data());
+  for (int64_t b = 0; b < B; ++b) {
+    const double shift = b == 3 ? 1000.0 : 0.0;
+    double sum = 0;
+    for (int64_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(x[b * V + v]) - shift);
+    EXPECT_NEAR(lse[b], std::log(sum) + shift, 1e-5 * (std::fabs(std::log(sum)) + shift + 1)) << "row " << b;
+  }
+  std::vector<float> odd = {1, std::nanf(""), 2, /* row 1 */ 0, INFINITY, 1};
+  Tensor odd_t = be->Upload("odd", {2, 3}, odd.data());
+  be->RowLogSumExp(odd_t, lse.data());
+  EXPECT_TRUE(std::isnan(lse[0]));
+  EXPECT_EQ(lse[1], INFINITY);
+}
+
 // The threaded GEMM split (rows for tall x, 16-aligned column blocks otherwise) gives the naive
 // product for every thread count, both layouts of W, and shapes that do not divide evenly.
 TEST(CpuBackend, ThreadedMatMulMatchesNaiveForEveryShapeAndThreadCount) {

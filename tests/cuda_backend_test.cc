@@ -356,6 +356,26 @@ TEST_F(CudaVsCpu, TopK) {
   }
 }
 
+// RowLogSumExp: fp32 block sums on CUDA vs fp64 on the CPU, large offsets and -inf entries.
+TEST_F(CudaVsCpu, RowLogSumExp) {
+  struct Shape { int64_t rows, V; };
+  for (const Shape s : {Shape{3, 1000}, Shape{2, 4099}, Shape{1, 7}}) {
+    auto x = Random(s.rows * s.V, 71);
+    for (int64_t i = 0; i < s.V; ++i) x[i] = x[i] * 30.f + 500.f;  // row 0: large logits
+    x[s.V - 1] = -INFINITY;
+    auto run = [&](Backend& be) {
+      Tensor t = be.Upload("logits", {s.rows, s.V}, x.data());
+      std::vector<float> lse(s.rows);
+      be.RowLogSumExp(t, lse.data());
+      return lse;
+    };
+    const std::vector<float> ref = run(*cpu_);
+    std::vector<double> tol(ref.size());
+    for (size_t i = 0; i < ref.size(); ++i) tol[i] = 8 * kEps * (std::fabs(ref[i]) + std::log(double(s.V)));
+    ExpectClose("RowLogSumExp V=" + std::to_string(s.V), ref, run(*cuda_), tol);
+  }
+}
+
 TEST_F(CudaVsCpu, EmbedAndWriteCache) {
   const int64_t rows = 97, D = 65;
   auto table = Bf16Rounded(Random(rows * D, 60));  // bf16 on CUDA: exact on both sides

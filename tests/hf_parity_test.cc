@@ -57,6 +57,7 @@ TEST_P(HfParity, LogitsAndGreedyTokensMatch) {
   opt.max_new_tokens = ref.steps;
   opt.keep_logits = true;
   opt.keep_hidden = true;
+  opt.keep_logprobs = true;
   opt.max_batch = GetParam().max_batch;
   std::vector<GenerationOutput> outs = Generator(model).Run(batch, opt);
 
@@ -85,6 +86,23 @@ TEST_P(HfParity, LogitsAndGreedyTokensMatch) {
               name.c_str(), opt.max_batch > 0 ? opt.max_batch : ref.batch, ref.batch, c.max_abs_err, c.scale, c.max_abs_err / c.scale, ref.min_margin);
   EXPECT_LE(c.max_abs_err, 1e-4 * c.scale) << "worst: " << c.worst;
   EXPECT_EQ(c.token_mismatches, 0) << c.token_report;
+
+  // --scores: log p(token) = log_softmax(HF's logits)[token] at every generated step.
+  double lp_err = 0;
+  for (int b = 0; b < ref.batch; ++b) {
+    ASSERT_EQ(outs[b].logprobs.size(), outs[b].tokens.size()) << "seq " << b;
+    for (size_t s = 0; s < outs[b].tokens.size() && s < ref.tokens[b].size(); ++s) {
+      const float* row = ref.logits.data() + (static_cast<size_t>(b) * ref.steps + s) * ref.vocab;
+      double m = row[0], sum = 0;
+      for (int v = 0; v < ref.vocab; ++v) m = std::max(m, double(row[v]));
+      for (int v = 0; v < ref.vocab; ++v) sum += std::exp(row[v] - m);
+      const double hf = row[ref.tokens[b][s]] - m - std::log(sum);
+      lp_err = std::max(lp_err, std::fabs(outs[b].logprobs[s] - hf));
+      EXPECT_LE(outs[b].logprobs[s], 0.f) << "seq " << b << " step " << s;
+    }
+  }
+  std::printf("[parity %s] max |log-prob error| %.3g\n", name.c_str(), lp_err);
+  EXPECT_LE(lp_err, 2e-4 * c.scale) << "log-probabilities of the generated tokens";
   fs::remove_all(work);
 }
 

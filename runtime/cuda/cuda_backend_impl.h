@@ -64,6 +64,7 @@ class CudaBackend final : public Backend {
   void Attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
                  const AttentionParams& params, Tensor& out) override;
   void TopK(const Tensor& logits, int k, float* values, int* ids) override;
+  void RowLogSumExp(const Tensor& logits, float* lse) override;
 
  private:
   // A device tensor of `dtype` (contents undefined) whose storage frees itself on the stream.

@@ -247,5 +247,17 @@ void CudaBackend::TopK(const Tensor& logits, int k, float* values, int* ids) {
   stats_.bytes_to_host += static_cast<int64_t>(n * (sizeof(float) + sizeof(int)));
 }
 
+void CudaBackend::RowLogSumExp(const Tensor& logits, float* lse) {
+  // logits: [B, V] -> host lse: [B]
+  const int64_t V = logits.dim(-1), B = Rows(logits);
+  PG_CHECK(V >= 1, "RowLogSumExp: empty rows in '" << logits.name << "'");
+  float* d_lse = static_cast<float*>(top_k_.Reserve(*ctx_, B * sizeof(float), "RowLogSumExp"));
+  LaunchRowLogSumExp({InF32(logits, "RowLogSumExp"), d_lse, B, V}, ctx_->stream());
+  Launched("RowLogSumExp");
+  CUDA_CHECK(cudaMemcpyAsync(lse, d_lse, B * sizeof(float), cudaMemcpyDeviceToHost, ctx_->stream()), "RowLogSumExp");
+  CUDA_CHECK(cudaStreamSynchronize(ctx_->stream()), "RowLogSumExp");
+  stats_.bytes_to_host += B * static_cast<int64_t>(sizeof(float));
+}
+
 }  // namespace cuda
 }  // namespace pg

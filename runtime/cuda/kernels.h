@@ -158,5 +158,15 @@ struct TopKParams {
 };
 void LaunchTopK(const TopKParams& p, cudaStream_t stream);
 
+// ---- log_sum_exp.cu -------------------------------------------------------------------------
+// logits: [rows, V] -> lse: [rows] = max + log(sum exp(x - max)); one block per row (a max
+// reduction, then a sum reduction). NaN in a row gives NaN, a +inf max gives +inf.
+struct LogSumExpParams {
+  const float* logits;
+  float* lse;  // [rows], device
+  int64_t rows, V;
+};
+void LaunchRowLogSumExp(const LogSumExpParams& p, cudaStream_t stream);
+
 }  // namespace cuda
 }  // namespace pg

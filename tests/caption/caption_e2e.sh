@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of `paligemma caption` on the tiny test model (make_fixture.sh).
 #   caption_e2e.sh CASE PALIGEMMA FIXTURE_DIR WORK_DIR
-# CASE: layouts | kill_resume | torn_line | manifest | list | inputs | detect | lock | demo_defaults | signals
+# CASE: layouts | kill_resume | torn_line | manifest | list | inputs | detect | lock | demo_defaults | signals | scores
 # Needs MPIRUN (mpirun path) in the environment; OPENBLAS_NUM_THREADS=1 is expected.
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/caption_lib.sh"
@@ -215,6 +215,33 @@ signals)
   caption 1 1 --images images --output term.jsonl --batch 2 2> term_resume.log || { cat term_resume.log; fail "resume"; }
   cmp ref.jsonl term.jsonl || fail "SIGTERM + resume differs from the uninterrupted run"
   echo "signals: SIGINT exit 130 with $kept_int of $n records kept; SIGTERM via mpirun exit $rc, $kept kept"
+  ;;
+scores)
+  # --scores: "logprob" = sum of "token_logprobs", one per generated token (+ <eos>), all <= 0;
+  # the same values (to 1e-4) under 2 replicas x --tp 2; the text is unchanged; the manifest
+  # refuses to resume a job with --scores into one without.
+  caption 1 1 --images images --output plain.jsonl --batch 3 2> plain.log || { cat plain.log; fail "plain run"; }
+  caption 1 1 --images images --output s1.jsonl --batch 3 --scores 2> s1.log || { cat s1.log; fail "np 1 --scores"; }
+  caption 4 2 --images images --output s4.jsonl --batch 2 --scores 2> s4.log || { cat s4.log; fail "np 4 --scores"; }
+  python3 - plain.jsonl s1.jsonl s4.jsonl <<'PY' || fail "scores check"
+import json, sys
+plain, s1, s4 = ([json.loads(l) for l in open(p)] for p in sys.argv[1:])
+assert len(plain) == len(s1) == len(s4) == 17
+for a, b, c in zip(plain, s1, s4):
+    if a["status"] != "ok":
+        assert "logprob" not in b, b
+        continue
+    assert a["text"] == b["text"] == c["text"], (a, b, c)
+    lp = b["token_logprobs"]
+    assert len(lp) == b["tokens"] + (1 if b["eos"] else 0), b
+    assert all(x <= 0 for x in lp), b
+    assert abs(sum(lp) - b["logprob"]) <= 1e-4 * (len(lp) + 1), b
+    assert list(b.keys())[-3:] == ["logprob", "token_logprobs", "error"], list(b.keys())
+    assert all(abs(x - y) <= 2e-4 for x, y in zip(lp, c["token_logprobs"])), (b, c)
+print("scores: %d ok records checked" % sum(r["status"] == "ok" for r in s1))
+PY
+  caption 1 1 --images images --output s1.jsonl --batch 3 2> s1_again.log && fail "resume without --scores was accepted"
+  grep -q "scores" s1_again.log || { cat s1_again.log; fail "the manifest error does not name scores"; }
   ;;
 *)
   echo "caption_e2e.sh: unknown case '$case_name'" >&2; exit 2 ;;

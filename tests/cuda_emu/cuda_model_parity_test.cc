@@ -91,6 +91,7 @@ class Bf16WeightCpu final : public Backend {
     cpu_->Attention(q, k, v, m, p, o);
   }
   void TopK(const Tensor& l, int k, float* v, int* i) override { cpu_->TopK(l, k, v, i); }
+  void RowLogSumExp(const Tensor& l, float* lse) override { cpu_->RowLogSumExp(l, lse); }
 
  private:
   Tensor Rounded(const Tensor& x) {

@@ -1,9 +1,12 @@
 // TokenSampler under tensor parallelism: each rank holds its vocabulary shard [B, V / tp] of the
 // same random logits; the tokens it samples (greedy, top-k, top-k + top-p, and temperature
 // without top-k, which gathers whole rows) must equal Sampler::SampleOne over the full rows, on
-// every rank, and only the top-k pairs may leave the backend on the candidate paths.
+// every rank, and only the top-k pairs may leave the backend on the candidate paths. With
+// log-probabilities requested (--scores), every rank also gets log_softmax(full row)[token],
+// from the per-shard log-sum-exp values carried in the same all-gather.
 //
 // usage: token_sampler_mpitest   (under mpirun -np 1, 2 or 4)
+#include <cmath>
 #include <random>
 
 #include "dist/run_main.h"
@@ -53,6 +56,21 @@ int Run(int, char**) {
         const int want = reference.SampleOne(full.data() + static_cast<size_t>(b) * V, V, ids[b], step);
         MPITEST_CHECK(got[b] == want, mode.ToString() << " step " << step << " row " << b << ": token " << got[b]
                                                       << ", full-row sampler " << want);
+      }
+      // The same step with log-probabilities: same tokens, log p from the full row.
+      std::vector<float> logprobs;
+      const std::vector<int> again =
+          ts.Next(*be, group, local, static_cast<int64_t>(rank) * Vl, ids, steps, nullptr, &logprobs);
+      MPITEST_CHECK(again == got, mode.ToString() << ": tokens changed when log-probabilities were asked for");
+      for (int b = 0; b < B; ++b) {
+        const float* row = full.data() + static_cast<size_t>(b) * V;
+        double m = row[0], sum = 0;
+        for (int v = 0; v < V; ++v) m = std::max(m, double(row[v]));
+        for (int v = 0; v < V; ++v) sum += std::exp(row[v] - m);
+        const double want = row[got[b]] - m - std::log(sum);
+        MPITEST_CHECK(std::fabs(logprobs[b] - want) <= 1e-5 * (1 + std::fabs(want)),
+                      mode.ToString() << " step " << step << " row " << b << ": log p " << logprobs[b] << ", expected "
+                                      << want);
       }
     }
   }
