@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iomanip>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -19,6 +20,7 @@
 #include "caption_job/part_files.h"
 #include "caption_job/pg_home.h"
 #include "caption_job/progress.h"
+#include "engine/request_file.h"
 #include "models/gemma.h"
 #include "runtime/dtype.h"
 
@@ -43,7 +45,7 @@ void ApplyDemoDefaults(CaptionJobOptions& a, std::vector<std::string>* defaulted
   const bool model_defaulted = a.session.model_path.empty();
   fill(a.session.model_path, d.model, "--model");
   fill(a.session.tokenizer_path, d.tokenizer, "--tokenizer");
-  fill(a.images, d.images, "--images");
+  if (a.requests.empty()) fill(a.images, d.images, "--images");
   fill(a.output, d.output, "--output");
   PG_CHECK(!model_defaulted || fs::exists(a.session.model_path),
            "no --model given and the demo model '" << a.session.model_path << "' does not exist (PG_HOME="
@@ -58,6 +60,9 @@ void CheckArgs(const CaptionJobOptions& a) {
   PG_CHECK(a.max_image_pixels >= 1, "--max-image-pixels must be >= 1, got " << a.max_image_pixels);
   PG_CHECK(a.progress_every_s > 0, "--progress-every must be > 0, got " << a.progress_every_s);
   CheckUtf8(a.prompt, "--prompt");
+  for (const std::string& p : a.prompts) CheckUtf8(p, "--prompt");
+  PG_CHECK(a.requests.empty() || a.prompts.size() <= 1,
+           "--requests gives each image its prompts; several --prompt values cannot be combined with it");
   a.sampling.Validate();
   ParseResizeFilter(a.resize);
   ParseProgressMode(a.progress);
@@ -78,7 +83,8 @@ std::vector<std::string> BroadcastList(Communicator& comm, const std::vector<std
 
 // World rank 0's part of the setup: the list, the parts directory, the manifest, the scan.
 struct JobState {
-  std::vector<std::string> images;
+  std::vector<std::string> images;   // [items] the image of each item (record i is item i)
+  std::vector<std::string> prompts;  // [items] each item's prompt; empty: every item has --prompt
   std::vector<std::string> skipped;  // directory entries not listed, "path: why"
   int64_t duplicates = 0;            // list lines repeating an earlier path
   std::vector<uint8_t> done;
@@ -102,11 +108,30 @@ void ReportInputSummary(const JobState& job) {
 }
 
 void PrepareJob(const CaptionJobOptions& a, const ModelSession& s, const std::string& parts_dir, JobState* job) {
-  CheckCaptionPromptFits(s.checkpoint->config(), *s.tokenizer, a.prompt, a.max_new_tokens);
-  ImageListing listing = ListImageInputs(a.images);
-  job->images = std::move(listing.images);
-  job->skipped = std::move(listing.skipped);
-  job->duplicates = listing.duplicates;
+  if (!a.requests.empty()) {
+    for (ImagePrompt& r : ReadRequestFile(a.requests, a.prompt)) {
+      CheckUtf8(r.prompt, "--requests prompt");
+      job->images.push_back(std::move(r.image));
+      job->prompts.push_back(std::move(r.prompt));
+    }
+  } else {
+    ImageListing listing = ListImageInputs(a.images);
+    job->skipped = std::move(listing.skipped);
+    job->duplicates = listing.duplicates;
+    if (a.prompts.size() <= 1) {
+      job->images = std::move(listing.images);
+    } else {
+      for (const std::string& image : listing.images)
+        for (const std::string& p : a.prompts) {
+          job->images.push_back(image);
+          job->prompts.push_back(p);
+        }
+    }
+  }
+  std::vector<std::string> distinct = job->prompts.empty() ? std::vector<std::string>{a.prompt} : job->prompts;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  for (const std::string& p : distinct) CheckCaptionPromptFits(s.checkpoint->config(), *s.tokenizer, p, a.max_new_tokens);
   const fs::path out_dir = fs::path(a.output).parent_path();
   try {
     if (!out_dir.empty()) fs::create_directories(out_dir);
@@ -139,6 +164,7 @@ void PrepareJob(const CaptionJobOptions& a, const ModelSession& s, const std::st
   spec.max_image_pixels = a.max_image_pixels;
   spec.scores = a.scores;
   spec.images = job->images;
+  spec.item_prompts = job->prompts;
   CheckOrWriteManifest(manifest_path, BuildManifest(spec));
   job->scan = ScanPartFiles(parts_dir, job->images, /*repair=*/true);
   job->done = job->scan.done;
@@ -150,7 +176,7 @@ void PrepareJob(const CaptionJobOptions& a, const ModelSession& s, const std::st
 // slots: the KV-cache slots this replica uses (CaptionSlots: --batch capped by its images).
 ReplicaOptions MakeReplicaOptions(const CaptionJobOptions& a, const ModelConfig& c, int slots) {
   ReplicaOptions ro;
-  ro.prompt = a.prompt;
+  ro.prompt = a.prompt;  // item_prompts / groups: set by RunCaptionJob
   ro.batch = slots;
   ro.max_new_tokens = a.max_new_tokens;
   ro.sampling = a.sampling;
@@ -198,17 +224,31 @@ void RunCaptionJob(CaptionJobOptions a) {
     if (rank0) PrepareJob(a, s, parts_dir, &job);
   });
   job.images = BroadcastList(all, job.images);
+  job.prompts = BroadcastList(all, job.prompts);
   job.done.resize(job.images.size());
   all.BroadcastHost(job.done.data(), job.done.size(), 0);
 
-  // Pending images dealt round-robin over the replicas.
-  std::vector<PrefetchJob> mine;
-  int64_t pending = 0;
+  // Pending items grouped by image (in order of their first pending item), the groups dealt
+  // round-robin over the replicas.
+  const bool multi = !job.prompts.empty();
+  std::vector<std::vector<int64_t>> groups;
+  std::map<std::string, size_t> group_of;
   for (size_t i = 0; i < job.images.size(); ++i) {
     if (job.done[i]) continue;
-    if (pending++ % w.dp == w.dp_rank) mine.push_back(PrefetchJob{static_cast<int64_t>(i), job.images[i]});
+    auto g = multi ? group_of.emplace(job.images[i], groups.size()).first : group_of.end();
+    if (!multi || g->second == groups.size()) groups.emplace_back();
+    groups[multi ? g->second : groups.size() - 1].push_back(static_cast<int64_t>(i));
   }
-  const int slots = static_cast<int>(CaptionSlots(a.batch, static_cast<int64_t>(mine.size())));
+  const int64_t pending = static_cast<int64_t>(std::count(job.done.begin(), job.done.end(), 0));
+  std::vector<PrefetchJob> mine;
+  auto my_groups = std::make_shared<ItemGroups>();
+  int64_t my_items = 0;
+  for (size_t j = static_cast<size_t>(w.dp_rank); j < groups.size(); j += static_cast<size_t>(w.dp)) {
+    mine.push_back(PrefetchJob{groups[j][0], job.images[groups[j][0]]});
+    my_items += static_cast<int64_t>(groups[j].size());
+    if (multi) (*my_groups)[groups[j][0]] = std::move(groups[j]);
+  }
+  const int slots = static_cast<int>(CaptionSlots(a.batch, my_items));
   if (rank0) {
     for (const std::string& d : defaulted) WriteStderrLine("caption: embedded demo default " + d);
     std::ostringstream os;
@@ -226,7 +266,11 @@ void RunCaptionJob(CaptionJobOptions a) {
 
   std::unique_ptr<CaptionReplica> replica;
   AgreePhase(all, "allocate the KV cache", [&] {
-    const ReplicaOptions ro = MakeReplicaOptions(a, s.model->config(), slots);
+    ReplicaOptions ro = MakeReplicaOptions(a, s.model->config(), slots);
+    if (multi) {
+      ro.item_prompts = std::make_shared<const std::vector<std::string>>(job.prompts);
+      ro.groups = my_groups;
+    }
     CheckBatchMemory(a, s, ro, static_cast<int64_t>(mine.size()));
     replica = std::make_unique<CaptionReplica>(*s.model, *s.tokenizer, s.world->tp_group(), ro);
   });

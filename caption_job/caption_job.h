@@ -3,9 +3,11 @@
 // `paligemma caption` (launch/caption_cmd.cc) parses its flags into CaptionJobOptions and calls
 // RunCaptionJob on every rank.
 //
-// Work split: the sorted, deduplicated input list (caption_job/image_list.h) minus the images
-// already recorded in OUT.jsonl.parts/ is dealt round-robin over the dp replicas (pending item
-// j goes to replica j % dp), so replicas get the same amount of work whatever was done before.
+// Work items: one per input image (caption_job/image_list.h), or one per (image, prompt) with
+// several --prompt values or --requests FILE.jsonl; record i is item i. Items not yet recorded in
+// OUT.jsonl.parts/ are grouped by image (the ViT runs once per image, its prompts decode as
+// separate sequences) and the groups are dealt round-robin over the dp replicas (pending group j
+// goes to replica j % dp).
 // Each replica's leader appends its records to OUT.jsonl.parts/part-<dp_rank>.jsonl; world
 // rank 0 merges them into OUT.jsonl (atomic rename) with one record per image in input order.
 // See caption_job/part_files.h (resume), caption_job/manifest.h (what must not change on resume),
@@ -32,6 +34,10 @@ namespace pg {
 struct CaptionJobOptions {
   SessionOptions session;
   std::string images, output, prompt = "caption en";
+  // 2+ prompts: every image with each of them (records image-major). --requests FILE.jsonl:
+  // (image, prompt) pairs (engine/request_file.h) instead of --images; `prompt` is the default.
+  std::vector<std::string> prompts;
+  std::string requests;
   std::string resize = "bilinear", vit = "leader", progress = "auto";
   int batch = 16, max_new_tokens = 40, decode_threads = 2, prefetch = 0;
   int64_t max_image_pixels = int64_t{64} << 20;

@@ -62,6 +62,7 @@ std::string OkRecordLine(const CaptionResult& r) {
   nlohmann::ordered_json j;
   SetImage(j, r.image);
   j["index"] = r.index;
+  if (r.prompt) j["prompt"] = *r.prompt;
   j["status"] = "ok";
   j["text"] = r.text;
   j["tokens"] = r.tokens;
@@ -93,10 +94,12 @@ std::string OkRecordLine(const CaptionResult& r) {
   return Dump(j);
 }
 
-std::string ErrorRecordLine(const std::string& image, int64_t index, const std::string& error) {
+std::string ErrorRecordLine(const std::string& image, int64_t index, const std::string& error,
+                            const std::string* prompt) {
   nlohmann::ordered_json j;
   SetImage(j, image);
   j["index"] = index;
+  if (prompt) j["prompt"] = *prompt;
   j["status"] = "error";
   j["text"] = nullptr;
   j["tokens"] = 0;

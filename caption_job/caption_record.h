@@ -3,6 +3,7 @@
 //   "image"   the path as listed (image_list.h); bytes that are not UTF-8 become U+FFFD
 //   "image_bytes_b64"  only when the path is not valid UTF-8: base64 of the path's bytes
 //   "index"   its position in the input list (list order; a directory's sorted paths)
+//   "prompt"  only with several prompts or --requests: the prompt of this (image, prompt) item
 //   "status"  "ok" | "error"
 //   "text"    the decoded answer (up to <eos>); null for errors
 //   "tokens"  generated tokens, <eos> not counted; 0 for errors
@@ -31,6 +32,7 @@ bool IsDetectionPrompt(const std::string& prompt);
 struct CaptionResult {
   std::string image;
   int64_t index = 0;
+  const std::string* prompt = nullptr;  // written as "prompt" when set (multi-prompt jobs)
   std::string text;
   int64_t tokens = 0;
   bool hit_eos = false;
@@ -44,6 +46,7 @@ struct CaptionResult {
 std::string ImagePathBase64(const std::string& bytes);
 
 std::string OkRecordLine(const CaptionResult& r);
-std::string ErrorRecordLine(const std::string& image, int64_t index, const std::string& error);
+std::string ErrorRecordLine(const std::string& image, int64_t index, const std::string& error,
+                            const std::string* prompt = nullptr);
 
 }  // namespace pg

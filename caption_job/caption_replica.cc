@@ -24,6 +24,7 @@ double Now() {
 struct InFlight {
   std::string path;
   int width = 0, height = 0;
+  const std::string* prompt = nullptr;  // multi-prompt jobs
 };
 
 }  // namespace
@@ -40,8 +41,7 @@ void CheckCaptionPromptFits(const ModelConfig& c, const Tokenizer& tok, const st
 class CaptionReplica::Impl {
  public:
   Impl(PaliGemma& model, const Tokenizer& tok, Communicator& tp, const ReplicaOptions& o)
-      : model_(model), tok_(tok), tp_(tp), o_(o), leader_(tp.rank() == 0),
-        detection_(IsDetectionPrompt(o.prompt)), prompt_ids_(tok.BuildPrompt(o.prompt)) {
+      : model_(model), tok_(tok), tp_(tp), o_(o), leader_(tp.rank() == 0) {
     BatcherOptions bo;
     bo.max_batch = o.batch;
     bo.max_new_tokens = o.max_new_tokens;
@@ -121,6 +121,24 @@ class CaptionReplica::Impl {
     return false;
   }
 
+  // The items of a job: its group in multi-prompt jobs, else the job's own index.
+  std::vector<int64_t> ItemsOf(int64_t key) const {
+    if (!o_.groups) return {key};
+    auto it = o_.groups->find(key);
+    PG_CHECK(it != o_.groups->end(), "caption: job " << key << " has no item group");
+    return it->second;
+  }
+  const std::string& PromptOf(int64_t item) const {
+    return o_.item_prompts ? o_.item_prompts->at(static_cast<size_t>(item)) : o_.prompt;
+  }
+  const std::string* RecordedPrompt(int64_t item) const { return o_.item_prompts ? &PromptOf(item) : nullptr; }
+  // Prompt token ids, built once per distinct prompt.
+  const std::vector<int>& PromptIds(const std::string& prompt) {
+    auto it = prompt_ids_.find(prompt);
+    if (it == prompt_ids_.end()) it = prompt_ids_.emplace(prompt, tok_.BuildPrompt(prompt)).first;
+    return it->second;
+  }
+
   // Error records for failed images; the good ones through the ViT into the batcher.
   void Admit(std::vector<PreparedImage>& fresh) {
     const ModelConfig& c = model_.config();
@@ -130,9 +148,11 @@ class CaptionReplica::Impl {
     for (PreparedImage& im : fresh) {
       if (!im.ok) {
         if (leader_) {
-          pending_lines_.push_back(ErrorRecordLine(im.path, im.index, im.error));
-          ++stats_.images;
-          ++stats_.errors;
+          for (int64_t item : ItemsOf(im.index)) {
+            pending_lines_.push_back(ErrorRecordLine(im.path, item, im.error, RecordedPrompt(item)));
+            ++stats_.images;
+            ++stats_.errors;
+          }
         }
         continue;
       }
@@ -141,7 +161,8 @@ class CaptionReplica::Impl {
         PG_CHECK(im.pixels.size() == per_image, "image '" << im.path << "': " << im.pixels.size()
                                                           << " preprocessed values, expected " << per_image);
         pixels.insert(pixels.end(), im.pixels.begin(), im.pixels.end());
-        inflight_[im.index] = InFlight{im.path, im.width, im.height};
+        for (int64_t item : ItemsOf(im.index))
+          inflight_[item] = InFlight{im.path, im.width, im.height, RecordedPrompt(item)};
       }
       im.pixels.clear();
     }
@@ -158,11 +179,13 @@ class CaptionReplica::Impl {
     stats_.vit_s += Now() - t0;
     const size_t per_tokens = static_cast<size_t>(c.num_image_tokens()) * c.text.width;
     for (int i = 0; i < k; ++i) {
-      GenerationInput in;
-      in.image_tokens.assign(tokens.begin() + per_tokens * i, tokens.begin() + per_tokens * (i + 1));
-      in.text_ids = prompt_ids_;
-      in.seq_id = ids[i];
-      batcher_->Submit(std::move(in));
+      for (int64_t item : ItemsOf(ids[i])) {  // one sequence per prompt of the image
+        GenerationInput in;
+        in.image_tokens.assign(tokens.begin() + per_tokens * i, tokens.begin() + per_tokens * (i + 1));
+        in.text_ids = PromptIds(PromptOf(item));
+        in.seq_id = item;
+        batcher_->Submit(std::move(in));
+      }
     }
   }
 
@@ -175,12 +198,13 @@ class CaptionReplica::Impl {
       CaptionResult cr;
       cr.image = it->second.path;
       cr.index = r.id;
+      cr.prompt = it->second.prompt;
       cr.hit_eos = r.hit_eos;
       cr.tokens = static_cast<int64_t>(r.tokens.size()) - (!r.tokens.empty() && r.tokens.back() == eos ? 1 : 0);
       cr.text = tok_.Decode(r.tokens);
       cr.with_scores = o_.scores;
       cr.token_logprobs = r.logprobs;
-      if (detection_) {
+      if (IsDetectionPrompt(PromptOf(r.id))) {
         cr.with_boxes = true;
         cr.boxes = Tokenizer::ParseDetections(cr.text, it->second.width, it->second.height);
       }
@@ -201,8 +225,7 @@ class CaptionReplica::Impl {
   Communicator& tp_;
   const ReplicaOptions o_;
   const bool leader_;
-  const bool detection_;
-  const std::vector<int> prompt_ids_;
+  std::map<std::string, std::vector<int>> prompt_ids_;
   std::unique_ptr<ContinuousBatcher> batcher_;
   std::unique_ptr<ImagePrefetcher> prefetcher_;
   std::unique_ptr<PartWriter> writer_;

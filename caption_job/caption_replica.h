@@ -9,13 +9,15 @@
 //   2. items    [n x (index, ok)]    which images were decoded; failed ones become "error"
 //                                    records on the leader and are skipped by everyone
 //   3. pixels   [k, S, S, 3]         only with --vit sharded (the ViT runs on every rank)
-//   4. EncodeImagesForGroup on the k good images, Submit them (seq_id = input index), and
+//   4. EncodeImagesForGroup on the k good images, Submit them (one sequence per item of the
+//      image: seq_id = item index, its prompt), and
 //      ContinuousBatcher::Step; finished sequences are committed (write + fsync) by the leader.
 // Every rank therefore makes the same collective calls in the same order; followers never
 // touch the filesystem.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,8 +31,16 @@
 
 namespace pg {
 
+// Multi-prompt jobs: the job's key (PrefetchJob::index, its first pending item) -> the pending
+// items of that image, each a sequence of its own.
+using ItemGroups = std::map<int64_t, std::vector<int64_t>>;
+
 struct ReplicaOptions {
   std::string prompt = "caption en";
+  // Multi-prompt jobs: every item's prompt ([items], indexed by item) and the items of each job;
+  // null: one item per job (its index), all with `prompt`.
+  std::shared_ptr<const std::vector<std::string>> item_prompts;
+  std::shared_ptr<const ItemGroups> groups;
   int batch = 16;  // sequences decoding at once (KV-cache slots)
   int max_new_tokens = 32;
   SamplingParams sampling;

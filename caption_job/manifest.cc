@@ -88,6 +88,7 @@ Manifest BuildManifest(const CaptionJobSpec& s) {
   m.Set("max_image_pixels", std::to_string(s.max_image_pixels));
   m.Set("images.count", std::to_string(s.images.size()));
   m.Set("images.hash", ImageListHash(s.images));
+  if (!s.item_prompts.empty()) m.Set("prompts.hash", ImageListHash(s.item_prompts));
   return m;
 }
 

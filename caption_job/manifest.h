@@ -47,7 +47,8 @@ struct CaptionJobSpec {
   std::string backend;  // "cpu" | "cuda" (bf16 and fp32 give different captions)
   std::string weight_dtype = "f32";  // --dtype; recorded only when not f32 (older manifests stay valid)
   int64_t max_image_pixels = 0;
-  bool scores = false;  // --scores adds fields to every record; recorded only when true
+  bool scores = false;
+  std::vector<std::string> item_prompts;  // per item, multi-prompt jobs only (recorded as a hash)  // --scores adds fields to every record; recorded only when true
   std::vector<std::string> images;  // the normalised input list (image_list.h)
 };
 

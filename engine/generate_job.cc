@@ -1,7 +1,6 @@
 #include "engine/generate_job.h"
 
 #include <cstdio>
-#include <fstream>
 #include <memory>
 
 #include "dist/error_agreement.h"
@@ -9,9 +8,9 @@
 #include "io/image_decode.h"
 #include "io/image_resize.h"
 #include "engine/generator.h"
+#include "engine/request_file.h"
 #include "tensor_parallel/image_token_broadcast.h"
 
-#include <nlohmann/json.hpp>
 
 namespace pg {
 namespace {
@@ -29,30 +28,14 @@ void WriteLogits(const std::string& path, const std::vector<GenerationOutput>& o
   }
 }
 
-struct Request {
-  std::string image, prompt;
-};
+using Request = ImagePrompt;
 
 // The (image, prompt) pairs of --image/--prompt or --requests; throws naming the flag or line.
 std::vector<Request> ParseRequests(const GenerateJobOptions& a) {
   std::vector<Request> out;
   if (!a.requests.empty()) {
     PG_CHECK(a.images.empty() && a.prompts.empty(), "--requests cannot be combined with --image or --prompt");
-    std::ifstream in(a.requests);
-    PG_CHECK(in, "--requests '" << a.requests << "': cannot open the file");
-    std::string line;
-    for (int n = 1; std::getline(in, line); ++n) {
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      try {
-        const nlohmann::json j = nlohmann::json::parse(line);
-        out.push_back({j.at("image").get<std::string>(), j.value("prompt", std::string("caption en"))});
-      } catch (const std::exception& e) {
-        PG_THROW("--requests '" << a.requests << "' line " << n << ": expected {\"image\": ..., \"prompt\": ...}: "
-                                << e.what());
-      }
-    }
-    PG_CHECK(!out.empty(), "--requests '" << a.requests << "' holds no request");
-    return out;
+    return ReadRequestFile(a.requests, "caption en");
   }
   PG_CHECK(!a.images.empty(), "generate needs --image (repeatable) or --requests FILE.jsonl");
   PG_CHECK(a.prompts.size() <= 1 || a.prompts.size() == a.images.size(),

@@ -18,11 +18,18 @@ void RegisterCaptionCommand(CLI::App& app) {
   cmd->add_option("--model", args->session.model_path, "HDF5 checkpoint (default: PG_HOME/build/demo_model.h5)");
   cmd->add_option("--tokenizer", args->session.tokenizer_path,
                   "SentencePiece model (default: PG_HOME/assets/tokenizer/tiny.model)");
-  cmd->add_option("--images", args->images,
-                  "directory (recursive .jpg/.jpeg/.png), list file (one path per line) or one image "
+  CLI::Option* images = cmd->add_option("--images", args->images,
+                  "directory (recursive; images by content), list file (one path per line) or one image "
                   "(default: PG_HOME/assets/images)");
+  cmd->add_option("--requests", args->requests,
+                  "JSON Lines of {\"image\": P, \"prompt\": S} or {\"image\": P, \"prompts\": [S, ...]} instead of "
+                  "--images; records carry \"prompt\"")
+      ->excludes(images);
   cmd->add_option("--output", args->output, "JSON Lines output (default: ./out/captions.jsonl)");
-  cmd->add_option("--prompt", args->prompt, "prompt prefix: \"caption en\", \"detect cat\" (adds boxes), ...");
+  cmd->add_option("--prompt", args->prompts,
+                  "prompt: \"caption en\", \"detect cat\" (adds boxes), ...; repeat it to run every image with "
+                  "each prompt (records carry \"prompt\"; the ViT runs once per image)")
+      ->default_str("caption en");
   cmd->add_option("--tp", args->session.tp, "tensor-parallel ranks per replica; replicas = world size / tp");
   cmd->add_option("--batch", args->batch, "sequences decoding at once per replica (continuous batching)");
   cmd->add_option("--max-new-tokens", args->max_new_tokens, "generated tokens at most per image");
@@ -46,6 +53,8 @@ void RegisterCaptionCommand(CLI::App& app) {
   AddSamplingFlags(cmd, &args->sampling);
   cmd->callback([args] {
     args->session.vit = ParseVitPlacement(args->vit);
+    if (!args->prompts.empty()) args->prompt = args->prompts[0];
+    if (args->prompts.size() == 1) args->prompts.clear();
     RunCaptionJob(*args);
   });
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of `paligemma caption` on the tiny test model (make_fixture.sh).
 #   caption_e2e.sh CASE PALIGEMMA FIXTURE_DIR WORK_DIR
-# CASE: layouts | kill_resume | torn_line | manifest | list | inputs | detect | lock | demo_defaults | signals | scores
+# CASE: layouts | kill_resume | torn_line | manifest | list | inputs | detect | lock | demo_defaults | signals | scores | prompts
 # Needs MPIRUN (mpirun path) in the environment; OPENBLAS_NUM_THREADS=1 is expected.
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/caption_lib.sh"
@@ -242,6 +242,59 @@ print("scores: %d ok records checked" % sum(r["status"] == "ok" for r in s1))
 PY
   caption 1 1 --images images --output s1.jsonl --batch 3 2> s1_again.log && fail "resume without --scores was accepted"
   grep -q "scores" s1_again.log || { cat s1_again.log; fail "the manifest error does not name scores"; }
+  ;;
+prompts)
+  # Several prompts per image (--prompt twice, --requests JSONL): one record per (image, prompt),
+  # image-major / line order, each with "prompt"; each answer equals the single-prompt job's;
+  # the same bytes under 2 replicas x --tp 2 and after SIGINT + resume.
+  caption 1 1 --images images --output cap.jsonl --batch 3 2> cap.log || { cat cap.log; fail "caption en"; }
+  caption 1 1 --images images --output det.jsonl --batch 3 --prompt "detect waves" 2> det.log ||
+    { cat det.log; fail "detect waves"; }
+  caption 1 1 --images images --output two.jsonl --batch 3 --prompt "caption en" --prompt "detect waves" 2> two.log ||
+    { cat two.log; fail "two prompts"; }
+  caption 4 2 --images images --output two_np4.jsonl --batch 2 --prompt "caption en" --prompt "detect waves" \
+    2> two_np4.log || { cat two_np4.log; fail "two prompts np 4"; }
+  cmp two.jsonl two_np4.jsonl || fail "two prompts: np 4 --tp 2 differs from np 1"
+  good=$(grep -m1 '"status":"ok"' cap.jsonl | sed 's/^{"image":"\([^"]*\)".*/\1/')
+  printf '%s\n' '{"image": "'"$good"'", "prompts": ["detect waves", "caption en"]}' \
+    '' '{"image": "missing.jpg", "prompts": ["caption en", "detect waves"]}' '{"image": "'"$good"'"}' > req.jsonl
+  caption 2 1 --requests req.jsonl --output req_out.jsonl --batch 2 2> req.log || { cat req.log; fail "--requests"; }
+  python3 - cap.jsonl det.jsonl two.jsonl req_out.jsonl <<'PY' || fail "multi-prompt records"
+import json, sys
+cap, det, two, req = ([json.loads(l) for l in open(p)] for p in sys.argv[1:])
+assert len(two) == 2 * len(cap), (len(two), len(cap))
+for i, r in enumerate(two):
+    single = (cap if i % 2 == 0 else det)[i // 2]
+    assert r["index"] == i and r["image"] == single["image"], (r, single)
+    assert r["prompt"] == ("caption en" if i % 2 == 0 else "detect waves"), r
+    assert list(r.keys())[:3] == ["image", "index", "prompt"], list(r.keys())
+    assert r["status"] == single["status"] and r["text"] == single["text"], (r, single)
+    assert r.get("boxes") == single.get("boxes"), (r, single)
+    assert "prompt" not in single, single
+assert [r["prompt"] for r in req] == ["detect waves", "caption en", "caption en", "detect waves", "caption en"], req
+assert req[2]["status"] == req[3]["status"] == "error" and "missing.jpg" in req[2]["error"], req
+by = {(r["image"], r["prompt"]): r["text"] for r in two}
+for r in req:
+    if r["status"] == "ok":
+        assert r["text"] == by[(r["image"], r["prompt"])], r
+print("prompts: %d two-prompt records, %d request records checked" % (len(two), len(req)))
+PY
+  PG_DEBUG_CAPTION_STEP_DELAY_MS=150 "$bin" caption --model "$model" --tokenizer "$tok" --max-new-tokens 8 \
+    --progress lines --images images --output int.jsonl --batch 2 --prompt "caption en" --prompt "detect waves" \
+    > int.log 2>&1 &
+  pid=$!
+  for _ in $(seq 600); do [ "$(part_lines int.jsonl)" -ge 5 ] && break; sleep 0.05; done
+  kill -INT "$pid"; rc=0; wait "$pid" || rc=$?
+  [ "$rc" -eq 130 ] || { cat int.log; fail "SIGINT: exit $rc"; }
+  caption 2 1 --images images --output int.jsonl --batch 3 --prompt "caption en" --prompt "detect waves" \
+    2> int_resume.log || { cat int_resume.log; fail "resume"; }
+  cmp two.jsonl int.jsonl || fail "two prompts: SIGINT + resume differs"
+  caption 1 1 --images images --output int.jsonl --batch 3 --prompt "caption en" 2> changed.log &&
+    fail "resuming with other prompts was accepted"
+  grep -q "prompts.hash" changed.log || { cat changed.log; fail "the manifest error does not name the prompts"; }
+  echo '{"image": "a.jpg", "prompts": []}' > bad.jsonl
+  caption 1 1 --requests bad.jsonl --output bad_out.jsonl 2> bad.log && fail "an empty prompts array was accepted"
+  grep -q "bad.jsonl' line 1: \"prompts\" is not a non-empty array" bad.log || { cat bad.log; fail "bad line message"; }
   ;;
 *)
   echo "caption_e2e.sh: unknown case '$case_name'" >&2; exit 2 ;;
