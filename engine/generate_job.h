@@ -26,6 +26,7 @@ struct GenerateJobOptions {
   std::string logits_out;
   std::string resize = "bilinear";
   std::string vit = "leader";
+  bool exif_transpose = true;  // turn images upright by their EXIF orientation, as HF's load_image
   SamplingParams sampling;
 };
 

@@ -19,7 +19,8 @@ void RegisterCaptionCommand(CLI::App& app) {
   cmd->add_option("--tokenizer", args->session.tokenizer_path,
                   "SentencePiece model (default: PG_HOME/assets/tokenizer/tiny.model)");
   cmd->add_option("--images", args->images,
-                  "directory (recursive .jpg/.jpeg/.png), list file (one path per line) or one image "
+                  "directory (recursive; JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF by content), list file "
+                  "(one path per line) or one image "
                   "(default: PG_HOME/assets/images)");
   cmd->add_option("--output", args->output, "JSON Lines output (default: ./out/captions.jsonl)");
   cmd->add_option("--prompt", args->prompt, "prompt prefix: \"caption en\", \"detect cat\" (adds boxes), ...");
@@ -39,6 +40,9 @@ void RegisterCaptionCommand(CLI::App& app) {
   cmd->add_option("--max-image-pixels", args->max_image_pixels, "larger images become error records");
   cmd->add_option("--progress", args->progress, "auto (bar on a TTY, else lines), bar, lines or off");
   cmd->add_option("--progress-every", args->progress_every_s, "seconds between progress lines");
+  cmd->add_flag("--exif-transpose,!--no-exif-transpose", args->exif_transpose,
+                "turn images upright by their EXIF orientation, as HF's load_image (default on)")
+      ->capture_default_str();
   cmd->add_flag("--restart", args->restart, "discard the records of an earlier run of this --output");
   cmd->add_flag("--verbose", args->verbose, "per-replica timing summary");
   AddSamplingFlags(cmd, &args->sampling);
