@@ -89,7 +89,7 @@ int OrientationFromTiffBlock(const uint8_t* d, size_t n) {
   const size_t count = Read16(d + ifd, le);
   for (size_t i = 0; i < count; ++i) {
     const size_t e = ifd + 2 + 12 * i;
-    if (e > n - 12) return 1;
+    if (n < 12 || e > n - 12) return 1;  // (n - 12 would wrap)
     if (Read16(d + e, le) != 274) continue;
     const uint32_t type = Read16(d + e + 2, le), values = Read32(d + e + 4, le);
     if (values != 1) return 1;

@@ -103,7 +103,8 @@ std::vector<uint8_t> ReadSamples(TIFF* tif, const Layout& L, size_t rowbytes, Me
   TIFFGetField(tif, TIFFTAG_TILELENGTH, &th);
   const size_t pixel_bytes = rowbytes / L.width, tile_row = TIFFTileRowSize64(tif);
   const tmsize_t tile_bytes = TIFFTileSize(tif);
-  PG_CHECK(tw > 0 && th > 0 && tile_bytes > 0 && tile_row == size_t(tw) * pixel_bytes,
+  PG_CHECK(tw > 0 && th > 0 && tile_bytes > 0 && tile_row == size_t(tw) * pixel_bytes &&
+               size_t(tile_bytes) >= size_t(th) * tile_row,
            "image '" << name << "': invalid TIFF tile size " << tw << "x" << th);
   std::vector<uint8_t> tile(static_cast<size_t>(tile_bytes));
   for (int p = 0; p < planes; ++p) {
