@@ -125,6 +125,56 @@ def make_bmps(d, files):
     files.append("bmp32_bitfields_alpha_13x11.bmp")
 
 
+# ---- TIFF writer for layouts Pillow does not write (tiles, separate planes, 16-bit RGB) -----
+
+def write_tiff(path, img, tile=None, planar=1):
+    """img: [h, w, spp] uint8 or uint16 RGB; tile: (tw, th) for tiles, else one strip per 5 rows."""
+    h, w, spp = img.shape
+    bps = img.dtype.itemsize * 8
+    planes = [img[..., c:c + 1] for c in range(spp)] if planar == 2 else [img]
+    blocks = []  # uncompressed strips or tiles, in TIFF order (plane-major)
+    for pl in planes:
+        if tile:
+            tw, th = tile
+            for ty in range(0, h, th):
+                for tx in range(0, w, tw):
+                    t = np.zeros((th, tw, pl.shape[2]), img.dtype)
+                    part = pl[ty:ty + th, tx:tx + tw]
+                    t[:part.shape[0], :part.shape[1]] = part
+                    blocks.append(t.astype(t.dtype.newbyteorder("<")).tobytes())
+        else:
+            for y in range(0, h, 5):
+                blocks.append(pl[y:y + 5].astype(pl.dtype.newbyteorder("<")).tobytes())
+    data = bytearray(b"II*\0" + b"\0" * 4)
+    offsets = []
+    for b in blocks:
+        offsets.append(len(data))
+        data += b
+    entries = [(256, 4, [w]), (257, 4, [h]), (258, 3, [bps] * spp), (259, 3, [1]), (262, 3, [2]),
+               (277, 3, [spp]), (284, 3, [planar])]
+    if tile:
+        entries += [(322, 4, [tile[0]]), (323, 4, [tile[1]]), (324, 4, offsets),
+                    (325, 4, [len(b) for b in blocks])]
+    else:
+        entries += [(273, 4, offsets), (278, 4, [5]), (279, 4, [len(b) for b in blocks])]
+    entries.sort()
+    extra = bytearray()
+    ifd_at = len(data) + (len(data) & 1)
+    data += b"\0" * (ifd_at - len(data))
+    extra_at = ifd_at + 2 + 12 * len(entries) + 4
+    ifd = struct.pack("<H", len(entries))
+    for tag, typ, vals in entries:
+        raw = b"".join(struct.pack("<H" if typ == 3 else "<I", v) for v in vals)
+        if len(raw) <= 4:
+            ifd += struct.pack("<HHI", tag, typ, len(vals)) + raw + b"\0" * (4 - len(raw))
+        else:
+            ifd += struct.pack("<HHII", tag, typ, len(vals), extra_at + len(extra))
+            extra += raw
+    data[4:8] = struct.pack("<I", ifd_at)
+    with open(path, "wb") as f:
+        f.write(bytes(data) + ifd + b"\0" * 4 + bytes(extra))
+
+
 def make_inputs(d):
     rgb = gradient_noise(23, 37, seed=1)
     rgba = rgba_image(17, 20, seed=5)
@@ -169,6 +219,15 @@ def make_inputs(d):
     save("tiff_grey16_13x11.tif", Image.frombytes("I;16", (13, 11), g16.astype("<u2").tobytes()))
     cmyk = Image.fromarray(np.dstack([rgba[..., :3], 255 - rgba[..., 3]]), "CMYK")
     save("tiff_cmyk_20x17.tif", cmyk)
+    rgb_odd = gradient_noise(21, 37, seed=12)  # tiles of 16x16: partial tiles on both edges
+    for name, kw in (("tiff_tiled_37x21.tif", {"tile": (16, 16)}),
+                     ("tiff_tiled_planar_37x21.tif", {"tile": (16, 16), "planar": 2}),
+                     ("tiff_planar_37x21.tif", {"planar": 2})):
+        write_tiff(os.path.join(d, name), rgb_odd, **kw)
+        files.append(name)
+    rgb16 = np.random.default_rng(13).integers(0, 65536, size=(11, 13, 3)).astype(np.uint16)
+    write_tiff(os.path.join(d, "tiff_rgb16_13x11.tif"), rgb16)
+    files.append("tiff_rgb16_13x11.tif")
     # HEIC (pillow-heif, x265) and AVIF (Pillow's plugin)
     import pillow_heif
     pillow_heif.register_heif_opener()
