@@ -163,6 +163,7 @@ void PrepareJob(const CaptionJobOptions& a, const ModelSession& s, const std::st
     spec.weight_dtype = DTypeName(ResolveWeightDtype(a.session.weight_dtype, s.checkpoint->dtype()));
   spec.max_image_pixels = a.max_image_pixels;
   spec.scores = a.scores;
+  spec.exif_transpose = a.exif_transpose;
   spec.images = job->images;
   spec.item_prompts = job->prompts;
   CheckOrWriteManifest(manifest_path, BuildManifest(spec));
@@ -189,6 +190,7 @@ ReplicaOptions MakeReplicaOptions(const CaptionJobOptions& a, const ModelConfig&
   ro.prefetch.decode.max_pixels = a.max_image_pixels;
   // HF mode (bicubic, SiglipImageProcessor) composites alpha onto white; big_vision drops it.
   ro.prefetch.decode.alpha_onto_white = ro.prefetch.filter == ResizeFilter::kBicubicPil;
+  ro.prefetch.decode.exif_transpose = a.exif_transpose;
   if (const char* ms = std::getenv("PG_DEBUG_CAPTION_STEP_DELAY_MS")) ro.step_delay_s = std::atof(ms) / 1000.0;
   return ro;
 }

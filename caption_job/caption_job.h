@@ -43,6 +43,7 @@ struct CaptionJobOptions {
   int64_t max_image_pixels = int64_t{64} << 20;
   double progress_every_s = 5;
   bool restart = false, verbose = false, scores = false;
+  bool exif_transpose = true;  // turn images upright by their EXIF orientation, as HF's load_image
   SamplingParams sampling;
 };
 

@@ -3,9 +3,8 @@
 //
 //   --images DIR       every regular file under DIR (recursively, symlinks to files followed,
 //                      hidden entries "." skipped), sorted by path bytes, that is an image: by
-//                      content (JPEG, PNG, and the formats we recognise but do not decode: WebP,
-//                      GIF, BMP, TIFF, HEIC, AVIF, which get an "unsupported image format"
-//                      error record) or by name (an image extension, so that a corrupt
+//                      content (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF: all decoded, see
+//                      io/image_decode.h) or by name (an image extension, so that a corrupt
 //                      "x.jpg" gets an error record). Other files (no image content, no image
 //                      extension) and subdirectories that cannot be read are not listed; they
 //                      are counted in ImageListing::skipped, which the job prints.
@@ -17,8 +16,7 @@
 //                      "error" record, not a failed job).
 //   --images IMG       a single image: a file whose content is an image we recognise, or whose
 //                      name has an image extension. The kind of a file is decided by its first
-//                      bytes, never its name alone (an extension-less JPEG is an image; a WebP
-//                      is an image that fails with "unsupported image format WebP").
+//                      bytes, never its name alone (an extension-less JPEG or WebP is an image).
 // Paths are lexically normalised ("a/./b" -> "a/b").
 #pragma once
 

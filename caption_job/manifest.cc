@@ -86,6 +86,7 @@ Manifest BuildManifest(const CaptionJobSpec& s) {
   if (s.weight_dtype != "f32") m.Set("weight_dtype", s.weight_dtype);
   if (s.scores) m.Set("scores", "true");
   m.Set("max_image_pixels", std::to_string(s.max_image_pixels));
+  if (s.exif_transpose) m.Set("exif_transpose", "true");
   m.Set("images.count", std::to_string(s.images.size()));
   m.Set("images.hash", ImageListHash(s.images));
   if (!s.item_prompts.empty()) m.Set("prompts.hash", ImageListHash(s.item_prompts));

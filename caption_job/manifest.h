@@ -6,7 +6,7 @@
 //   format, model.path, model.size, model.mtime_ns, model.config_hash, model.dtype,
 //   tokenizer.path, tokenizer.hash, prompt, max_new_tokens, sampling.temperature,
 //   sampling.top_k, sampling.top_p, sampling.seed, resize, backend, max_image_pixels,
-//   images.count, images.hash
+//   exif_transpose (only when on), images.count, images.hash
 //
 // The layout (mpirun -np, --tp, --batch, --vit, threads) is NOT recorded: it does not change
 // the records, so a job may be resumed with another layout.
@@ -47,8 +47,11 @@ struct CaptionJobSpec {
   std::string backend;  // "cpu" | "cuda" (bf16 and fp32 give different captions)
   std::string weight_dtype = "f32";  // --dtype; recorded only when not f32 (older manifests stay valid)
   int64_t max_image_pixels = 0;
-  bool scores = false;
-  std::vector<std::string> item_prompts;  // per item, multi-prompt jobs only (recorded as a hash)  // --scores adds fields to every record; recorded only when true
+  bool scores = false;  // --scores adds fields to every record; recorded only when true
+  std::vector<std::string> item_prompts;  // per item, multi-prompt jobs only (recorded as a hash)
+  // --exif-transpose; recorded only when on, so manifests written before the option (which
+  // never turned images) still match a resume with --no-exif-transpose, and only that.
+  bool exif_transpose = false;
   std::vector<std::string> images;  // the normalised input list (image_list.h)
 };
 

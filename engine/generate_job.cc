@@ -70,7 +70,9 @@ void RunGenerateJob(const GenerateJobOptions& a) {
     if (!runs_vit) return;
     pixels.resize(per_image * B);
     for (int b = 0; b < B; ++b) {
-      std::vector<float> p = PreprocessImage(DecodeImageFile(requests[b].image), c.vision.image_size, filter);
+      DecodeOptions decode;
+      decode.exif_transpose = a.exif_transpose;
+      std::vector<float> p = PreprocessImage(DecodeImageFile(requests[b].image, decode), c.vision.image_size, filter);
       std::copy(p.begin(), p.end(), pixels.begin() + per_image * b);
     }
   });

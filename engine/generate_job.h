@@ -27,6 +27,7 @@ struct GenerateJobOptions {
   bool scores = false;  // append "\tlogprob=<sum of the generated tokens' log-probabilities>"
   std::string resize = "bilinear";
   std::string vit = "leader";
+  bool exif_transpose = true;  // turn images upright by their EXIF orientation, as HF's load_image
   SamplingParams sampling;
 };
 

@@ -1,5 +1,6 @@
 // libFuzzer target: image bytes -> the caption job's decode + preprocess path.
-// DecodeImageBuffer (format from the magic bytes; libjpeg-turbo / libpng) then PreprocessImage
+// DecodeImageBuffer (format from the magic bytes; JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC/AVIF: one
+// target, a seed corpus per format in fuzz/corpus/image_decode) with EXIF orientation, then PreprocessImage
 // to the tiny model's 64x64 input with both resize filters. max_pixels is lowered to 1 Mi so a
 // forged header cannot make one input allocate and decode 192 MiB (the header check itself is
 // what is exercised). Only pg::Error is an expected outcome; anything else is a finding.
@@ -20,6 +21,8 @@ constexpr int kModelImageSize = 64;                // configs/tiny.json vision.i
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   pg::DecodeOptions opts;
   opts.max_pixels = kMaxPixels;
+  opts.exif_transpose = true;  // the EXIF block readers of every container run on every input
+  opts.alpha_onto_white = (size & 1) != 0;
   try {
     const pg::Image image = pg::DecodeImageBuffer(data, size, "<fuzz>", opts);
     // Decoder contract: [height, width, 3] within the pixel limit.

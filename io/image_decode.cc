@@ -1,4 +1,5 @@
-// Format detection and file reading for the image decoders (jpeg_decode.cc, png_decode.cc).
+// Format detection, dispatch to the per-format decoders (io/<format>_decode.cc), EXIF
+// orientation and file reading.
 #include "io/image_decode.h"
 
 #include <cerrno>
@@ -8,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "io/exif_orientation.h"
 #include "runtime/check.h"
 
 namespace pg {
@@ -17,25 +19,20 @@ bool StartsWith(const uint8_t* data, size_t size, const char* magic, size_t n) {
   return size >= n && std::memcmp(data, magic, n) == 0;
 }
 
-// Names formats we do not decode, so the error says what the file is.
-const char* OtherFormatName(const uint8_t* data, size_t size) {
-  if (StartsWith(data, size, "GIF87a", 6) || StartsWith(data, size, "GIF89a", 6)) return "GIF";
+bool IsBmp(const uint8_t* data, size_t size) {
   // "BM" then, at offset 14, the size of one of the DIB headers (12, 40, 52, 56, 64, 108, 124).
-  if (size >= 18 && StartsWith(data, size, "BM", 2) && data[15] == 0 && data[16] == 0 && data[17] == 0) {
-    const int dib = data[14];
-    if (dib == 12 || dib == 40 || dib == 52 || dib == 56 || dib == 64 || dib == 108 || dib == 124) return "BMP";
-  }
-  if (size >= 12 && StartsWith(data, size, "RIFF", 4) && std::memcmp(data + 8, "WEBP", 4) == 0)
-    return "WebP";
-  if (StartsWith(data, size, "II*\0", 4) || StartsWith(data, size, "MM\0*", 4)) return "TIFF";
-  if (size >= 12 && std::memcmp(data + 4, "ftyp", 4) == 0) {
-    const std::string brand(reinterpret_cast<const char*>(data) + 8, 4);
-    if (brand == "avif" || brand == "avis") return "AVIF";
-    if (brand == "heic" || brand == "heix" || brand == "heim" || brand == "heis" || brand == "hevc" ||
-        brand == "mif1" || brand == "msf1")
-      return "HEIC";
-  }
-  return nullptr;
+  if (size < 18 || !StartsWith(data, size, "BM", 2) || data[15] != 0 || data[16] != 0 || data[17] != 0) return false;
+  const int dib = data[14];
+  return dib == 12 || dib == 40 || dib == 52 || dib == 56 || dib == 64 || dib == 108 || dib == 124;
+}
+
+// The ISO-BMFF major brand of a HEIF file ("heic", "avif", ...), or "" when not HEIF.
+std::string HeifBrand(const uint8_t* data, size_t size) {
+  if (size < 12 || std::memcmp(data + 4, "ftyp", 4) != 0) return "";
+  const std::string brand(reinterpret_cast<const char*>(data) + 8, 4);
+  for (const char* b : {"avif", "avis", "heic", "heix", "heim", "heis", "hevc", "mif1", "msf1"})
+    if (brand == b) return brand;
+  return "";
 }
 
 std::string HexPrefix(const uint8_t* data, size_t size) {
@@ -49,20 +46,31 @@ std::string HexPrefix(const uint8_t* data, size_t size) {
 
 const char* ImageFormatName(const uint8_t* data, size_t size) {
   switch (DetectImageFormat(data, size)) {
-    case ImageFormat::kJpeg:
-      return "JPEG";
-    case ImageFormat::kPng:
-      return "PNG";
-    case ImageFormat::kUnknown:
-      break;
+    case ImageFormat::kJpeg: return "JPEG";
+    case ImageFormat::kPng: return "PNG";
+    case ImageFormat::kWebp: return "WebP";
+    case ImageFormat::kGif: return "GIF";
+    case ImageFormat::kBmp: return "BMP";
+    case ImageFormat::kTiff: return "TIFF";
+    case ImageFormat::kHeif: {
+      const std::string brand = HeifBrand(data, size);
+      return brand == "avif" || brand == "avis" ? "AVIF" : "HEIC";
+    }
+    case ImageFormat::kUnknown: break;
   }
-  return OtherFormatName(data, size);
+  return nullptr;
 }
 
 ImageFormat DetectImageFormat(const uint8_t* data, size_t size) {
   static const char kPngSig[8] = {'\x89', 'P', 'N', 'G', '\r', '\n', '\x1a', '\n'};
   if (StartsWith(data, size, "\xFF\xD8\xFF", 3)) return ImageFormat::kJpeg;
   if (StartsWith(data, size, kPngSig, 8)) return ImageFormat::kPng;
+  if (size >= 12 && StartsWith(data, size, "RIFF", 4) && std::memcmp(data + 8, "WEBP", 4) == 0)
+    return ImageFormat::kWebp;
+  if (StartsWith(data, size, "GIF87a", 6) || StartsWith(data, size, "GIF89a", 6)) return ImageFormat::kGif;
+  if (IsBmp(data, size)) return ImageFormat::kBmp;
+  if (StartsWith(data, size, "II*\0", 4) || StartsWith(data, size, "MM\0*", 4)) return ImageFormat::kTiff;
+  if (!HeifBrand(data, size).empty()) return ImageFormat::kHeif;
   return ImageFormat::kUnknown;
 }
 
@@ -71,20 +79,26 @@ Image DecodeImageBuffer(const uint8_t* data, size_t size, const std::string& nam
   PG_CHECK(size > 0, "image '" << name << "': empty (0 bytes)");
   PG_CHECK(opts.max_pixels > 0, "image '" << name << "': max_pixels must be positive, got "
                                           << opts.max_pixels);
-  switch (DetectImageFormat(data, size)) {
-    case ImageFormat::kJpeg:
-      return DecodeJpeg(data, size, name, opts);
-    case ImageFormat::kPng:
-      return DecodePng(data, size, name, opts);
+  const ImageFormat format = DetectImageFormat(data, size);
+  Image image;
+  switch (format) {
+    case ImageFormat::kJpeg: image = DecodeJpeg(data, size, name, opts); break;
+    case ImageFormat::kPng: image = DecodePng(data, size, name, opts); break;
+    case ImageFormat::kWebp: image = DecodeWebp(data, size, name, opts); break;
+    case ImageFormat::kGif: image = DecodeGif(data, size, name, opts); break;
+    case ImageFormat::kBmp: image = DecodeBmp(data, size, name, opts); break;
+    case ImageFormat::kTiff: image = DecodeTiff(data, size, name, opts); break;
+    case ImageFormat::kHeif: image = DecodeHeif(data, size, name, opts); break;
     case ImageFormat::kUnknown:
-      break;
+      PG_THROW("image '" << name << "': not an image we can read (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF); "
+                         << "first bytes: " << HexPrefix(data, size) << ", " << size << " bytes");
   }
-  if (const char* other = OtherFormatName(data, size)) {
-    PG_THROW("image '" << name << "': unsupported image format " << other
-                       << " (only JPEG and PNG are decoded)");
-  }
-  PG_THROW("image '" << name << "': not a JPEG or PNG file (first bytes: "
-                     << HexPrefix(data, size) << ", " << size << " bytes)");
+  // HEIF: libheif has already applied the irot/imir transformations (see image_decode.h).
+  // TIFF: PIL's TIFF plugin applies the orientation tag itself when it loads the pixels
+  // (TiffImageFile.load_end -> exif_transpose), so Image.open(...).convert("RGB") is upright.
+  if ((opts.exif_transpose && format != ImageFormat::kHeif) || format == ImageFormat::kTiff)
+    ApplyExifOrientation(ExifOrientation(data, size, format), &image);
+  return image;
 }
 
 Image DecodeImageFile(const std::string& path, const DecodeOptions& opts) {

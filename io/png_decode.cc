@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 
+#include "io/alpha_composite.h"
 #include "io/image_decode.h"
 #include "runtime/check.h"
 
@@ -61,12 +62,6 @@ void OnPngRead(png_structp png, png_bytep dst, size_t n) {
 // 16-bit layout is unpacked by PIL keeping the high byte. Alpha (channels 2 and 4) is dropped,
 // or with `onto_white` composited onto opaque white as HF's convert_to_rgb does
 // (Image.alpha_composite(white, im.convert("RGBA")), Pillow AlphaComposite.c fixed point).
-uint8_t OntoWhite(int c, int a) {
-  const uint32_t coef1 = uint32_t(a) << 7, coef2 = (255u << 7) - coef1;  // PRECISION_BITS = 7
-  const uint32_t t = uint32_t(c) * coef1 + 255u * coef2 + (0x80u << 7);
-  return static_cast<uint8_t>((((t >> 8) + t) >> 8) >> 7);  // SHIFTFORDIV255(t) >> 7
-}
-
 void RowToRgb(const uint8_t* row, int width, int channels, int depth, bool grey16_clips,
               bool onto_white, uint8_t* rgb) {
   const int bytes = depth / 8;

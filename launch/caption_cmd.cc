@@ -19,7 +19,8 @@ void RegisterCaptionCommand(CLI::App& app) {
   cmd->add_option("--tokenizer", args->session.tokenizer_path,
                   "SentencePiece model (default: PG_HOME/assets/tokenizer/tiny.model)");
   CLI::Option* images = cmd->add_option("--images", args->images,
-                  "directory (recursive; images by content), list file (one path per line) or one image "
+                  "directory (recursive; JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF by content), list file "
+                  "(one path per line) or one image "
                   "(default: PG_HOME/assets/images)");
   cmd->add_option("--requests", args->requests,
                   "JSON Lines of {\"image\": P, \"prompt\": S} or {\"image\": P, \"prompts\": [S, ...]} instead of "
@@ -48,6 +49,9 @@ void RegisterCaptionCommand(CLI::App& app) {
   cmd->add_option("--progress-every", args->progress_every_s, "seconds between progress lines");
   cmd->add_flag("--scores", args->scores,
                "add \"logprob\" (sum) and \"token_logprobs\" (each generated token's log-probability) to records");
+  cmd->add_flag("--exif-transpose,!--no-exif-transpose", args->exif_transpose,
+                "turn images upright by their EXIF orientation, as HF's load_image (default on)")
+      ->capture_default_str();
   cmd->add_flag("--restart", args->restart, "discard the records of an earlier run of this --output");
   cmd->add_flag("--verbose", args->verbose, "per-replica timing summary");
   AddSamplingFlags(cmd, &args->sampling);

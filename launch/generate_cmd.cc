@@ -14,7 +14,7 @@ void RegisterGenerateCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("generate", "Generate text for a prompt over one or more images");
   cmd->add_option("--model", args->session.model_path, "HDF5 checkpoint (paligemma convert)")->required();
   cmd->add_option("--tokenizer", args->session.tokenizer_path, "SentencePiece model")->required();
-  cmd->add_option("--image", args->images, "image file (JPEG or PNG); repeat for a batch");
+  cmd->add_option("--image", args->images, "image file (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF); repeat for a batch");
   cmd->add_option("--prompt", args->prompts,
                   "prompt, e.g. \"caption en\" (default); one for all images, or repeat once per --image");
   cmd->add_option("--requests", args->requests, "JSONL file of {\"image\": PATH, \"prompt\": TEXT} lines");
@@ -32,6 +32,9 @@ void RegisterGenerateCommand(CLI::App& app) {
   cmd->add_option("--threads", args->session.threads, "CPU threads per rank");
   cmd->add_option("--resize", args->resize, "bilinear (big_vision, antialiased) or bicubic (Hugging Face)");
   cmd->add_option("--vit", args->vit, "leader (ViT on the group leader, broadcast) or sharded");
+  cmd->add_flag("--exif-transpose,!--no-exif-transpose", args->exif_transpose,
+                "turn images upright by their EXIF orientation, as HF's load_image (default on)")
+      ->capture_default_str();
   AddSamplingFlags(cmd, &args->sampling);
   cmd->callback([args] {
     args->session.vit = ParseVitPlacement(args->vit);

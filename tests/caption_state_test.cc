@@ -128,6 +128,9 @@ TEST_F(CaptionState, ManifestFingerprintsEveryInput) {
   s.max_image_pixels = 5;
   EXPECT_EQ(diff_of(s), "max_image_pixels");
   s = spec;
+  s.exif_transpose = true;
+  EXPECT_EQ(diff_of(s), "exif_transpose");
+  s = spec;
   s.images = {"x.png", "z.png"};  // same count, other list
   EXPECT_EQ(diff_of(s), "images.hash");
   // The tokenizer by content, whatever its mtime.

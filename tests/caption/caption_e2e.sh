@@ -74,6 +74,8 @@ manifest)
   MAX_NEW=5 expect_refusal 'max_new_tokens: recorded "8", now "5"' --images images
   expect_refusal 'sampling.temperature: recorded "0", now "0.699999988"' --images images --temperature 0.7
   expect_refusal 'resize: recorded "bilinear", now "bicubic"' --images images --resize bicubic
+  expect_refusal 'exif_transpose: recorded "true", now absent' --images images --no-exif-transpose
+  expect_refusal 'exif_transpose: recorded "true", now absent' --images images --exif-transpose=false
   rm images/rgb_16x40.png
   expect_refusal 'images.count: recorded "17", now "16"' --images images
   cp "$fx/images/rgb_16x40.png" images/
@@ -110,15 +112,20 @@ inputs)
     fail "extension-less JPEG: $(head -3 one.jsonl)"
   printf 'RIFF\x24\0\0\0WEBPVP8 \x18\0\0\0\n\n\n' > photo.webp
   if caption 1 1 --images photo.webp --output webp.jsonl 2> webp.log; then fail "a job where every image fails exited 0"; fi
-  [ "$(wc -l < webp.jsonl)" -eq 1 ] && grep -qF '"status":"error"' webp.jsonl && grep -qF 'unsupported image format WebP' webp.jsonl ||
+  [ "$(wc -l < webp.jsonl)" -eq 1 ] && grep -qF '"status":"error"' webp.jsonl && grep -qF "image 'photo.webp': WebP" webp.jsonl ||
     fail "WebP: $(head -3 webp.jsonl)"
-  # Directory mode: unsupported formats and extension-less images get records; other files are
-  # listed as skipped on stderr.
+  # Directory mode: every format is captioned (kinds by content: one file has no extension),
+  # corrupt ones and extension-less images get records; other files are listed as skipped.
   mkdir dir && cp photo photo.webp dir/ && printf 'GIF89a\x01\0\x01\0' > dir/anim.gif && echo hi > dir/notes
+  cp "$fx"/formats/* dir/ && mv dir/heic_37x23.heic dir/heic_no_extension
   caption 1 1 --images dir --output dir.jsonl 2> dir.log || { cat dir.log; fail "directory run"; }
-  [ "$(wc -l < dir.jsonl)" -eq 3 ] || fail "expected 3 records, got: $(cat dir.jsonl)"
-  grep -qF 'unsupported image format GIF' dir.jsonl || fail "GIF record: $(cat dir.jsonl)"
-  grep -qF '"image":"dir/photo","index":1,"status":"ok"' dir.jsonl || fail "extension-less JPEG record: $(cat dir.jsonl)"
+  [ "$(wc -l < dir.jsonl)" -eq 10 ] || fail "expected 10 records, got: $(cat dir.jsonl)"
+  grep -qF "image 'dir/anim.gif': GIF" dir.jsonl || fail "GIF record: $(cat dir.jsonl)"
+  for f in avif_37x23.avif bmp4_13x11.bmp gif_trns_37x23.gif heic_no_extension orient6_13x7.jpg photo \
+           tiff_lzw_37x23.tif webp_lossy_37x23.webp; do
+    grep -qF "\"image\":\"dir/$f\",\"index\":" dir.jsonl && grep -F "\"image\":\"dir/$f\"" dir.jsonl | grep -qF '"status":"ok"' ||
+      fail "$f is not captioned: $(cat dir.jsonl)"
+  done
   grep -qF "skipped dir/notes: not an image" dir.log || { cat dir.log; fail "the skipped file is not reported"; }
   # A file name that is not UTF-8: the record carries its bytes (base64) as well.
   cp photo "$(printf 'dir2_\xff.jpg')" && mkdir dir2 && mv "$(printf 'dir2_\xff.jpg')" dir2/

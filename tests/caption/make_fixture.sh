@@ -33,6 +33,13 @@ sof=$(LC_ALL=C grep -obUaP '\xff\xc0' "$img/bad_huge.jpg" | head -1 | cut -d: -f
 [ -n "$sof" ] || { echo "make_fixture.sh: no SOF0 marker in rgb_37x23_q90.jpg" >&2; exit 1; }
 printf '\x75\x30\x75\x30' | dd of="$img/bad_huge.jpg" bs=1 seek=$((sof + 5)) conv=notrunc status=none
 printf 'not listed: no image extension\n' > "$img/notes.txt"
+# One image of each further format, and an EXIF-rotated JPEG (tests/fixtures/image_formats), kept
+# out of images/ so the other cases' record counts stay as they are.
+rm -rf "$work/formats" && mkdir -p "$work/formats"
+for f in webp_lossy_37x23.webp gif_trns_37x23.gif bmp4_13x11.bmp tiff_lzw_37x23.tif heic_37x23.heic \
+         avif_37x23.avif orient6_13x7.jpg; do
+  cp "$src/tests/fixtures/image_formats/$f" "$work/formats/$f"
+done
 mkdir -p "$img/.hidden" && cp "$fx/rgb_37x23.png" "$img/.hidden/skipped.png"
 cat > "$work/list.txt" <<LIST
 # a comment
