@@ -11,7 +11,7 @@
 #              job restarts, resumes and its merged output is byte-identical to the reference
 #   scancel    `scancel` mid-job: the script and the ranks exit cleanly (no SIGKILL), every
 #              committed record is intact; the rerun completes byte-identically
-#   array      a job array of 3 elements over chunks of a list + a merge job (afterok): one output
+#   array      a job array of 3 elements (PG_ARRAY_CHUNK=4) over chunks of a list + a merge job (afterok): one output
 #              byte-identical to a single run over the whole list
 # Exits 77 (ctest: skipped) with the reason when the daemons cannot start.
 set -euo pipefail
@@ -140,6 +140,44 @@ scancel)
   grep -q "^caption: $n images, $kept already recorded" rerun.log || fail_job rerun.log "the rerun did not resume $kept records"
   cmp ref.jsonl out.jsonl || fail "scancel + rerun differs from the uninterrupted run"
   echo "scancel: stopped in $ms ms with $kept of $n records committed; the rerun completed byte-identically"
+  ;;
+array)
+  # A list of 37 entries (every image twice, a missing file, two more; a BOM, comments, blank and
+  # padded lines, a CR),
+  # 3 array elements over chunks of 4 entries, then the merge as a job that depends on the array.
+  mkdir -p lists
+  { printf '\357\273\277# a list with a BOM\n'
+    expected_list | sed 's|^|../|'
+    printf '\n  ../images/does_not_exist.png\n# comment\n'
+    expected_list | sed 's|^|\t../|'; printf '../images/rgb_37x23.png\r\n../images/./la_11x9.png\n'
+  } > lists/big.txt
+  caption 1 1 --images lists/big.txt --output big_ref.jsonl --batch 3 2> big_ref.log || { cat big_ref.log; fail "list reference run"; }
+  nbig=$(wc -l < big_ref.jsonl)
+  [ "$nbig" -eq $((2 * n + 3)) ] || fail "the list reference has $nbig records, expected $((2 * n + 3))"
+  grep -q '"image":"images/does_not_exist.png","index":17,"status":"error"' big_ref.jsonl || fail "list reference: $(sed -n 18p big_ref.jsonl)"
+  job=$(PG_ARRAY_CHUNK=4 sbatch --parsable --chdir="$work" --output="array-%a.log" --array=0-2 --ntasks=2 \
+    "$sbatch_script" --model "$model" --tokenizer "$tok" --max-new-tokens 8 --progress lines --tp 1 --batch 2 \
+    --images lists/big.txt --output big.jsonl)
+  merge=$(sbatch --parsable --chdir="$work" --output=merge.log --dependency="afterany:$job" --ntasks=1 \
+    --wrap "bash '$here/../../launch/slurm/merge_shards.sh' big.jsonl")
+  wait_done "$merge" merge.log 240
+  [ "$(exit_code "$merge")" = "0:0" ] || fail_job merge.log "merge job $merge exit $(exit_code "$merge"); $(cat array-*.log)"
+  for i in 0 1 2; do
+    grep -q "array element $i of 3: [0-9]* entries" "array-$i.log" || fail_job "array-$i.log" "element $i did not run its shard"
+  done
+  cmp big_ref.jsonl big.jsonl || fail "merged array output differs from the single run over the list"
+  # Refusals name the file: an element's output cut short, a missing element.
+  cp big.jsonl.shards/shard-1.jsonl shard-1.saved
+  head -n 2 shard-1.saved > big.jsonl.shards/shard-1.jsonl
+  rc=0; bash "$here/../../launch/slurm/merge_shards.sh" big.jsonl 2> merge_cut.log || rc=$?
+  [ "$rc" -eq 1 ] && grep -q "shard-1.jsonl has 2 records, lists/big.txt.shard-1-of-3 [0-9]* entries" merge_cut.log ||
+    { cat merge_cut.log; fail "merge of a cut shard: exit $rc"; }
+  cp shard-1.saved big.jsonl.shards/shard-1.jsonl
+  rm big.jsonl.shards/layout.2
+  rc=0; bash "$here/../../launch/slurm/merge_shards.sh" big.jsonl 2> merge_missing.log || rc=$?
+  [ "$rc" -eq 1 ] && grep -q "layout.2 is missing: array element 2 of 3 has not run" merge_missing.log ||
+    { cat merge_missing.log; fail "merge with an element missing: exit $rc"; }
+  echo "array: 3 elements x chunks of 4 over $nbig entries merged byte-identically to a single run"
   ;;
 *)
   echo "slurm_caption.sh: unknown case '$case_name'" >&2; exit 2 ;;
