@@ -24,6 +24,7 @@ slurm_cluster_stop() {
   local f pid d="${SLURM_DIR:-}"
   [ -n "$d" ] || return 0
   SLURM_DIR=""
+  [ -z "${SLURM_WATCHDOG:-}" ] || kill -KILL "$SLURM_WATCHDOG" 2> /dev/null || true
   # Jobs first (their processes get SIGTERM, then SIGKILL after KillWait), then the daemons.
   scancel --full --signal=KILL --user=root 2> /dev/null || true
   for f in slurmd slurmctld munged; do
@@ -51,6 +52,13 @@ slurm_cluster_start() {
   rm -rf "$dir" && mkdir -p "$dir"/{munge,state,spool,log} && chmod 755 "$dir" "$dir/munge"
   SLURM_DIR="$(cd "$dir" && pwd)"
   trap slurm_cluster_stop EXIT
+  # The EXIT trap does not run when the test is killed (ctest's timeout): a watchdog stops the
+  # cluster once this shell is gone.
+  local self=$$
+  ( trap '' TERM INT HUP
+    while kill -0 "$self" 2> /dev/null; do sleep 1; done
+    SLURM_WATCHDOG="" slurm_cluster_stop ) > /dev/null 2>&1 < /dev/null &
+  SLURM_WATCHDOG=$!
   local d="$SLURM_DIR"
   dd if=/dev/urandom of="$d/munge/munge.key" bs=1024 count=1 status=none
   chmod 400 "$d/munge/munge.key"
