@@ -5,7 +5,8 @@
 # CASE:
 #   launchers  sbatch with mpirun and with srun --mpi=pmix (2 replicas x --tp 2): output
 #              byte-identical to a single-process run; srun --mpi=pmi2 fails (Debian's Open MPI
-#              has no PMI-1/2 support) with Open MPI's message saying so
+#              has no PMI-1/2 support) with Open MPI's message saying so; a bad PG_LAUNCHER and
+#              an array over a directory fail with a message naming them
 # requeue and scancel run with the launcher PG_LAUNCHER (mpirun or srun, caption.sbatch).
 #   requeue    `scontrol requeue` mid-job: the ranks stop on SIGTERM keeping their records, the
 #              job restarts, resumes and its merged output is byte-identical to the reference
@@ -74,6 +75,16 @@ launchers)
   [ "$(exit_code "$job")" = "0:0" ] || fail_job srun.log "srun --mpi=pmix job $job exit $(exit_code "$job")"
   grep -q "on 2 replicas x --tp 2" srun.log || fail_job srun.log "the srun job did not run 2 replicas x --tp 2"
   cmp ref.jsonl srun.jsonl || fail "sbatch + srun --mpi=pmix output differs from the single-process run"
+  # Bad settings fail the job at once with a message naming them.
+  job=$(PG_LAUNCHER=mpiexec submit bad_launcher.log 1 --images images --output bad.jsonl)
+  wait_done "$job" bad_launcher.log 60
+  [ "$(exit_code "$job")" = "2:0" ] && grep -q "PG_LAUNCHER='mpiexec' is neither mpirun nor srun" bad_launcher.log ||
+    fail_job bad_launcher.log "a bad PG_LAUNCHER: exit $(exit_code "$job")"
+  job=$(sbatch --parsable --chdir="$work" --output=bad_array.log --array=0-1 --ntasks=1 "$sbatch_script" \
+    --images images --output bad.jsonl)
+  wait_done "$job" bad_array.log 60
+  grep -q "a job array needs --images LIST, a list file ('images' is not one)" bad_array.log ||
+    fail_job bad_array.log "an array over a directory was not refused"
   # PMI-2: Slurm has it, Debian's Open MPI 4.1 was not built with it (only PMIx: ompi_info's pmix ext3x).
   rc=0
   timeout 60 srun --mpi=pmi2 --ntasks=2 "$bin" caption --model "$model" --tokenizer "$tok" --images images \

@@ -59,6 +59,7 @@ slurm_cluster_start() {
     while kill -0 "$self" 2> /dev/null; do sleep 1; done
     SLURM_WATCHDOG="" slurm_cluster_stop ) > /dev/null 2>&1 < /dev/null &
   SLURM_WATCHDOG=$!
+  disown "$SLURM_WATCHDOG"  # no "Killed" notice when slurm_cluster_stop ends it
   local d="$SLURM_DIR"
   dd if=/dev/urandom of="$d/munge/munge.key" bs=1024 count=1 status=none
   chmod 400 "$d/munge/munge.key"
