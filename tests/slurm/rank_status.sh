@@ -4,6 +4,9 @@
 # "exit N" or "signal N". Under mpirun in Slurm the ranks' output passes through Open MPI's
 # daemons and mpirun, which stop relaying it when they are signalled; these files do not depend
 # on them. Perl (Debian essential) tells an exit from a death by a signal, which bash cannot.
+# The wrapper ignores SIGTERM, so a signal sent to the task's pid alone (an orted's delayed
+# SIGTERM, 10 s after Slurm's under caption.sbatch) does not reach the rank; Slurm's own
+# SIGTERM reaches every process of the job, the rank included.
 r="${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-${SLURM_PROCID:-x}}}"
 trap '' INT TERM  # this wrapper outlives its rank; the rank itself restores the default actions
 exec perl -e '
