@@ -12,6 +12,7 @@ PKGS=(build-essential cmake pkg-config git
       nlohmann-json3-dev libcli11-dev
       libgtest-dev libbenchmark-dev
       gnuplot-nox
+      slurm-wlm munge  # tests/slurm: a real slurmctld + slurmd + munged started by each test
       clang libclang-rt-14-dev libomp-dev)  # scripts/fuzz.sh: clang + libclang_rt.fuzzer / asan / ubsan, OpenMP for clang
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
