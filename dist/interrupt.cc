@@ -9,10 +9,12 @@ volatile std::sig_atomic_t g_signal = 0;
 
 struct sigaction g_old_int, g_old_term;
 
-// Async-signal-safe: records the first signal; a second one restores the default action and
-// re-raises it, so a user who presses Ctrl-C twice is not kept waiting.
+// Async-signal-safe: records the first signal; a second SIGINT restores the default action and
+// re-raises it, so a user who presses Ctrl-C twice is not kept waiting. A repeated SIGTERM is
+// ignored: under Slurm + mpirun a rank gets SIGTERM from Slurm and again from its orted, and
+// whoever sends SIGTERM follows it with SIGKILL anyway.
 void OnSignal(int sig) {
-  if (g_signal != 0) {
+  if (g_signal != 0 && sig == SIGINT) {
     std::signal(sig, SIG_DFL);
     std::raise(sig);
     return;

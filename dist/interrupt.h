@@ -4,8 +4,9 @@
 // (InterruptSignal() returns it); the job polls it at a safe point, makes its group agree
 // (a max-reduction, so one signalled rank stops the group), keeps what is finished and throws
 // Interrupted on every rank. RunMpiMain (dist/run_main.h) catches it, finalizes MPI and exits
-// with 128 + signal (130 for SIGINT, 143 for SIGTERM). A second signal of either kind takes
-// the default action at once (the process dies), for a user who does not want to wait.
+// with 128 + signal (130 for SIGINT, 143 for SIGTERM). A second SIGINT takes the default action
+// at once (the process dies), for a user who does not want to wait; a repeated SIGTERM (Slurm's
+// and mpirun's orted's both reach a rank) is ignored.
 #pragma once
 
 #include <stdexcept>
