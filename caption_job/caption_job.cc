@@ -107,7 +107,19 @@ void ReportInputSummary(const JobState& job) {
     WriteStderrLine("  ... and " + std::to_string(job.skipped.size() - kShown) + " more");
 }
 
+// --output must name a file we can create (checked before the job runs, not at the merge).
+void CheckOutputPath(const std::string& output) {
+  if (output == "-") return;  // standard output
+  std::error_code ec;
+  PG_CHECK(!fs::is_directory(output, ec), "--output '" << output << "' is a directory; name the JSON Lines file to write, "
+                                                              "e.g. '" << (fs::path(output) / "captions.jsonl").string()
+                                                              << "', or - for standard output");
+  PG_CHECK(!fs::exists(output, ec) || fs::is_regular_file(output, ec),
+           "--output '" << output << "' exists and is not a regular file");
+}
+
 void PrepareJob(const CaptionJobOptions& a, const ModelSession& s, const std::string& parts_dir, JobState* job) {
+  CheckOutputPath(a.output);
   if (!a.requests.empty()) {
     for (ImagePrompt& r : ReadRequestFile(a.requests, a.prompt)) {
       CheckUtf8(r.prompt, "--requests prompt");
@@ -132,7 +144,7 @@ void PrepareJob(const CaptionJobOptions& a, const ModelSession& s, const std::st
   std::sort(distinct.begin(), distinct.end());
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
   for (const std::string& p : distinct) CheckCaptionPromptFits(s.checkpoint->config(), *s.tokenizer, p, a.max_new_tokens);
-  const fs::path out_dir = fs::path(a.output).parent_path();
+  const fs::path out_dir = a.output == "-" ? fs::path() : fs::path(a.output).parent_path();
   try {
     if (!out_dir.empty()) fs::create_directories(out_dir);
     fs::create_directories(parts_dir);
@@ -310,7 +322,7 @@ void RunCaptionJob(CaptionJobOptions a) {
     const ProgressSnapshot p = job.progress->Stop();
     const MergeStats m = MergePartFiles(parts_dir, job.images, a.output);
     std::ostringstream os;
-    os << "caption: wrote " << a.output << ": " << m.records << " records (" << m.records - m.errors << " ok, "
+    os << "caption: wrote " << (a.output == "-" ? std::string("standard output") : a.output) << ": " << m.records << " records (" << m.records - m.errors << " ok, "
        << m.errors << " error" << (m.errors == 1 ? "" : "s") << "); this run: " << p.done_now << " images, "
        << p.tokens << " tokens in " << FormatDuration(p.elapsed_s) << " (" << std::fixed << std::setprecision(1)
        << (p.elapsed_s > 0 ? p.done_now / p.elapsed_s : 0.0) << " images/s, "

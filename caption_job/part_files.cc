@@ -53,7 +53,9 @@ void CheckAgainstList(const RecordInfo& r, const std::vector<std::string>& image
 
 }  // namespace
 
-std::string PartsDirFor(const std::string& output) { return output + ".parts"; }
+std::string PartsDirFor(const std::string& output) {
+  return output == "-" ? std::string(kStdoutPartsDir) : output + ".parts";
+}
 
 std::string PartFilePath(const std::string& dir, int dp_rank) {
   return (fs::path(dir) / ("part-" + std::to_string(dp_rank) + ".jsonl")).string();
@@ -194,17 +196,22 @@ MergeStats MergePartFiles(const std::string& dir, const std::vector<std::string>
     ++stats.records;
     stats.errors += !ok[i];
   }
-  WriteFileAtomically(output, [&](int fd, const std::string& tmp) {
+  auto write_lines = [&](int fd, const std::string& name) {
     std::string buf;  // written in ~1 MiB pieces: the merged file is never held whole
     for (size_t i = 0; i < lines.size(); ++i) {
       buf += lines[i];
       buf += '\n';
       if (buf.size() >= (1u << 20) || i + 1 == lines.size()) {
-        WriteAll(fd, buf.data(), buf.size(), tmp);
+        WriteAll(fd, buf.data(), buf.size(), name);
         buf.clear();
       }
     }
-  });
+  };
+  if (output == "-") {
+    write_lines(STDOUT_FILENO, "standard output");
+  } else {
+    WriteFileAtomically(output, write_lines);
+  }
   return stats;
 }
 

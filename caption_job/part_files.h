@@ -18,7 +18,9 @@
 
 namespace pg {
 
-std::string PartsDirFor(const std::string& output);  // OUT + ".parts"
+// OUT + ".parts"; for --output - (records merged to standard output) ./caption-stdout.parts.
+constexpr const char* kStdoutPartsDir = "caption-stdout.parts";
+std::string PartsDirFor(const std::string& output);
 std::string PartFilePath(const std::string& dir, int dp_rank);
 // Every part-<N>.jsonl in `dir`, ordered by N (empty if `dir` does not exist).
 std::vector<std::string> ListPartFiles(const std::string& dir);

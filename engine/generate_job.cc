@@ -72,6 +72,9 @@ void RunGenerateJob(const GenerateJobOptions& a) {
     for (int b = 0; b < B; ++b) {
       DecodeOptions decode;
       decode.exif_transpose = a.exif_transpose;
+      decode.max_pixels = a.max_image_pixels;
+      // HF mode (bicubic, SiglipImageProcessor) composites alpha onto white; big_vision drops it.
+      decode.alpha_onto_white = filter == ResizeFilter::kBicubicPil;
       std::vector<float> p = PreprocessImage(DecodeImageFile(requests[b].image, decode), c.vision.image_size, filter);
       std::copy(p.begin(), p.end(), pixels.begin() + per_image * b);
     }

@@ -25,7 +25,8 @@ struct GenerateJobOptions {
   int max_new_tokens = 32;
   std::string logits_out;
   bool scores = false;  // append "\tlogprob=<sum of the generated tokens' log-probabilities>"
-  std::string resize = "bilinear";
+  std::string resize = "bilinear";  // --resize / --preprocess (launch/preprocess_flags.h)
+  int64_t max_image_pixels = int64_t{64} << 20;  // larger images are refused, naming the file
   std::string vit = "leader";
   bool exif_transpose = true;  // turn images upright by their EXIF orientation, as HF's load_image
   SamplingParams sampling;

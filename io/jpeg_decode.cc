@@ -94,7 +94,7 @@ bool RunJpegDecompress(JpegJob* job) {
   if (pixels > job->max_pixels) {
     std::snprintf(job->err.message, sizeof(job->err.message),
                   "JPEG header says %ux%u = %lld pixels, more than the limit of %lld "
-                  "(DecodeOptions::max_pixels)",
+                  "(--max-image-pixels)",
                   cinfo->image_width, cinfo->image_height, static_cast<long long>(pixels),
                   static_cast<long long>(job->max_pixels));
     return false;

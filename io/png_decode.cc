@@ -101,7 +101,7 @@ bool RunPngRead(PngJob* job) {
   if (pixels > job->max_pixels) {
     std::snprintf(job->message, sizeof(job->message),
                   "PNG header says %ux%u = %lld pixels, more than the limit of %lld "
-                  "(DecodeOptions::max_pixels)",
+                  "(--max-image-pixels)",
                   width, height, static_cast<long long>(pixels),
                   static_cast<long long>(job->max_pixels));
     return false;

@@ -7,6 +7,7 @@
 
 #include "caption_job/caption_job.h"
 #include "launch/commands.h"
+#include "launch/preprocess_flags.h"
 #include "launch/sampling_flags.h"
 
 namespace pg {
@@ -26,7 +27,7 @@ void RegisterCaptionCommand(CLI::App& app) {
                   "JSON Lines of {\"image\": P, \"prompt\": S} or {\"image\": P, \"prompts\": [S, ...]} instead of "
                   "--images; records carry \"prompt\"")
       ->excludes(images);
-  cmd->add_option("--output", args->output, "JSON Lines output (default: ./out/captions.jsonl)");
+  cmd->add_option("--output", args->output, "JSON Lines output (default: ./out/captions.jsonl; - writes the records to standard output)");
   cmd->add_option("--prompt", args->prompts,
                   "prompt: \"caption en\", \"detect cat\" (adds boxes), ...; repeat it to run every image with "
                   "each prompt (records carry \"prompt\"; the ViT runs once per image)")
@@ -35,7 +36,7 @@ void RegisterCaptionCommand(CLI::App& app) {
   cmd->add_option("--batch", args->batch, "sequences decoding at once per replica (continuous batching)");
   cmd->add_option("--max-new-tokens", args->max_new_tokens, "generated tokens at most per image");
   cmd->add_option("--vit", args->vit, "leader (ViT on the group leader, broadcast) or sharded");
-  cmd->add_option("--resize", args->resize, "bilinear (big_vision, antialiased) or bicubic (Hugging Face)");
+  auto resolve_preprocess = AddPreprocessFlags(cmd, &args->resize);
   cmd->add_option("--threads", args->session.threads, "CPU threads per rank");
   cmd->add_option("--backend", args->session.backend, "cpu or cuda");
   cmd->add_option("--dtype", args->session.weight_dtype,
@@ -55,8 +56,11 @@ void RegisterCaptionCommand(CLI::App& app) {
   cmd->add_flag("--restart", args->restart, "discard the records of an earlier run of this --output");
   cmd->add_flag("--verbose", args->verbose, "per-replica timing summary");
   AddSamplingFlags(cmd, &args->sampling);
-  cmd->callback([args] {
-    args->session.vit = ParseVitPlacement(args->vit);
+  cmd->callback([args, resolve_preprocess] {
+    CheckFlags([&] {
+      args->session.vit = ParseVitPlacement(args->vit);
+      resolve_preprocess();
+    });
     if (!args->prompts.empty()) args->prompt = args->prompts[0];
     if (args->prompts.size() == 1) args->prompts.clear();
     RunCaptionJob(*args);

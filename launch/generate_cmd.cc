@@ -4,6 +4,7 @@
 
 #include "engine/generate_job.h"
 #include "launch/commands.h"
+#include "launch/preprocess_flags.h"
 #include "launch/sampling_flags.h"
 #include "tensor_parallel/image_token_broadcast.h"
 
@@ -30,14 +31,18 @@ void RegisterGenerateCommand(CLI::App& app) {
                   "else f32), f32 or bf16")
       ->capture_default_str();
   cmd->add_option("--threads", args->session.threads, "CPU threads per rank");
-  cmd->add_option("--resize", args->resize, "bilinear (big_vision, antialiased) or bicubic (Hugging Face)");
+  auto resolve_preprocess = AddPreprocessFlags(cmd, &args->resize);
+  cmd->add_option("--max-image-pixels", args->max_image_pixels, "larger images are refused (width x height)");
   cmd->add_option("--vit", args->vit, "leader (ViT on the group leader, broadcast) or sharded");
   cmd->add_flag("--exif-transpose,!--no-exif-transpose", args->exif_transpose,
                 "turn images upright by their EXIF orientation, as HF's load_image (default on)")
       ->capture_default_str();
   AddSamplingFlags(cmd, &args->sampling);
-  cmd->callback([args] {
-    args->session.vit = ParseVitPlacement(args->vit);
+  cmd->callback([args, resolve_preprocess] {
+    CheckFlags([&] {
+      args->session.vit = ParseVitPlacement(args->vit);
+      resolve_preprocess();
+    });
     RunGenerateJob(*args);
   });
 }

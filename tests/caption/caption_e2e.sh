@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of `paligemma caption` on the tiny test model (make_fixture.sh).
 #   caption_e2e.sh CASE PALIGEMMA FIXTURE_DIR WORK_DIR
-# CASE: layouts | kill_resume | torn_line | manifest | list | inputs | detect | lock | demo_defaults | signals | scores | prompts
+# CASE: layouts | kill_resume | torn_line | manifest | list | inputs | detect | lock | demo_defaults | signals | scores | prompts | output_flags
 # Needs MPIRUN (mpirun path) in the environment; OPENBLAS_NUM_THREADS=1 is expected.
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/caption_lib.sh"
@@ -302,6 +302,28 @@ PY
   echo '{"image": "a.jpg", "prompts": []}' > bad.jsonl
   caption 1 1 --requests bad.jsonl --output bad_out.jsonl 2> bad.log && fail "an empty prompts array was accepted"
   grep -q "bad.jsonl' line 1: \"prompts\" is not a non-empty array" bad.log || { cat bad.log; fail "bad line message"; }
+  ;;
+output_flags)
+  # --output checked before the job runs; --output - merges to standard output; --preprocess hf is
+  # --resize bicubic; flag errors are usage errors (exit 106, no MPI_ABORT banner).
+  caption 1 1 --images images --output ref.jsonl --batch 3 --resize bicubic 2> ref.log || { cat ref.log; fail "reference"; }
+  mkdir -p outdir
+  rc=0; caption 2 1 --images images --output outdir --batch 3 > dir.log 2>&1 || rc=$?
+  [ "$rc" -ne 0 ] || fail "--output naming a directory was accepted"
+  grep -q "\-\-output 'outdir' is a directory" dir.log || { cat dir.log; fail "no clear --output message"; }
+  ! grep -q "images/s" dir.log || { cat dir.log; fail "the job ran before --output was refused"; }
+  [ ! -e outdir.parts ] || fail "outdir.parts was created"
+  caption 2 1 --images images --output - --batch 3 --preprocess hf > stdout.jsonl 2> stdout.log ||
+    { cat stdout.log; fail "--output -"; }
+  cmp ref.jsonl stdout.jsonl || fail "--output - --preprocess hf differs from --output FILE --resize bicubic"
+  grep -q "wrote standard output: 17 records" stdout.log || { cat stdout.log; fail "summary"; }
+  [ -d caption-stdout.parts ] && [ ! -e ./- ] || fail "--output - made a file named - or no caption-stdout.parts"
+  for bad in "--preprocess hf --resize bilinear" "--vit bogus" "--preprocess pil"; do
+    rc=0; caption 2 1 --images images --output bad.jsonl $bad > bad.log 2>&1 || rc=$?
+    [ "$rc" -ne 0 ] || fail "$bad was accepted"
+    ! grep -q "MPI_ABORT" bad.log || { cat bad.log; fail "$bad: MPI_ABORT banner for a usage error"; }
+    grep -q "Run with --help" bad.log || { cat bad.log; fail "$bad: not reported as a usage error"; }
+  done
   ;;
 *)
   echo "caption_e2e.sh: unknown case '$case_name'" >&2; exit 2 ;;

@@ -10,7 +10,7 @@ add_test(NAME caption_fixture
   COMMAND bash ${PG_CAPTION_DIR}/make_fixture.sh $<TARGET_FILE:paligemma> ${CMAKE_SOURCE_DIR} ${PG_CAPTION_WORK}/fixture)
 set_tests_properties(caption_fixture PROPERTIES FIXTURES_SETUP caption_inputs TIMEOUT 60 LABELS "caption")
 
-foreach(case layouts kill_resume torn_line manifest list inputs detect lock demo_defaults signals scores prompts)
+foreach(case layouts kill_resume torn_line manifest list inputs detect lock demo_defaults signals scores prompts output_flags)
   add_test(NAME caption_e2e_${case}
     COMMAND bash ${PG_CAPTION_DIR}/caption_e2e.sh ${case} $<TARGET_FILE:paligemma> ${PG_CAPTION_WORK}/fixture
             ${PG_CAPTION_WORK}/${case})
