@@ -77,14 +77,22 @@ class CudaBackend final : public Backend {
   // After a launch: surfaces launch errors; with PG_CUDA_SYNC=1 (or a debug build) also waits
   // for the op, so an asynchronous fault is reported by the op that caused it.
   void Launched(const char* op);
+  // The two Attention paths (cuda_backend_attention.cc); kp carries the checked shapes and mask.
+  void AttentionDecode(AttentionKernelParams& kp, const AttentionMask& mask);
+  void AttentionPrefill(const AttentionKernelParams& kp, const std::vector<int>& kv_len, const std::vector<int>& slot);
   void Release() noexcept;  // frees the handle and scratch buffers (destructor, failed constructor)
 
   std::shared_ptr<CudaContext> ctx_;
   cublasHandle_t cublas_ = nullptr;
   DeviceScratch cublas_workspace_, gemm_x_, gemm_w_, top_k_;
+  DeviceScratch attn_scratch_;  // prefill scores [B, H, T, ld] or decode partials
   DeviceMirror positions_, inv_freq_, ids_, cache_meta_, mask_meta_;
   bool sync_each_op_ = false;
 };
+
+// Key-range splits per decode attention query (flash-decoding) for a launch of
+// `blocks_per_split` blocks and at most `max_keys` visible keys per query.
+int DecodeAttentionSplits(int64_t blocks_per_split, int64_t max_keys);
 
 // ---- checks shared by the op files ----------------------------------------------------------
 int64_t Rows(const Tensor& t);  // numel / dim(-1): the rows of t viewed as [rows, cols]

@@ -59,14 +59,17 @@ set(PG_EMU_RT ${CMAKE_SOURCE_DIR}/runtime/cuda)
 file(GLOB PG_EMU_CU CONFIGURE_DEPENDS ${PG_EMU_RT}/*.cu)
 file(GLOB PG_EMU_CC CONFIGURE_DEPENDS ${PG_EMU_RT}/*.cc)
 list(REMOVE_ITEM PG_EMU_CU ${PG_EMU_RT}/attention.cu ${PG_EMU_RT}/embedding_cache.cu)
+list(REMOVE_ITEM PG_EMU_CC ${PG_EMU_RT}/cuda_backend_attention.cc)
 set(PG_EMU_COMMON ${PG_EMU_DIR}/cuda_emu.cc ${PG_EMU_CC})
 foreach(cu ${PG_EMU_CU})
   pg_emu_wrap(w ${cu})
   list(APPEND PG_EMU_COMMON ${w})
 endforeach()
 pg_emu_objects(pg_cuda_emu_common ${PG_EMU_COMMON})
+# The attention kernels and their host side (decode / prefill paths) as one object library, so a
+# mutant can replace either file.
 pg_emu_wrap(w ${PG_EMU_RT}/attention.cu)
-pg_emu_objects(pg_cuda_emu_attention ${w})
+pg_emu_objects(pg_cuda_emu_attention ${w} ${PG_EMU_RT}/cuda_backend_attention.cc)
 pg_emu_wrap(w ${PG_EMU_RT}/embedding_cache.cu)
 pg_emu_objects(pg_cuda_emu_embedding ${w})
 
@@ -120,14 +123,27 @@ function(pg_emu_mutant_test name filter failing)
 endfunction()
 # Sliding window one key too narrow (the slot qs - window + 1 dropped).
 pg_emu_mutant(w window_off_by_one ${PG_EMU_RT}/attention.cu "qs - s < window)" "qs - s < window - 1)")
-pg_emu_objects(pg_cuda_emu_attention_window ${w})
+pg_emu_objects(pg_cuda_emu_attention_window ${w} ${PG_EMU_RT}/cuda_backend_attention.cc)
 pg_emu_mutant_test(window_off_by_one CudaVsCpu.Attention* CudaVsCpu.AttentionMasksSoftcapAndGqa
                    pg_cuda_emu_common pg_cuda_emu_attention_window pg_cuda_emu_embedding)
-# GQA: query head h reads kv head h % kv_heads instead of h / (heads / kv_heads).
-pg_emu_mutant(w gqa_head_index ${PG_EMU_RT}/attention.cu "h / (p.H / p.KH)" "h % p.KH")
-pg_emu_objects(pg_cuda_emu_attention_gqa ${w})
+# GQA (decode kernel): query head g of kv head kh's group taken as h = g * KH + kh (heads
+# interleaved) instead of kh * G + g.
+pg_emu_mutant(w gqa_head_index ${PG_EMU_RT}/attention.cu "const int64_t h = kh * G + g" "const int64_t h = g * p.KH + kh")
+pg_emu_objects(pg_cuda_emu_attention_gqa ${w} ${PG_EMU_RT}/cuda_backend_attention.cc)
 pg_emu_mutant_test(gqa_head_index CudaVsCpu.Attention* CudaVsCpu.AttentionMasksSoftcapAndGqa
                    pg_cuda_emu_common pg_cuda_emu_attention_gqa pg_cuda_emu_embedding)
+# Flash-decoding: each split of the key range one key short at its end.
+pg_emu_mutant(w decode_split_end ${PG_EMU_RT}/attention.cu "s_end = min(hi, s_begin + per)" "s_end = min(hi, s_begin + per - 1)")
+pg_emu_objects(pg_cuda_emu_attention_split ${w} ${PG_EMU_RT}/cuda_backend_attention.cc)
+pg_emu_mutant_test(decode_split_end CudaVsCpu.Attention* CudaVsCpu.AttentionMasksSoftcapAndGqa
+                   pg_cuda_emu_common pg_cuda_emu_attention_split pg_cuda_emu_embedding)
+# Prefill GEMMs: every batch entry reads kv head 0 (K/V batch stride 0 where it must be head_dim).
+pg_emu_wrap(w ${PG_EMU_RT}/attention.cu)
+pg_emu_mutant(w2 prefill_kv_stride ${PG_EMU_RT}/cuda_backend_attention.cc "kh_step = by_kv_head ? 0 : 1"
+              "kh_step = 0")
+pg_emu_objects(pg_cuda_emu_attention_stride ${w} ${w2})
+pg_emu_mutant_test(prefill_kv_stride CudaVsCpu.Attention* CudaVsCpu.AttentionMasksSoftcapAndGqa
+                   pg_cuda_emu_common pg_cuda_emu_attention_stride pg_cuda_emu_embedding)
 # WriteCache writes one token past count[b].
 pg_emu_mutant(w write_cache_count ${PG_EMU_RT}/embedding_cache.cu "if (t >= p.count[b])" "if (t > p.count[b])")
 pg_emu_objects(pg_cuda_emu_embedding_count ${w})
