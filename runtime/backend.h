@@ -77,6 +77,12 @@ class Backend {
   virtual void LayerNorm(const Tensor& x, const Tensor& scale, const Tensor& bias, float eps, Tensor& out) = 0;
   // Gemma RMSNorm: out = x / sqrt(mean(x^2) + eps) * (1 + scale) over the last dim.
   virtual void RmsNorm(const Tensor& x, const Tensor& scale, float eps, Tensor& out) = 0;
+  // The residual add and the next RMSNorm in one pass: x += y, then out = RmsNorm(x, scale).
+  // x, y, out: [M, N] (out must not alias x or y); scale: [N]. The default is the two ops.
+  virtual void AddRmsNorm(Tensor& x, const Tensor& y, const Tensor& scale, float eps, Tensor& out) {
+    Add(x, y);
+    RmsNorm(x, scale, eps, out);
+  }
   virtual void GeluTanh(Tensor& x) = 0;  // in place
   // gate_up[M, 2F] = [gate | up] -> out[M, F] = gelu_tanh(gate) * up.
   virtual void GeGlu(const Tensor& gate_up, Tensor& out) = 0;

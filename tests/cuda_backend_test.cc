@@ -301,6 +301,30 @@ TEST_F(CudaVsCpu, Norms) {
   }
 }
 
+// AddRmsNorm: the residual x + y rounds once per element on both sides (exact); the normed
+// output has the RmsNorm tolerance C eps |ref_i|, C = 4 (4 + log2 N).
+TEST_F(CudaVsCpu, AddRmsNorm) {
+  for (const int64_t N : {7, 2048, 4099}) {
+    const int64_t M = 13;
+    const auto x = Random(M * N, 80, 2.f, 1.f), y = Random(M * N, 81, 3.f), g = Random(N, 82, 0.5f);
+    auto run = [&](Backend& be) {
+      Tensor xt = be.Upload("x", {M, 1, N}, x.data()), yt = be.Upload("y", {M, 1, N}, y.data());
+      Tensor gt = be.Upload("g", {N}, g.data()), out = be.Alloc("out", {M, N});
+      be.AddRmsNorm(xt, yt, gt, 1e-6f, out);
+      std::vector<float> r = Host(be, xt), o = Host(be, out);
+      r.insert(r.end(), o.begin(), o.end());
+      return r;  // [x + y | normed]
+    };
+    const auto ref = run(*cpu_);
+    const double C = 4 * (4 + std::log2(static_cast<double>(N)));
+    std::vector<double> tol(ref.size(), 0.0);
+    for (size_t i = M * N; i < ref.size(); ++i) tol[i] = C * kEps * std::fabs(ref[i]) + 1e-30;
+    ExpectClose("AddRmsNorm N=" + std::to_string(N), ref, run(*cuda_), tol);
+  }
+  Tensor a = cuda_->Alloc("a", {2, 8}), b = cuda_->Alloc("b", {2, 8}), g = cuda_->Alloc("g", {8});
+  EXPECT_THROW(cuda_->AddRmsNorm(a, b, g, 1e-6f, a), Error);  // output aliases x
+}
+
 // SplitQkvRope: both sides compute inv_freq and the fp32 angle identically on the host / in one
 // multiply; cosf/sinf differ by <= 3 ulp, so each rotated pair is within 8 eps (|x1| + |x2|);
 // v (and everything without positions) is a copy: exact.

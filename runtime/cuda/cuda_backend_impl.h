@@ -52,6 +52,7 @@ class CudaBackend final : public Backend {
   void Scale(Tensor& x, float s) override;
   void LayerNorm(const Tensor& x, const Tensor& scale, const Tensor& bias, float eps, Tensor& out) override;
   void RmsNorm(const Tensor& x, const Tensor& scale, float eps, Tensor& out) override;
+  void AddRmsNorm(Tensor& x, const Tensor& y, const Tensor& scale, float eps, Tensor& out) override;
   void GeluTanh(Tensor& x) override;
   void GeGlu(const Tensor& gate_up, Tensor& out) override;
   void SoftCap(Tensor& x, float cap) override;

@@ -118,6 +118,17 @@ void CudaBackend::RmsNorm(const Tensor& x, const Tensor& scale, float eps, Tenso
   Launched("RmsNorm");
 }
 
+void CudaBackend::AddRmsNorm(Tensor& x, const Tensor& y, const Tensor& scale, float eps, Tensor& out) {
+  // x, y, out: [M, N]; scale: [N]
+  CheckAddRmsNorm(x, y, scale, out);
+  const int64_t N = x.dim(-1), M = Rows(x);
+  PG_CHECK(M <= INT_MAX, "AddRmsNorm: " << M << " rows in '" << x.name << "' exceed one grid");
+  LaunchAddRmsNorm({Out(x, "AddRmsNorm"), In(y, "AddRmsNorm"), In(scale, "AddRmsNorm"), Out(out, "AddRmsNorm"), M, N,
+                    eps},
+                   ctx_->stream());
+  Launched("AddRmsNorm");
+}
+
 // ---- transformer pieces ---------------------------------------------------------------------
 void CudaBackend::SplitQkvRope(const Tensor& qkv, const std::vector<int>& positions, float base, Tensor& q,
                                Tensor& k, Tensor& v) {

@@ -94,6 +94,15 @@ struct RmsNormParams {  // x: [rows, cols] -> out = x * rsqrt(mean(x^2) + eps) *
 };
 void LaunchRmsNorm(const RmsNormParams& p, cudaStream_t stream);
 
+struct AddRmsNormParams {  // x: [rows, cols] += y, then out = RmsNorm(x) (out aliases neither)
+  float* x;
+  ConstView y, scale;
+  float* out;
+  int64_t rows, cols;
+  float eps;
+};
+void LaunchAddRmsNorm(const AddRmsNormParams& p, cudaStream_t stream);
+
 // ---- rope.cu --------------------------------------------------------------------------------
 // qkv: [rows, (heads + 2 kv_heads) * head_dim] -> q: [rows, heads, head_dim], k, v: [rows,
 // kv_heads, head_dim]; q and k rotated (half split) when positions is not null.
