@@ -31,14 +31,14 @@ def vit_costs(v, text_width, images):
     attn = 4 * Np * Np * Dv * L
     # Elementwise / conversion bytes per patch row and layer (models/vit.cc, f32 activations):
     # LN 8Dv; qkv convert 6Dv + C 12Dv + bias 24Dv + split 24Dv; o convert 6Dv + C 4Dv + bias 8Dv;
-    # Add 12Dv; LN 8Dv; fc1 convert 6Dv + C 4Fv + bias 8Fv + GELU 8Fv; fc2 convert 6Fv + C 4Dv +
+    # Add 12Dv; LN 8Dv; fc1 convert 6Dv + C 4Fv + bias and GELU in one pass 8Fv; fc2 convert 6Fv + C 4Dv +
     # bias 8Dv; Add 12Dv.
-    row = (8 + 6 + 12 + 24 + 24 + 6 + 4 + 8 + 12 + 8 + 6 + 4 + 8 + 12) * Dv + (4 + 8 + 8 + 6) * Fv
+    row = (8 + 6 + 12 + 24 + 24 + 6 + 4 + 8 + 12 + 8 + 6 + 4 + 8 + 12) * Dv + (4 + 8 + 6) * Fv
     # Attention prefill path per image and layer: q convert, K/V gather, scores f32 write+read,
     # probabilities bf16 write+read, out f32 write.
     attn_bytes = Np * Dv * (6 + 12 + 4) + heads * Np * Np * (4 + 4 + 2 + 2)
     other = L * (Np * row + attn_bytes)
-    launches = L * (21 + 2 * images) + 6  # + 2 GEMMs per image per layer (G = 1); patch, pos, norm, projector
+    launches = L * (20 + 2 * images) + 6  # + 2 GEMMs per image per layer (G = 1); patch, pos, norm, projector
     return gemm, attn, other, launches
 
 

@@ -64,6 +64,12 @@ class Backend {
   // ---- linear algebra ---------------------------------------------------------
   // out[M, N] = x[M, K] @ w[K, N] (+ bias[N]).
   virtual void MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) = 0;
+  // out[M, N] = gelu_tanh(x[M, K] @ w[K, N] + bias[N])   (the ViT's fc1). The default is the
+  // two ops; the CUDA backend adds the bias and applies GELU in one pass after the GEMM.
+  virtual void MatMulGelu(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) {
+    MatMul(x, w, &bias, out);
+    GeluTanh(out);
+  }
   // out[M, N] = x[M, K] @ w[N, K]^T   (logits against the tied embedding table).
   virtual void MatMulTransB(const Tensor& x, const Tensor& w, Tensor& out) = 0;
 

@@ -200,6 +200,38 @@ TEST_F(CudaVsCpu, MatMulFollowsTheBf16Rule) {
   }
 }
 
+// MatMulGelu: on the CUDA backend bit-identical to MatMul (+ bias) then GeluTanh (the same GEMM,
+// the same f32 sum and GELU in one pass); against the CPU the bf16 rule on the output plus the
+// CPU FastTanh's bound 2^-22 x 0.5 |pre-activation|.
+TEST_F(CudaVsCpu, MatMulGelu) {
+  const int64_t M = 37, K = 129, N = 301;
+  const auto x = Random(M * K, 90), w = Random(K * N, 91, 0.1f), bias = Random(N, 92);
+  auto run = [&](Backend& be, const std::vector<float>& xv, const std::vector<float>& wv, bool fused) {
+    Tensor xt = be.Upload("x", {1, M, K}, xv.data()), wt = be.UploadWeight("w_fc1", {K, N}, wv.data());
+    Tensor bt = be.UploadWeight("b_fc1", {N}, bias.data()), out = be.Alloc("mlp_hidden", {1, M, N});
+    if (fused) be.MatMulGelu(xt, wt, bt, out);
+    if (!fused) {
+      be.MatMul(xt, wt, &bt, out);
+      be.GeluTanh(out);
+    }
+    return Host(be, out);
+  };
+  const auto got = run(*cuda_, x, w, true);
+  ExpectExact("MatMulGelu vs MatMul + GeluTanh on CUDA", run(*cuda_, x, w, false), got);
+  const auto ref = run(*cpu_, x, w, true), ref_bf16 = run(*cpu_, Bf16Rounded(x), Bf16Rounded(w), true);
+  const double err_ref = MaxDiff(ref_bf16, ref);
+  double pre_max = 0;  // max |x w + b|: FastTanh's absolute error scales with it
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double acc = bias[n];
+      for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(x[m * K + k]) * w[k * N + n];
+      pre_max = std::max(pre_max, std::fabs(acc));
+    }
+  const double tol = 2 * err_ref + 16 * kEps * MaxAbs(ref) + 0.5 * pre_max / (1 << 22);
+  std::printf("[MatMulGelu] CPU on bf16-rounded inputs: max err %.3g -> tol %.3g\n", err_ref, tol);
+  ExpectClose("MatMulGelu vs CPU", ref, got, std::vector<double>(ref.size(), tol));
+}
+
 TEST_F(CudaVsCpu, ExactElementwiseOps) {
   const int64_t B = 3, R = 11, N = 37;
   auto x = Random(B * R * N, 20), y = Random(B * R * N, 21), row = Random(N, 22), table = Random(R * N, 23);

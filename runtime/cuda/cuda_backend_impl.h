@@ -45,6 +45,7 @@ class CudaBackend final : public Backend {
 
   // ---- compute (cuda_backend_ops.cc) ----
   void MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) override;
+  void MatMulGelu(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) override;
   void MatMulTransB(const Tensor& x, const Tensor& w, Tensor& out) override;
   void Add(Tensor& x, const Tensor& y) override;
   void AddRowBroadcast(Tensor& x, const Tensor& row) override;

@@ -31,6 +31,16 @@ void CudaBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, T
   if (bias) AddRowBroadcast(out, *bias);
 }
 
+void CudaBackend::MatMulGelu(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) {
+  // x: [M, K], w: [K, N], bias: [N] -> out: [M, N] = gelu_tanh(x w + bias)
+  const auto [M, N, K] = CheckMatMul(x, w, out);
+  PG_CHECK(bias.numel() == N, "MatMulGelu: bias '" << bias.name << "' " << ShapeStr(bias.shape) << " for " << N
+                                                   << " output columns");
+  Gemm(x, w, false, out, M, N, K, "MatMulGelu");
+  LaunchBiasGelu({Out(out, "MatMulGelu"), In(bias, "MatMulGelu"), out.numel(), N}, ctx_->stream());
+  Launched("MatMulGelu");
+}
+
 void CudaBackend::MatMulTransB(const Tensor& x, const Tensor& w, Tensor& out) {
   // x: [M, K], w: [N, K], out: [M, N]
   const int64_t N = w.dim(0), K = w.dim(-1), M = Rows(x);

@@ -50,6 +50,14 @@ struct GeluTanhParams {  // x[i] = gelu_tanh(x[i])
 };
 void LaunchGeluTanh(const GeluTanhParams& p, cudaStream_t stream);
 
+struct BiasGeluParams {  // x[i] = gelu_tanh(x[i] + bias[i % period]) (MatMulGelu's epilogue)
+  float* x;
+  ConstView bias;
+  int64_t n;
+  int64_t period;
+};
+void LaunchBiasGelu(const BiasGeluParams& p, cudaStream_t stream);
+
 struct GeGluParams {  // gate_up: [rows, 2F] = [gate | up] -> out: [rows, F]
   ConstView gate_up;
   float* out;
