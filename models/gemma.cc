@@ -164,10 +164,12 @@ Tensor GemmaDecoder::Forward(Backend& be, DecoderStep& step, KvCache& cache, std
   dump(0);
 
   AttentionMask mask = step.mask;
+  Tensor last = ws_.last.Prefix({B, D});
+  // GemmaDecoderLayer: h = input_layernorm(x) (for later layers fused with the residual add before it).
+  if (t.depth > 0) be.RmsNorm(x, w_.layers[0].pre_attn_norm, t.norm_eps, h);
   for (int l = 0; l < t.depth; ++l) {
     const GemmaLayerWeights& L = w_.layers[l];
-    // GemmaDecoderLayer: h = input_layernorm(x); q, k, v = one fused projection; RoPE on q and k.
-    be.RmsNorm(x, L.pre_attn_norm, t.norm_eps, h);
+    // q, k, v = one fused projection of h; RoPE on q and k.
     be.MatMul(h, L.wqkv, nullptr, qkv);
     be.SplitQkvRope(qkv, positions, t.rope_base, q, k, v);
     be.WriteCache(k, mask, step.count, cache.k[l]);
@@ -177,22 +179,29 @@ Tensor GemmaDecoder::Forward(Backend& be, DecoderStep& step, KvCache& cache, std
     be.MatMul(attn, L.wo, nullptr, out);  // o_proj: row-parallel
     AllReduce(out);
     if (t.post_norms) be.RmsNorm(out, L.post_attn_norm, t.norm_eps, out);
-    be.Add(x, out);
-    // MLP: down(gelu_tanh(gate(h)) * up(h)), h = pre_feedforward_layernorm(x).
-    be.RmsNorm(x, L.pre_ffw_norm, t.norm_eps, h);
+    // x = x + attn; h = pre_feedforward_layernorm(x), in one pass.
+    be.AddRmsNorm(x, out, L.pre_ffw_norm, t.norm_eps, h);
+    // MLP: down(gelu_tanh(gate(h)) * up(h)).
     be.MatMul(h, L.w_gate_up, nullptr, gate_up);
     be.GeGlu(gate_up, act);
     be.MatMul(act, L.w_down, nullptr, out);  // down_proj: row-parallel
     AllReduce(out);
     if (t.post_norms) be.RmsNorm(out, L.post_ffw_norm, t.norm_eps, out);
-    be.Add(x, out);
+    // x = x + mlp, fused with the next norm: the next layer's input_layernorm, or for a decode
+    // step (one row per sequence) the final norm straight into `last`.
+    if (l + 1 < t.depth)
+      be.AddRmsNorm(x, out, w_.layers[l + 1].pre_attn_norm, t.norm_eps, h);
+    else if (T == 1)
+      be.AddRmsNorm(x, out, w_.final_norm, t.norm_eps, last);
+    else
+      be.Add(x, out);
     dump(l + 1);
   }
-  // norm(x) at each sequence's last row, then the tied LM head on this rank's vocabulary rows.
-  Tensor last = ws_.last.Prefix({B, D});
-  if (T == 1) {
+  // norm(x) at each sequence's last row (decode: done above), then the tied LM head on this
+  // rank's vocabulary rows.
+  if (t.depth == 0 && T == 1) {
     be.RmsNorm(x, w_.final_norm, t.norm_eps, last);
-  } else {
+  } else if (T > 1) {
     Tensor flat = x.Reshaped({B * T, D});
     for (int64_t b = 0; b < B; ++b) be.CopyRows(flat, b * T + step.last_row[b], last, b, 1);
     be.RmsNorm(last, w_.final_norm, t.norm_eps, last);

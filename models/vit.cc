@@ -132,8 +132,7 @@ Tensor VitForward(Backend& be, const VitWeights& w, const ModelConfig& config, c
     be.Add(x, proj);
     // x = x + mlp(layer_norm2(x)), mlp = fc2(gelu_tanh(fc1(.)))
     be.LayerNorm(x, L.ln1_scale, L.ln1_bias, v.norm_eps, h);
-    be.MatMul(h, L.w_fc1, &L.b_fc1, mlp_h);
-    be.GeluTanh(mlp_h);
+    be.MatMulGelu(h, L.w_fc1, L.b_fc1, mlp_h);  // gelu_tanh(fc1(.)) in one pass after the GEMM
     be.MatMul(mlp_h, L.w_fc2, &L.b_fc2, proj);
     be.Add(x, proj);
   }

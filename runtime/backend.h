@@ -64,6 +64,12 @@ class Backend {
   // ---- linear algebra ---------------------------------------------------------
   // out[M, N] = x[M, K] @ w[K, N] (+ bias[N]).
   virtual void MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) = 0;
+  // out[M, N] = gelu_tanh(x[M, K] @ w[K, N] + bias[N])   (the ViT's fc1). The default is the
+  // two ops; the CUDA backend adds the bias and applies GELU in one pass after the GEMM.
+  virtual void MatMulGelu(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) {
+    MatMul(x, w, &bias, out);
+    GeluTanh(out);
+  }
   // out[M, N] = x[M, K] @ w[N, K]^T   (logits against the tied embedding table).
   virtual void MatMulTransB(const Tensor& x, const Tensor& w, Tensor& out) = 0;
 
@@ -77,6 +83,12 @@ class Backend {
   virtual void LayerNorm(const Tensor& x, const Tensor& scale, const Tensor& bias, float eps, Tensor& out) = 0;
   // Gemma RMSNorm: out = x / sqrt(mean(x^2) + eps) * (1 + scale) over the last dim.
   virtual void RmsNorm(const Tensor& x, const Tensor& scale, float eps, Tensor& out) = 0;
+  // The residual add and the next RMSNorm in one pass: x += y, then out = RmsNorm(x, scale).
+  // x, y, out: [M, N] (out must not alias x or y); scale: [N]. The default is the two ops.
+  virtual void AddRmsNorm(Tensor& x, const Tensor& y, const Tensor& scale, float eps, Tensor& out) {
+    Add(x, y);
+    RmsNorm(x, scale, eps, out);
+  }
   virtual void GeluTanh(Tensor& x) = 0;  // in place
   // gate_up[M, 2F] = [gate | up] -> out[M, F] = gelu_tanh(gate) * up.
   virtual void GeGlu(const Tensor& gate_up, Tensor& out) = 0;

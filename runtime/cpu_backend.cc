@@ -10,6 +10,7 @@
 #include "runtime/cpu/attention.h"
 #include "runtime/cpu/elementwise.h"
 #include "runtime/cpu/gemm.h"
+#include "runtime/cpu/norms.h"
 #include "runtime/cpu/parallel.h"
 #include "runtime/op_shapes.h"
 
@@ -188,6 +189,18 @@ class CpuBackend final : public Backend {
         for (int64_t n = 0; n < N; ++n) o[m * N + n] = r[n] * inv * (1.f + g[n]);
       }
     });
+  }
+
+  void AddRmsNorm(Tensor& x, const Tensor& y, const Tensor& scale, float eps, Tensor& out) override {
+    // x, y, out: [M, N]; scale: [N]
+    const int64_t N = x.dim(-1), M = Rows(x);
+    CheckAddRmsNorm(x, y, scale, out);
+    float* a = x.f32();
+    const float* b = y.f32();
+    const float* g = scale.f32();
+    float* o = out.f32();
+    ParallelFor(threads_, M, std::max<int64_t>(1, kGrain / N),
+                [&](int64_t m0, int64_t m1) { cpu::AddRmsNormRows(a, b, g, o, m0, m1, N, eps); });
   }
 
   void GeluTanh(Tensor& x) override {

@@ -48,6 +48,17 @@ inline QkvDims CheckSplitQkv(const Tensor& qkv, const std::vector<int>& position
   return {rows, H, KH, hd};
 }
 
+// AddRmsNorm: x, y, out: [M, N] (same element count, out not x or y); scale: [N].
+inline void CheckAddRmsNorm(const Tensor& x, const Tensor& y, const Tensor& scale, const Tensor& out) {
+  const int64_t N = x.dim(-1);
+  PG_CHECK(N > 0 && y.numel() == x.numel() && out.numel() == x.numel() && scale.numel() == N,
+           "AddRmsNorm: '" << x.name << "' " << ShapeStr(x.shape) << " + '" << y.name << "' " << ShapeStr(y.shape)
+                           << " -> '" << out.name << "' " << ShapeStr(out.shape) << " with scale '" << scale.name
+                           << "' " << ShapeStr(scale.shape));
+  PG_CHECK(out.data != x.data && out.data != y.data,
+           "AddRmsNorm: output '" << out.name << "' must not alias '" << x.name << "' or '" << y.name << "'");
+}
+
 // The cache row of sequence b (AttentionMask::slot, identity when empty), range-checked.
 inline int64_t CacheRow(const std::vector<int>& slot, int64_t b, int64_t cache_rows, const char* op) {
   const int64_t r = slot.empty() ? b : slot[b];

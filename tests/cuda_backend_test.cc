@@ -200,6 +200,38 @@ TEST_F(CudaVsCpu, MatMulFollowsTheBf16Rule) {
   }
 }
 
+// MatMulGelu: on the CUDA backend bit-identical to MatMul (+ bias) then GeluTanh (the same GEMM,
+// the same f32 sum and GELU in one pass); against the CPU the bf16 rule on the output plus the
+// CPU FastTanh's bound 2^-22 x 0.5 |pre-activation|.
+TEST_F(CudaVsCpu, MatMulGelu) {
+  const int64_t M = 37, K = 129, N = 301;
+  const auto x = Random(M * K, 90), w = Random(K * N, 91, 0.1f), bias = Random(N, 92);
+  auto run = [&](Backend& be, const std::vector<float>& xv, const std::vector<float>& wv, bool fused) {
+    Tensor xt = be.Upload("x", {1, M, K}, xv.data()), wt = be.UploadWeight("w_fc1", {K, N}, wv.data());
+    Tensor bt = be.UploadWeight("b_fc1", {N}, bias.data()), out = be.Alloc("mlp_hidden", {1, M, N});
+    if (fused) be.MatMulGelu(xt, wt, bt, out);
+    if (!fused) {
+      be.MatMul(xt, wt, &bt, out);
+      be.GeluTanh(out);
+    }
+    return Host(be, out);
+  };
+  const auto got = run(*cuda_, x, w, true);
+  ExpectExact("MatMulGelu vs MatMul + GeluTanh on CUDA", run(*cuda_, x, w, false), got);
+  const auto ref = run(*cpu_, x, w, true), ref_bf16 = run(*cpu_, Bf16Rounded(x), Bf16Rounded(w), true);
+  const double err_ref = MaxDiff(ref_bf16, ref);
+  double pre_max = 0;  // max |x w + b|: FastTanh's absolute error scales with it
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double acc = bias[n];
+      for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(x[m * K + k]) * w[k * N + n];
+      pre_max = std::max(pre_max, std::fabs(acc));
+    }
+  const double tol = 2 * err_ref + 16 * kEps * MaxAbs(ref) + 0.5 * pre_max / (1 << 22);
+  std::printf("[MatMulGelu] CPU on bf16-rounded inputs: max err %.3g -> tol %.3g\n", err_ref, tol);
+  ExpectClose("MatMulGelu vs CPU", ref, got, std::vector<double>(ref.size(), tol));
+}
+
 TEST_F(CudaVsCpu, ExactElementwiseOps) {
   const int64_t B = 3, R = 11, N = 37;
   auto x = Random(B * R * N, 20), y = Random(B * R * N, 21), row = Random(N, 22), table = Random(R * N, 23);
@@ -299,6 +331,30 @@ TEST_F(CudaVsCpu, Norms) {
       ExpectClose(name + " in place", ref, run(*cuda_, layer, true), tol);
     }
   }
+}
+
+// AddRmsNorm: the residual x + y rounds once per element on both sides (exact); the normed
+// output has the RmsNorm tolerance C eps |ref_i|, C = 4 (4 + log2 N).
+TEST_F(CudaVsCpu, AddRmsNorm) {
+  for (const int64_t N : {7, 2048, 4099}) {
+    const int64_t M = 13;
+    const auto x = Random(M * N, 80, 2.f, 1.f), y = Random(M * N, 81, 3.f), g = Random(N, 82, 0.5f);
+    auto run = [&](Backend& be) {
+      Tensor xt = be.Upload("x", {M, 1, N}, x.data()), yt = be.Upload("y", {M, 1, N}, y.data());
+      Tensor gt = be.Upload("g", {N}, g.data()), out = be.Alloc("out", {M, N});
+      be.AddRmsNorm(xt, yt, gt, 1e-6f, out);
+      std::vector<float> r = Host(be, xt), o = Host(be, out);
+      r.insert(r.end(), o.begin(), o.end());
+      return r;  // [x + y | normed]
+    };
+    const auto ref = run(*cpu_);
+    const double C = 4 * (4 + std::log2(static_cast<double>(N)));
+    std::vector<double> tol(ref.size(), 0.0);
+    for (size_t i = M * N; i < ref.size(); ++i) tol[i] = C * kEps * std::fabs(ref[i]) + 1e-30;
+    ExpectClose("AddRmsNorm N=" + std::to_string(N), ref, run(*cuda_), tol);
+  }
+  Tensor a = cuda_->Alloc("a", {2, 8}), b = cuda_->Alloc("b", {2, 8}), g = cuda_->Alloc("g", {8});
+  EXPECT_THROW(cuda_->AddRmsNorm(a, b, g, 1e-6f, a), Error);  // output aliases x
 }
 
 // SplitQkvRope: both sides compute inv_freq and the fp32 angle identically on the host / in one
@@ -413,10 +469,14 @@ TEST_F(CudaVsCpu, EmbedAndWriteCache) {
   ExpectExact("WriteCache", write(*cpu_), write(*cuda_));
 }
 
-// Attention in fp32 on both sides. Per (b, t, h), with A = scale * max_s sum_d |q_d k_sd| and
-// Vmax = max |v| of its kv head: the scores differ by <= (hd + 32) eps A (sequential vs tree
-// sums), exp adds 2 eps A, the softmax sums (S / 8 + 16) eps; softmax is 2-Lipschitz in the
-// scores, so tol = 2 eps Vmax ((hd + 34) A + S / 8 + 16).
+// Attention. Per (b, t, h), with A = scale * max_s sum_d |q_d k_sd| and Vmax = max |v| of its kv
+// head, the fp32 bound: the scores differ by <= (hd + 32) eps A (sequential vs tree sums), exp
+// adds 2 eps A, the softmax sums (S / 8 + 16) eps; softmax is 2-Lipschitz in the scores, so
+// tol = 2 eps Vmax ((hd + 34) A + S / 8 + 16). That is the whole tolerance of the decode kernel
+// (T == 1, fp32 throughout). The prefill path (T > 1) runs its two GEMMs on bf16 operands
+// (u = 2^-9, round to nearest even): add the flash-attention rule for q, k, v rounded to bf16
+// (2 x the error of the CPU on bf16-rounded inputs) and 2 u Vmax for the probabilities rounded
+// to bf16 before the second GEMM.
 TEST_F(CudaVsCpu, AttentionMasksSoftcapAndGqa) {
   struct Case {
     std::string name;
@@ -432,21 +492,30 @@ TEST_F(CudaVsCpu, AttentionMasksSoftcapAndGqa) {
       {"tiny odd hd3", 1, 5, 9, 2, 1, 3, {{2}, {7}, {4}, 2}, 2.f},
       // Live rows of a 4-row cache (the continuous batcher's decode): sequence b reads row slot[b].
       {"decode slots MQA hd64", 2, 1, 40, 4, 1, 64, {{30, 12}, {31, 13}, {20, 10}, 0, {3, 1}}, 0.f},
+      // 16 query heads on one kv head (two blocks per group), a long cache split over many
+      // blocks (flash-decoding), soft-cap; sequence 1 queries from inside its prefix block.
+      {"decode MQA16 long split softcap", 2, 1, 700, 16, 1, 256, {{649, 5}, {650, 12}, {300, 10}, 0}, 30.f},
+      // Prefill of newcomers into cache rows 2 and 0 of 3, one of them padding-only (kv_len 0).
+      {"prefill slots GQA padding", 3, 4, 20, 4, 2, 32, {{0, 3, 0}, {4, 7, 0}, {2, 7, 0}, 0, {2, 0, 1}}, 0.f},
   };
   for (const Case& c : cases) {
     const int64_t R = c.mask.slot.empty() ? c.B : 4;  // cache rows
+    const bool prefill = c.T > 1;
     auto q = Random(c.B * c.T * c.H * c.hd, 70), k = Random(R * c.S * c.KH * c.hd, 71),
          v = Random(R * c.S * c.KH * c.hd, 72);
     AttentionParams p;
     p.scale = 1.f / std::sqrt(static_cast<float>(c.hd));
     p.softcap = c.softcap;
-    auto run = [&](Backend& be) {
-      Tensor qt = be.Upload("q", {c.B, c.T, c.H, c.hd}, q.data()), kt = be.Upload("k", {R, c.S, c.KH, c.hd}, k.data()),
-             vt = be.Upload("v", {R, c.S, c.KH, c.hd}, v.data()), out = be.Alloc("out", {c.B, c.T, c.H, c.hd});
+    auto run = [&](Backend& be, const std::vector<float>& hq, const std::vector<float>& hk, const std::vector<float>& hv) {
+      Tensor qt = be.Upload("q", {c.B, c.T, c.H, c.hd}, hq.data()),
+             kt = be.Upload("k", {R, c.S, c.KH, c.hd}, hk.data()), vt = be.Upload("v", {R, c.S, c.KH, c.hd}, hv.data()),
+             out = be.Alloc("out", {c.B, c.T, c.H, c.hd});
       be.Attention(qt, kt, vt, c.mask, p, out);
       return Host(be, out);
     };
-    const auto ref = run(*cpu_);
+    const auto ref = run(*cpu_, q, k, v);
+    const double err_bf16 = prefill ? MaxDiff(run(*cpu_, Bf16Rounded(q), Bf16Rounded(k), Bf16Rounded(v)), ref) : 0.0;
+    const double u_bf16 = 1.0 / (1 << 9);
     std::vector<double> tol(ref.size());
     for (int64_t b = 0; b < c.B; ++b)
       for (int64_t t = 0; t < c.T; ++t)
@@ -463,10 +532,13 @@ TEST_F(CudaVsCpu, AttentionMasksSoftcapAndGqa) {
             }
             A = std::max(A, p.scale * dot);
           }
-          const double t_row = 2 * kEps * vmax * ((c.hd + 34) * A + c.S / 8.0 + 16);
+          double t_row = 2 * kEps * vmax * ((c.hd + 34) * A + c.S / 8.0 + 16);
+          if (prefill) t_row += 2 * err_bf16 + 2 * u_bf16 * vmax;
           std::fill(tol.begin() + row, tol.begin() + row + c.hd, t_row);
         }
-    ExpectClose("Attention " + c.name, ref, run(*cuda_), tol);
+    if (prefill) std::printf("[Attention %s] CPU on bf16-rounded q, k, v: max err %.3g\n", c.name.c_str(), err_bf16);
+    ExpectClose("Attention " + c.name + (prefill ? " (prefill, bf16 GEMMs)" : " (decode)"), ref, run(*cuda_, q, k, v),
+                tol);
   }
 }
 

@@ -115,7 +115,7 @@ void CudaBackend::Release() noexcept {
   if (cublas_) cublasDestroy(cublas_);
   cublas_ = nullptr;
   for (DeviceMirror* m : {&positions_, &inv_freq_, &ids_, &cache_meta_, &mask_meta_}) m->Release(*ctx_);
-  for (DeviceScratch* s : {&cublas_workspace_, &gemm_x_, &gemm_w_, &top_k_}) s->Release(*ctx_);
+  for (DeviceScratch* s : {&cublas_workspace_, &gemm_x_, &gemm_w_, &top_k_, &attn_scratch_}) s->Release(*ctx_);
   // ctx_ (the stream) lives on while tensors from this backend do.
 }
 

@@ -45,6 +45,7 @@ class CudaBackend final : public Backend {
 
   // ---- compute (cuda_backend_ops.cc) ----
   void MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) override;
+  void MatMulGelu(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) override;
   void MatMulTransB(const Tensor& x, const Tensor& w, Tensor& out) override;
   void Add(Tensor& x, const Tensor& y) override;
   void AddRowBroadcast(Tensor& x, const Tensor& row) override;
@@ -52,6 +53,7 @@ class CudaBackend final : public Backend {
   void Scale(Tensor& x, float s) override;
   void LayerNorm(const Tensor& x, const Tensor& scale, const Tensor& bias, float eps, Tensor& out) override;
   void RmsNorm(const Tensor& x, const Tensor& scale, float eps, Tensor& out) override;
+  void AddRmsNorm(Tensor& x, const Tensor& y, const Tensor& scale, float eps, Tensor& out) override;
   void GeluTanh(Tensor& x) override;
   void GeGlu(const Tensor& gate_up, Tensor& out) override;
   void SoftCap(Tensor& x, float cap) override;
@@ -78,14 +80,22 @@ class CudaBackend final : public Backend {
   // After a launch: surfaces launch errors; with PG_CUDA_SYNC=1 (or a debug build) also waits
   // for the op, so an asynchronous fault is reported by the op that caused it.
   void Launched(const char* op);
+  // The two Attention paths (cuda_backend_attention.cc); kp carries the checked shapes and mask.
+  void AttentionDecode(AttentionKernelParams& kp, const AttentionMask& mask);
+  void AttentionPrefill(const AttentionKernelParams& kp, const std::vector<int>& kv_len, const std::vector<int>& slot);
   void Release() noexcept;  // frees the handle and scratch buffers (destructor, failed constructor)
 
   std::shared_ptr<CudaContext> ctx_;
   cublasHandle_t cublas_ = nullptr;
   DeviceScratch cublas_workspace_, gemm_x_, gemm_w_, top_k_;
+  DeviceScratch attn_scratch_;  // prefill scores [B, H, T, ld] or decode partials
   DeviceMirror positions_, inv_freq_, ids_, cache_meta_, mask_meta_;
   bool sync_each_op_ = false;
 };
+
+// Key-range splits per decode attention query (flash-decoding) for a launch of
+// `blocks_per_split` blocks and at most `max_keys` visible keys per query.
+int DecodeAttentionSplits(int64_t blocks_per_split, int64_t max_keys);
 
 // ---- checks shared by the op files ----------------------------------------------------------
 int64_t Rows(const Tensor& t);  // numel / dim(-1): the rows of t viewed as [rows, cols]

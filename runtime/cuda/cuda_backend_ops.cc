@@ -31,6 +31,16 @@ void CudaBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, T
   if (bias) AddRowBroadcast(out, *bias);
 }
 
+void CudaBackend::MatMulGelu(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) {
+  // x: [M, K], w: [K, N], bias: [N] -> out: [M, N] = gelu_tanh(x w + bias)
+  const auto [M, N, K] = CheckMatMul(x, w, out);
+  PG_CHECK(bias.numel() == N, "MatMulGelu: bias '" << bias.name << "' " << ShapeStr(bias.shape) << " for " << N
+                                                   << " output columns");
+  Gemm(x, w, false, out, M, N, K, "MatMulGelu");
+  LaunchBiasGelu({Out(out, "MatMulGelu"), In(bias, "MatMulGelu"), out.numel(), N}, ctx_->stream());
+  Launched("MatMulGelu");
+}
+
 void CudaBackend::MatMulTransB(const Tensor& x, const Tensor& w, Tensor& out) {
   // x: [M, K], w: [N, K], out: [M, N]
   const int64_t N = w.dim(0), K = w.dim(-1), M = Rows(x);
@@ -118,6 +128,17 @@ void CudaBackend::RmsNorm(const Tensor& x, const Tensor& scale, float eps, Tenso
   Launched("RmsNorm");
 }
 
+void CudaBackend::AddRmsNorm(Tensor& x, const Tensor& y, const Tensor& scale, float eps, Tensor& out) {
+  // x, y, out: [M, N]; scale: [N]
+  CheckAddRmsNorm(x, y, scale, out);
+  const int64_t N = x.dim(-1), M = Rows(x);
+  PG_CHECK(M <= INT_MAX, "AddRmsNorm: " << M << " rows in '" << x.name << "' exceed one grid");
+  LaunchAddRmsNorm({Out(x, "AddRmsNorm"), In(y, "AddRmsNorm"), In(scale, "AddRmsNorm"), Out(out, "AddRmsNorm"), M, N,
+                    eps},
+                   ctx_->stream());
+  Launched("AddRmsNorm");
+}
+
 // ---- transformer pieces ---------------------------------------------------------------------
 void CudaBackend::SplitQkvRope(const Tensor& qkv, const std::vector<int>& positions, float base, Tensor& q,
                                Tensor& k, Tensor& v) {
@@ -177,56 +198,6 @@ void CudaBackend::WriteCache(const Tensor& fresh, const AttentionMask& mask, con
   const int* d = Ints(cache_meta_, meta, "WriteCache");
   LaunchWriteCache({f, c, d, d + B, d + 2 * B, B, T, S, row}, ctx_->stream());
   Launched("WriteCache");
-}
-
-void CudaBackend::Attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
-                            const AttentionParams& p, Tensor& out) {
-  // q: [B, T, heads, hd], k/v: [B, S, kv_heads, hd], out: [B, T, heads, hd]
-  PG_CHECK(q.rank() == 4, "Attention: '" << q.name << "' must be [batch, seq, heads, head_dim], got "
-                                         << ShapeStr(q.shape));
-  CheckShape(k, {-1, -1, -1, q.dim(3)});
-  CheckShape(v, k.shape);
-  CheckShape(out, q.shape);
-  const int64_t B = q.dim(0), T = q.dim(1), H = q.dim(2), hd = q.dim(3), S = k.dim(1), KH = k.dim(2);
-  PG_CHECK(mask.slot.empty() || static_cast<int64_t>(mask.slot.size()) == B,
-           "Attention: " << mask.slot.size() << " cache rows for batch " << B);
-  PG_CHECK(KH > 0 && H % KH == 0, "Attention: " << H << " query heads for " << KH << " kv heads");
-  PG_CHECK(hd <= kAttentionMaxHeadDim, "Attention: head_dim " << hd << " of '" << q.name << "' exceeds the CUDA "
-                                                              << "kernel's limit of " << kAttentionMaxHeadDim);
-  PG_CHECK(B * T * H <= INT_MAX, "Attention: " << B * T * H << " (batch, query, head) blocks exceed one grid");
-  PG_CHECK(static_cast<int64_t>(mask.kv_len.size()) == B && mask.q_start.size() == mask.kv_len.size() &&
-               mask.prefix_len.size() == mask.kv_len.size(),
-           "Attention: mask describes " << mask.kv_len.size() << " sequences for batch " << B);
-  for (int64_t b = 0; b < B; ++b) {
-    PG_CHECK(mask.kv_len[b] <= S, "Attention: kv_len " << mask.kv_len[b] << " > cache size " << S);
-    PG_CHECK(mask.q_start[b] >= 0, "Attention: q_start " << mask.q_start[b] << " < 0 for sequence " << b);
-  }
-  PG_CHECK(mask.window >= 0, "Attention: negative sliding window " << mask.window);
-  std::vector<int> meta(mask.q_start);  // [q_start | kv_len | prefix_len | slot]
-  meta.insert(meta.end(), mask.kv_len.begin(), mask.kv_len.end());
-  meta.insert(meta.end(), mask.prefix_len.begin(), mask.prefix_len.end());
-  for (int64_t b = 0; b < B; ++b) meta.push_back(static_cast<int>(CacheRow(mask.slot, b, k.dim(0), "Attention")));
-  AttentionKernelParams kp;
-  kp.q = InF32(q, "Attention");
-  kp.k = InF32(k, "Attention");
-  kp.v = InF32(v, "Attention");
-  kp.out = Out(out, "Attention");
-  const int* d = Ints(mask_meta_, meta, "Attention");
-  kp.q_start = d;
-  kp.kv_len = d + B;
-  kp.prefix_len = d + 2 * B;
-  kp.slot = d + 3 * B;
-  kp.B = B;
-  kp.T = T;
-  kp.H = H;
-  kp.S = S;
-  kp.KH = KH;
-  kp.head_dim = hd;
-  kp.window = mask.window;
-  kp.scale = p.scale;
-  kp.softcap = p.softcap;
-  LaunchAttention(kp, ctx_->stream());
-  Launched("Attention");
 }
 
 // ---- sampling -------------------------------------------------------------------------------

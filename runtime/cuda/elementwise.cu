@@ -1,5 +1,5 @@
 // Elementwise kernels of the CUDA backend: Add, AddRowBroadcast / AddBatchBroadcast (one tiled
-// add), Scale, GeluTanh, GeGlu, SoftCap, and the f32 <-> bf16 conversion used by the GEMM
+// add), Scale, GeluTanh, bias + GeluTanh (MatMulGelu), GeGlu, SoftCap, and the f32 <-> bf16 conversion used by the GEMM
 // wrapper and CopyRows. All arithmetic in f32, as CpuBackend (runtime/cpu_backend.cc).
 #include <cuda_bf16.h>
 
@@ -30,6 +30,11 @@ __global__ void scale_kernel(ScaleParams p) {
 
 __global__ void gelu_tanh_kernel(GeluTanhParams p) {
   for (int64_t i = GridStart(); i < p.n; i += GridStride()) p.x[i] = GeluTanh(p.x[i]);
+}
+
+// The same f32 sum and the same GeluTanh as add_tiled_kernel then gelu_tanh_kernel: bit-identical.
+__global__ void bias_gelu_kernel(BiasGeluParams p) {
+  for (int64_t i = GridStart(); i < p.n; i += GridStride()) p.x[i] = GeluTanh(p.x[i] + Load(p.bias, i % p.period));
 }
 
 // gate_up: [rows, 2F] -> out: [rows, F]
@@ -78,6 +83,10 @@ void LaunchScale(const ScaleParams& p, cudaStream_t stream) {
 
 void LaunchGeluTanh(const GeluTanhParams& p, cudaStream_t stream) {
   if (p.n > 0) PG_LAUNCH(gelu_tanh_kernel, GridFor(p.n), kThreads, 0, stream)(p);
+}
+
+void LaunchBiasGelu(const BiasGeluParams& p, cudaStream_t stream) {
+  if (p.n > 0) PG_LAUNCH(bias_gelu_kernel, GridFor(p.n), kThreads, 0, stream)(p);
 }
 
 void LaunchGeGlu(const GeGluParams& p, cudaStream_t stream) {

@@ -35,5 +35,23 @@ void LaunchGemmBf16(const GemmParams& p, cublasHandle_t handle, cudaStream_t str
   }
 }
 
+void LaunchGemmBf16Batched(const BatchedGemmBf16& g, cublasHandle_t handle, cudaStream_t stream) {
+  if (g.m == 0 || g.n == 0 || g.count == 0) return;
+  for (const int64_t v : {g.m, g.n, g.k, g.lda, g.ldb, g.ldc, g.count})
+    PG_CHECK(v <= INT_MAX, "CudaBackend::" << g.op << ": batched GEMM " << g.count << " x (" << g.m << " x " << g.n
+                                           << " x " << g.k << ") exceeds cuBLAS's 32-bit sizes");
+  cudaStream_t bound = nullptr;
+  CUBLAS_CHECK(cublasGetStream(handle, &bound), g.op);
+  PG_CHECK(bound == stream, "CudaBackend::" << g.op << ": the cuBLAS handle is bound to another stream");
+  const float alpha = 1.f, beta = 0.f;
+  CUBLAS_CHECK(cublasGemmStridedBatchedEx(handle, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N,
+                                          static_cast<int>(g.m), static_cast<int>(g.n), static_cast<int>(g.k), &alpha,
+                                          g.a, CUDA_R_16BF, static_cast<int>(g.lda), g.stride_a, g.b, CUDA_R_16BF,
+                                          static_cast<int>(g.ldb), g.stride_b, &beta, g.c, CUDA_R_32F,
+                                          static_cast<int>(g.ldc), g.stride_c, static_cast<int>(g.count),
+                                          CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+               g.op);
+}
+
 }  // namespace cuda
 }  // namespace pg

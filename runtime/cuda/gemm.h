@@ -1,5 +1,6 @@
 // The CUDA backend's GEMM: bf16 operands, fp32 accumulation (CUBLAS_COMPUTE_32F), f32 output,
 // through cublasGemmEx on the backend's stream. Row-major shapes, as runtime/backend.h.
+// Also the attention's batched bf16 GEMMs (column-major, as cuBLAS).
 #pragma once
 
 #include <cublas_v2.h>
@@ -22,6 +23,23 @@ struct GemmParams {
 };
 // `handle` must already be bound to `stream` (cublasSetStream, then cublasSetWorkspace).
 void LaunchGemmBf16(const GemmParams& p, cublasHandle_t handle, cudaStream_t stream);
+
+// `count` column-major GEMMs C_i[m, n] = op(A_i)[m, k] B_i[k, n] with bf16 A, B (tensor cores),
+// fp32 accumulation and f32 C (cublasGemmStridedBatchedEx, CUBLAS_COMPUTE_32F): X_i = X + i *
+// stride_x elements. The attention's prefill GEMMs (runtime/cuda/cuda_backend_attention.cc).
+struct BatchedGemmBf16 {
+  bool trans_a;
+  int64_t m, n, k;
+  const void* a;  // bf16
+  int64_t lda, stride_a;
+  const void* b;  // bf16
+  int64_t ldb, stride_b;
+  float* c;
+  int64_t ldc, stride_c;
+  int64_t count;
+  const char* op;
+};
+void LaunchGemmBf16Batched(const BatchedGemmBf16& g, cublasHandle_t handle, cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace pg

@@ -50,6 +50,14 @@ struct GeluTanhParams {  // x[i] = gelu_tanh(x[i])
 };
 void LaunchGeluTanh(const GeluTanhParams& p, cudaStream_t stream);
 
+struct BiasGeluParams {  // x[i] = gelu_tanh(x[i] + bias[i % period]) (MatMulGelu's epilogue)
+  float* x;
+  ConstView bias;
+  int64_t n;
+  int64_t period;
+};
+void LaunchBiasGelu(const BiasGeluParams& p, cudaStream_t stream);
+
 struct GeGluParams {  // gate_up: [rows, 2F] = [gate | up] -> out: [rows, F]
   ConstView gate_up;
   float* out;
@@ -94,6 +102,15 @@ struct RmsNormParams {  // x: [rows, cols] -> out = x * rsqrt(mean(x^2) + eps) *
 };
 void LaunchRmsNorm(const RmsNormParams& p, cudaStream_t stream);
 
+struct AddRmsNormParams {  // x: [rows, cols] += y, then out = RmsNorm(x) (out aliases neither)
+  float* x;
+  ConstView y, scale;
+  float* out;
+  int64_t rows, cols;
+  float eps;
+};
+void LaunchAddRmsNorm(const AddRmsNormParams& p, cudaStream_t stream);
+
 // ---- rope.cu --------------------------------------------------------------------------------
 // qkv: [rows, (heads + 2 kv_heads) * head_dim] -> q: [rows, heads, head_dim], k, v: [rows,
 // kv_heads, head_dim]; q and k rotated (half split) when positions is not null.
@@ -110,10 +127,15 @@ void LaunchSplitQkvRope(const SplitQkvRopeParams& p, cudaStream_t stream);
 
 // ---- attention.cu ---------------------------------------------------------------------------
 constexpr int kAttentionMaxHeadDim = 256;
+constexpr int kAttentionDecodeWarps = 8;  // query heads of one kv head served per decode block
+constexpr int kAttentionDecodeTile = 16;  // keys staged in shared memory per decode step
+// Decode (one query per sequence): one block per (b, t, kv head, chunk of <= 8 of its query
+// heads, split of the key range). splits == 1 writes out; splits > 1 writes the partial
+// results to part_acc / part_ml and a second kernel merges them into out.
 struct AttentionKernelParams {
   const float* q;  // [B, T, H, hd]
-  const float* k;  // [B, S, KH, hd]
-  const float* v;  // [B, S, KH, hd]
+  const float* k;  // [rows, S, KH, hd]
+  const float* v;  // [rows, S, KH, hd]
   float* out;      // [B, T, H, hd]
   const int* q_start;     // [B], device
   const int* kv_len;      // [B], device
@@ -122,8 +144,39 @@ struct AttentionKernelParams {
   int64_t B, T, H, S, KH, head_dim;
   int window;
   float scale, softcap;
+  int splits;       // >= 1: the visible key range of each query is cut into this many parts
+  float* part_acc;  // [B * T * H, splits, hd] unnormalised partial outputs (splits > 1)
+  float* part_ml;   // [B * T * H, splits, 2] partial running max and sum (splits > 1)
 };
-void LaunchAttention(const AttentionKernelParams& p, cudaStream_t stream);
+void LaunchAttentionDecode(const AttentionKernelParams& p, cudaStream_t stream);
+
+// Prefill, before the GEMMs: the visible cache rows as bf16 GEMM operands.
+// k, v: [rows, S, KH, hd] f32 -> kv: [2, B, ld, KH, hd] bf16 (k, then v): kv[., b, s] = cache
+// row slot[b], slot s, for s < kv_len[b] (later s are not written).
+struct AttentionGatherParams {
+  const float* k;
+  const float* v;
+  void* kv;  // bf16
+  const int* kv_len;  // [B], device
+  const int* slot;    // [B], device
+  int64_t B, S, KH, head_dim, ld;
+};
+void LaunchAttentionGather(const AttentionGatherParams& p, cudaStream_t stream);
+
+// Prefill, between the GEMMs. scores: [B, H, T, ld] f32, columns [0, kv_len[b]) of each row
+// hold q.k -> probs: [B, H, T, ld] bf16, the same columns: scale, soft-cap, mask, softmax
+// (masked keys 0; the whole row 0 for a padding query).
+struct AttentionSoftmaxParams {
+  const float* scores;
+  void* probs;  // bf16
+  const int* q_start;     // [B], device
+  const int* kv_len;      // [B], device
+  const int* prefix_len;  // [B], device
+  int64_t B, H, T, ld;
+  int window;
+  float scale, softcap;
+};
+void LaunchAttentionSoftmax(const AttentionSoftmaxParams& p, cudaStream_t stream);
 
 // ---- embedding_cache.cu ---------------------------------------------------------------------
 struct EmbedParams {  // out[m, :] = table[ids[m] - row_offset, :] * scale, or 0 outside the table

@@ -568,13 +568,13 @@ float LoadElem(const void* p, cudaDataType_t t, size_t i) {
 // device allocation.
 bool CheckOperand(const char* name, const void* p, cudaDataType_t t, int rows, int cols, int ld) {
   if (ld < std::max(1, rows)) {
-    Fail(cudaErrorInvalidValue, std::string("cublasGemmEx: ld") + name + " = " + std::to_string(ld) + " < " +
+    Fail(cudaErrorInvalidValue, std::string("cublas GEMM: ld") + name + " = " + std::to_string(ld) + " < " +
                                     std::to_string(rows) + " rows");
     return false;
   }
   const size_t bytes = (static_cast<size_t>(cols - 1) * ld + rows) * TypeBytes(t);
   if (!pgemu::IsDevice(p, bytes)) {
-    Fail(cudaErrorIllegalAddress, std::string("cublasGemmEx: ") + name + " " + std::to_string(rows) + " x " +
+    Fail(cudaErrorIllegalAddress, std::string("cublas GEMM: operand ") + name + " " + std::to_string(rows) + " x " +
                                       std::to_string(cols) + " (ld " + std::to_string(ld) + ") at " +
                                       pgemu::Describe(p, bytes));
     return false;
@@ -625,36 +625,63 @@ const char* cublasGetStatusString(cublasStatus_t s) {
   return s == CUBLAS_STATUS_SUCCESS ? "success" : "see the [cuda-emu] line on stderr";
 }
 
+namespace {
+
+// One column-major GEMM of a (strided) batch, after the operand checks. C = alpha op(A) op(B) + beta C.
+cublasStatus_t ReferenceGemm(cublasHandle_t h, const char* fn, cublasOperation_t ta, cublasOperation_t tb, int m,
+                             int n, int k, const void* alpha, const void* A, cudaDataType_t at, int lda,
+                             long long sa, const void* B, cudaDataType_t bt, int ldb, long long sb, const void* beta,
+                             void* C, cudaDataType_t ct, int ldc, long long sc, int batch,
+                             cublasComputeType_t compute) {
+  if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (pgemu::CheckStream(h->stream, fn) != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
+  if (compute != CUBLAS_COMPUTE_32F || ct != CUDA_R_32F || (at != CUDA_R_16BF && at != CUDA_R_32F) ||
+      (bt != CUDA_R_16BF && bt != CUDA_R_32F) || ta == CUBLAS_OP_C || tb == CUBLAS_OP_C) {
+    Fail(cudaErrorInvalidValue, std::string(fn) + ": type/op combination not emulated");
+    return CUBLAS_STATUS_NOT_SUPPORTED;
+  }
+  if (m < 0 || n < 0 || k < 0 || batch < 0) return CUBLAS_STATUS_INVALID_VALUE;
+  if (m == 0 || n == 0 || batch == 0) return CUBLAS_STATUS_SUCCESS;
+  const bool a_t = ta == CUBLAS_OP_T, b_t = tb == CUBLAS_OP_T;
+  const float al = *static_cast<const float*>(alpha), be = *static_cast<const float*>(beta);
+  for (int i = 0; i < batch; ++i) {
+    const void* Ai = static_cast<const char*>(A) + i * sa * static_cast<long long>(TypeBytes(at));
+    const void* Bi = static_cast<const char*>(B) + i * sb * static_cast<long long>(TypeBytes(bt));
+    float* c = static_cast<float*>(C) + i * sc;
+    if (k > 0 && (!CheckOperand("a", Ai, at, a_t ? k : m, a_t ? m : k, lda) ||
+                  !CheckOperand("b", Bi, bt, b_t ? n : k, b_t ? k : n, ldb)))
+      return CUBLAS_STATUS_INVALID_VALUE;
+    if (!CheckOperand("c", c, ct, m, n, ldc)) return CUBLAS_STATUS_INVALID_VALUE;
+    for (int j = 0; j < n; ++j)
+      for (int r = 0; r < m; ++r) {
+        float acc = 0.f;  // fp32 accumulation, as CUBLAS_COMPUTE_32F
+        for (int l = 0; l < k; ++l) {
+          const float a = LoadElem(Ai, at, a_t ? l + static_cast<size_t>(r) * lda : r + static_cast<size_t>(l) * lda);
+          const float b = LoadElem(Bi, bt, b_t ? j + static_cast<size_t>(l) * ldb : l + static_cast<size_t>(j) * ldb);
+          acc += a * b;
+        }
+        float& out = c[r + static_cast<size_t>(j) * ldc];
+        out = be == 0.f ? al * acc : al * acc + be * out;  // beta = 0: C is not read (may be NaN)
+      }
+  }
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+}  // namespace
+
 cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                             const void* alpha, const void* A, cudaDataType_t at, int lda, const void* B,
                             cudaDataType_t bt, int ldb, const void* beta, void* C, cudaDataType_t ct, int ldc,
                             cublasComputeType_t compute, cublasGemmAlgo_t) {
-  if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
-  if (pgemu::CheckStream(h->stream, "cublasGemmEx") != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
-  if (compute != CUBLAS_COMPUTE_32F || ct != CUDA_R_32F || (at != CUDA_R_16BF && at != CUDA_R_32F) ||
-      (bt != CUDA_R_16BF && bt != CUDA_R_32F) || ta == CUBLAS_OP_C || tb == CUBLAS_OP_C) {
-    Fail(cudaErrorInvalidValue, "cublasGemmEx: type/op combination not emulated");
-    return CUBLAS_STATUS_NOT_SUPPORTED;
-  }
-  if (m < 0 || n < 0 || k < 0) return CUBLAS_STATUS_INVALID_VALUE;
-  if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
-  const bool a_t = ta == CUBLAS_OP_T, b_t = tb == CUBLAS_OP_T;
-  if (k > 0 && (!CheckOperand("a", A, at, a_t ? k : m, a_t ? m : k, lda) ||
-                !CheckOperand("b", B, bt, b_t ? n : k, b_t ? k : n, ldb)))
-    return CUBLAS_STATUS_INVALID_VALUE;
-  if (!CheckOperand("c", C, ct, m, n, ldc)) return CUBLAS_STATUS_INVALID_VALUE;
-  const float al = *static_cast<const float*>(alpha), be = *static_cast<const float*>(beta);
-  float* c = static_cast<float*>(C);
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < m; ++i) {
-      float acc = 0.f;  // fp32 accumulation, as CUBLAS_COMPUTE_32F
-      for (int l = 0; l < k; ++l) {
-        const float a = LoadElem(A, at, a_t ? l + static_cast<size_t>(i) * lda : i + static_cast<size_t>(l) * lda);
-        const float b = LoadElem(B, bt, b_t ? j + static_cast<size_t>(l) * ldb : l + static_cast<size_t>(j) * ldb);
-        acc += a * b;
-      }
-      float& out = c[i + static_cast<size_t>(j) * ldc];
-      out = be == 0.f ? al * acc : al * acc + be * out;  // beta = 0: C is not read (may be NaN)
-    }
-  return CUBLAS_STATUS_SUCCESS;
+  return ReferenceGemm(h, "cublasGemmEx", ta, tb, m, n, k, alpha, A, at, lda, 0, B, bt, ldb, 0, beta, C, ct, ldc, 0,
+                       1, compute);
+}
+
+cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+                                          int k, const void* alpha, const void* A, cudaDataType_t at, int lda,
+                                          long long sa, const void* B, cudaDataType_t bt, int ldb, long long sb,
+                                          const void* beta, void* C, cudaDataType_t ct, int ldc, long long sc,
+                                          int batch, cublasComputeType_t compute, cublasGemmAlgo_t) {
+  return ReferenceGemm(h, "cublasGemmStridedBatchedEx", ta, tb, m, n, k, alpha, A, at, lda, sa, B, bt, ldb, sb, beta,
+                       C, ct, ldc, sc, batch, compute);
 }

@@ -5,7 +5,9 @@
 // activations rounded to bf16 at each GEMM input, fp32 block sums, the kernels themselves.
 //
 // Three CPU runs per case: fp32 (the fixture's weights), bf16 weights only, and bf16 weights with
-// every GEMM input x rounded to bf16 as CudaBackend::Gemm does ("same roundings"). The first two
+// every GEMM input x rounded to bf16 as CudaBackend::Gemm does and, in prefill attention (several
+// queries per sequence), q, k, v and the probabilities rounded to bf16 as its tensor-core GEMMs
+// read them (a host reference of that path) ("same roundings"). The first two
 // are reported (what bf16 storage does to these random tiny models: 3-10% of max |logit|); the
 // gate compares CUDA with the third, where only fp32 arithmetic differs (sum order, libm vs
 // CUDA math, the CPU's FastTanh), so a difference can only flip the bf16 rounding of a GEMM
@@ -88,7 +90,9 @@ class Bf16WeightCpu final : public Backend {
   }
   void Attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& m, const AttentionParams& p,
                  Tensor& o) override {
-    cpu_->Attention(q, k, v, m, p, o);
+    // Several queries per sequence: CudaBackend's prefill path (bf16 GEMM operands).
+    if (!round_x_ || q.dim(1) == 1) return cpu_->Attention(q, k, v, m, p, o);
+    PrefillAttentionBf16(q, k, v, m, p, o);
   }
   void TopK(const Tensor& l, int k, float* v, int* i) override { cpu_->TopK(l, k, v, i); }
   void RowLogSumExp(const Tensor& l, float* lse) override { cpu_->RowLogSumExp(l, lse); }
@@ -99,6 +103,50 @@ class Bf16WeightCpu final : public Backend {
     cpu_->Download(x, h.data());
     for (float& v : h) v = RoundToBf16(v);
     return cpu_->Upload(x.name + ".bf16", x.shape, h.data());
+  }
+  // CudaBackend's prefill attention with its roundings: q, k, v rounded to bf16, fp32 dot
+  // products, the masked, capped softmax in fp32, the probabilities rounded to bf16, fp32 sums.
+  // q: [B, T, H, hd], k/v: [rows, S, KH, hd] -> o: [B, T, H, hd].
+  void PrefillAttentionBf16(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& m,
+                            const AttentionParams& p, Tensor& o) {
+    const int64_t B = q.dim(0), T = q.dim(1), H = q.dim(2), hd = q.dim(3), S = k.dim(1), KH = k.dim(2);
+    auto host = [&](const Tensor& t) {
+      std::vector<float> h(t.numel());
+      cpu_->Download(t, h.data());
+      for (float& x : h) x = RoundToBf16(x);
+      return h;
+    };
+    const std::vector<float> hq = host(q), hk = host(k), hv = host(v);
+    std::vector<float> out(q.numel(), 0.f), z(S);
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t row = m.slot.empty() ? b : m.slot[b];
+      const int n = m.kv_len[b], prefix = m.prefix_len[b];
+      for (int64_t t = 0; t < T; ++t) {
+        const int qs = m.q_start[b] + static_cast<int>(t);
+        if (qs >= n) continue;  // padding query: zero
+        for (int64_t h = 0; h < H; ++h) {
+          const float* qv = &hq[((b * T + t) * H + h) * hd];
+          const int64_t kh = h / (H / KH);
+          float M = -INFINITY, L = 0.f;
+          for (int s = 0; s < n; ++s) {
+            const bool visible = (s < prefix && qs < prefix) || (s <= qs && (m.window == 0 || qs - s < m.window));
+            float dot = 0.f;
+            for (int64_t d = 0; d < hd; ++d) dot += qv[d] * hk[((row * S + s) * KH + kh) * hd + d];
+            float l = dot * p.scale;
+            if (p.softcap > 0.f) l = std::tanh(l / p.softcap) * p.softcap;
+            z[s] = visible ? l : -INFINITY;
+            M = std::max(M, z[s]);
+          }
+          for (int s = 0; s < n; ++s) L += z[s] == -INFINITY ? 0.f : std::exp(z[s] - M);
+          float* dst = &out[((b * T + t) * H + h) * hd];
+          for (int s = 0; s < n; ++s) {
+            const float pr = RoundToBf16(z[s] == -INFINITY ? 0.f : std::exp(z[s] - M) * (1.f / L));
+            for (int64_t d = 0; d < hd; ++d) dst[d] += pr * hv[((row * S + s) * KH + kh) * hd + d];
+          }
+        }
+      }
+    }
+    cpu_->CopyFromHost(out.data(), o);
   }
   std::unique_ptr<Backend> cpu_;
   bool round_x_;

@@ -58,17 +58,33 @@ endfunction()
 set(PG_EMU_RT ${CMAKE_SOURCE_DIR}/runtime/cuda)
 file(GLOB PG_EMU_CU CONFIGURE_DEPENDS ${PG_EMU_RT}/*.cu)
 file(GLOB PG_EMU_CC CONFIGURE_DEPENDS ${PG_EMU_RT}/*.cc)
-list(REMOVE_ITEM PG_EMU_CU ${PG_EMU_RT}/attention.cu ${PG_EMU_RT}/embedding_cache.cu)
+list(REMOVE_ITEM PG_EMU_CU ${PG_EMU_RT}/attention.cu ${PG_EMU_RT}/embedding_cache.cu ${PG_EMU_RT}/norms.cu
+     ${PG_EMU_RT}/elementwise.cu)
+list(REMOVE_ITEM PG_EMU_CC ${PG_EMU_RT}/cuda_backend_attention.cc)
 set(PG_EMU_COMMON ${PG_EMU_DIR}/cuda_emu.cc ${PG_EMU_CC})
 foreach(cu ${PG_EMU_CU})
   pg_emu_wrap(w ${cu})
   list(APPEND PG_EMU_COMMON ${w})
 endforeach()
 pg_emu_objects(pg_cuda_emu_common ${PG_EMU_COMMON})
+# The attention kernels and their host side (decode / prefill paths) as one object library, so a
+# mutant can replace either file.
 pg_emu_wrap(w ${PG_EMU_RT}/attention.cu)
-pg_emu_objects(pg_cuda_emu_attention ${w})
+pg_emu_objects(pg_cuda_emu_attention ${w} ${PG_EMU_RT}/cuda_backend_attention.cc)
 pg_emu_wrap(w ${PG_EMU_RT}/embedding_cache.cu)
 pg_emu_objects(pg_cuda_emu_embedding ${w})
+pg_emu_wrap(w ${PG_EMU_RT}/norms.cu)
+pg_emu_objects(pg_cuda_emu_norms ${w})
+pg_emu_wrap(w ${PG_EMU_RT}/elementwise.cu)
+pg_emu_objects(pg_cuda_emu_elementwise ${w})
+# The kernel object libraries a test program links (after pg_cuda_emu_common); a mutant swaps one.
+set(PG_EMU_KERNELS pg_cuda_emu_attention pg_cuda_emu_embedding pg_cuda_emu_norms pg_cuda_emu_elementwise)
+# pg_emu_kernels_with(<out-var> <library> <replacement>): PG_EMU_KERNELS with one library replaced.
+function(pg_emu_kernels_with out from to)
+  set(libs ${PG_EMU_KERNELS})
+  list(TRANSFORM libs REPLACE "^${from}$" "${to}")
+  set(${out} ${libs} PARENT_SCOPE)
+endfunction()
 
 # pg_emu_test_exe(<name> <object libraries...> SOURCES <test sources...>)
 function(pg_emu_test_exe name)
@@ -90,19 +106,19 @@ set(PG_EMU_ENV "OPENBLAS_NUM_THREADS=1")
 
 # Every CUDA op against the CPU backend (the same source as the GPU test; PG_REQUIRE_CUDA=1 so
 # nothing passes by skipping).
-pg_emu_test_exe(cuda_backend_emu_test pg_cuda_emu_common pg_cuda_emu_attention pg_cuda_emu_embedding
+pg_emu_test_exe(cuda_backend_emu_test pg_cuda_emu_common ${PG_EMU_KERNELS}
                 SOURCES ${CMAKE_SOURCE_DIR}/tests/cuda_backend_test.cc)
 gtest_discover_tests(cuda_backend_emu_test TEST_PREFIX emu. DISCOVERY_TIMEOUT 60
   PROPERTIES ENVIRONMENT "${PG_EMU_ENV}" LABELS "cuda_emu")
 
 # The whole model on the emulated CUDA backend against the CPU backend on the same bf16 weights.
-pg_emu_test_exe(cuda_model_parity_emu_test pg_cuda_emu_common pg_cuda_emu_attention pg_cuda_emu_embedding
+pg_emu_test_exe(cuda_model_parity_emu_test pg_cuda_emu_common ${PG_EMU_KERNELS}
                 SOURCES ${PG_EMU_DIR}/cuda_model_parity_test.cc)
 gtest_discover_tests(cuda_model_parity_emu_test TEST_PREFIX emu. DISCOVERY_TIMEOUT 60
   PROPERTIES ENVIRONMENT "${PG_EMU_ENV}" LABELS "cuda_emu")
 
 # Emulator self-tests: barriers, shuffles, launch and memory checks.
-pg_emu_test_exe(cuda_emu_self_test pg_cuda_emu_common pg_cuda_emu_attention pg_cuda_emu_embedding
+pg_emu_test_exe(cuda_emu_self_test pg_cuda_emu_common ${PG_EMU_KERNELS}
                 SOURCES ${PG_EMU_DIR}/cuda_emu_self_test.cc)
 target_include_directories(cuda_emu_self_test BEFORE PRIVATE ${PG_EMU_DIR}/include)
 target_compile_definitions(cuda_emu_self_test PRIVATE PG_CUDA_EMU=1)
@@ -120,22 +136,57 @@ function(pg_emu_mutant_test name filter failing)
 endfunction()
 # Sliding window one key too narrow (the slot qs - window + 1 dropped).
 pg_emu_mutant(w window_off_by_one ${PG_EMU_RT}/attention.cu "qs - s < window)" "qs - s < window - 1)")
-pg_emu_objects(pg_cuda_emu_attention_window ${w})
+pg_emu_objects(pg_cuda_emu_attention_window ${w} ${PG_EMU_RT}/cuda_backend_attention.cc)
+pg_emu_kernels_with(libs pg_cuda_emu_attention pg_cuda_emu_attention_window)
 pg_emu_mutant_test(window_off_by_one CudaVsCpu.Attention* CudaVsCpu.AttentionMasksSoftcapAndGqa
-                   pg_cuda_emu_common pg_cuda_emu_attention_window pg_cuda_emu_embedding)
-# GQA: query head h reads kv head h % kv_heads instead of h / (heads / kv_heads).
-pg_emu_mutant(w gqa_head_index ${PG_EMU_RT}/attention.cu "h / (p.H / p.KH)" "h % p.KH")
-pg_emu_objects(pg_cuda_emu_attention_gqa ${w})
+                   pg_cuda_emu_common ${libs})
+# GQA (decode kernel): query head g of kv head kh's group taken as h = g * KH + kh (heads
+# interleaved) instead of kh * G + g.
+pg_emu_mutant(w gqa_head_index ${PG_EMU_RT}/attention.cu "const int64_t h = kh * G + g"
+              "const int64_t h = g * p.KH + kh")
+pg_emu_objects(pg_cuda_emu_attention_gqa ${w} ${PG_EMU_RT}/cuda_backend_attention.cc)
+pg_emu_kernels_with(libs pg_cuda_emu_attention pg_cuda_emu_attention_gqa)
 pg_emu_mutant_test(gqa_head_index CudaVsCpu.Attention* CudaVsCpu.AttentionMasksSoftcapAndGqa
-                   pg_cuda_emu_common pg_cuda_emu_attention_gqa pg_cuda_emu_embedding)
+                   pg_cuda_emu_common ${libs})
+# Flash-decoding: each split of the key range one key short at its end.
+pg_emu_mutant(w decode_split_end ${PG_EMU_RT}/attention.cu "s_end = min(hi, s_begin + per)"
+              "s_end = min(hi, s_begin + per - 1)")
+pg_emu_objects(pg_cuda_emu_attention_split ${w} ${PG_EMU_RT}/cuda_backend_attention.cc)
+pg_emu_kernels_with(libs pg_cuda_emu_attention pg_cuda_emu_attention_split)
+pg_emu_mutant_test(decode_split_end CudaVsCpu.Attention* CudaVsCpu.AttentionMasksSoftcapAndGqa
+                   pg_cuda_emu_common ${libs})
+# Prefill GEMMs: every batch entry reads kv head 0 (K/V batch stride 0 where it must be head_dim).
+pg_emu_wrap(w ${PG_EMU_RT}/attention.cu)
+pg_emu_mutant(w2 prefill_kv_stride ${PG_EMU_RT}/cuda_backend_attention.cc "kh_step = by_kv_head ? 0 : 1"
+              "kh_step = 0")
+pg_emu_objects(pg_cuda_emu_attention_stride ${w} ${w2})
+pg_emu_kernels_with(libs pg_cuda_emu_attention pg_cuda_emu_attention_stride)
+pg_emu_mutant_test(prefill_kv_stride CudaVsCpu.Attention* CudaVsCpu.AttentionMasksSoftcapAndGqa
+                   pg_cuda_emu_common ${libs})
 # WriteCache writes one token past count[b].
 pg_emu_mutant(w write_cache_count ${PG_EMU_RT}/embedding_cache.cu "if (t >= p.count[b])" "if (t > p.count[b])")
 pg_emu_objects(pg_cuda_emu_embedding_count ${w})
+pg_emu_kernels_with(libs pg_cuda_emu_embedding pg_cuda_emu_embedding_count)
 pg_emu_mutant_test(write_cache_count CudaVsCpu.Embed* CudaVsCpu.EmbedAndWriteCache
-                   pg_cuda_emu_common pg_cuda_emu_attention pg_cuda_emu_embedding_count)
+                   pg_cuda_emu_common ${libs})
+
+# AddRmsNorm normalises the row without writing the residual back to x.
+pg_emu_mutant(w add_rms_norm_residual ${PG_EMU_RT}/norms.cu "    p.x[base + c] = v;\n" "\n")
+pg_emu_objects(pg_cuda_emu_norms_residual ${w})
+pg_emu_kernels_with(libs pg_cuda_emu_norms pg_cuda_emu_norms_residual)
+pg_emu_mutant_test(add_rms_norm_residual CudaVsCpu.AddRmsNorm CudaVsCpu.AddRmsNorm
+                   pg_cuda_emu_common ${libs})
+
+# MatMulGelu's bias read at the row instead of the column (i / period for i % period).
+pg_emu_mutant(w bias_gelu_index ${PG_EMU_RT}/elementwise.cu "GeluTanh(p.x[i] + Load(p.bias, i % p.period))"
+              "GeluTanh(p.x[i] + Load(p.bias, (i / p.period) % p.period))")
+pg_emu_objects(pg_cuda_emu_elementwise_bias ${w})
+pg_emu_kernels_with(libs pg_cuda_emu_elementwise pg_cuda_emu_elementwise_bias)
+pg_emu_mutant_test(bias_gelu_index CudaVsCpu.MatMulGelu CudaVsCpu.MatMulGelu pg_cuda_emu_common ${libs})
 
 # The whole-model test catches a mask bug too: the window mutant on the Gemma 2 fixture.
-pg_emu_test_exe(cuda_emu_mutant_parity_window pg_cuda_emu_common pg_cuda_emu_attention_window pg_cuda_emu_embedding
+pg_emu_kernels_with(libs pg_cuda_emu_attention pg_cuda_emu_attention_window)
+pg_emu_test_exe(cuda_emu_mutant_parity_window pg_cuda_emu_common ${libs}
                 SOURCES ${PG_EMU_DIR}/cuda_model_parity_test.cc)
 add_test(NAME emu.mutant_window_off_by_one_fails_model_parity COMMAND cuda_emu_mutant_parity_window
          --gtest_filter=*gemma2_slots0)

@@ -1,6 +1,7 @@
-// CPU emulation of the cuBLAS subset the backend uses (tests/cuda_emu/): cublasGemmEx runs a
-// reference column-major GEMM (bf16 or f32 operands, fp32 accumulation) after checking the
-// types, the leading dimensions and that every operand lies inside one device allocation.
+// CPU emulation of the cuBLAS subset the backend uses (tests/cuda_emu/): cublasGemmEx and
+// cublasGemmStridedBatchedEx run a reference column-major GEMM (bf16 or f32 operands, fp32
+// accumulation) after checking the types, the leading dimensions and that every operand lies
+// inside one device allocation.
 #pragma once
 
 #include <cstddef>
@@ -38,3 +39,10 @@ cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cub
                             int k, const void* alpha, const void* A, cudaDataType_t Atype, int lda, const void* B,
                             cudaDataType_t Btype, int ldb, const void* beta, void* C, cudaDataType_t Ctype, int ldc,
                             cublasComputeType_t computeType, cublasGemmAlgo_t algo);
+// batchCount GEMMs; operand i starts strideX elements after operand i - 1.
+cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb,
+                                          int m, int n, int k, const void* alpha, const void* A, cudaDataType_t Atype,
+                                          int lda, long long strideA, const void* B, cudaDataType_t Btype, int ldb,
+                                          long long strideB, const void* beta, void* C, cudaDataType_t Ctype, int ldc,
+                                          long long strideC, int batchCount, cublasComputeType_t computeType,
+                                          cublasGemmAlgo_t algo);

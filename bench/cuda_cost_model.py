@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Cost model of the CUDA backend as the code stands (docs/BENCHMARKS.md, "CUDA cost model").
+
+A PROJECTION, not a measurement: no GPU has run this code. For one replica (TP 1) captioning
+images with a PaliGemma config it counts, per phase and per image, the FLOPs, the HBM bytes the
+kernels move (from the kernels' actual passes: f32 activations, bf16 copies made for each GEMM,
+f32 KV cache), the kernel launches, and turns them into time with the peaks and efficiencies
+given on the command line:
+  time of a phase = GEMM FLOPs / (gemm_eff x peak) + other bytes / (bw_eff x HBM bandwidth)
+  decode step     = max(that, launches x launch_us) + one host sync (TopK results)
+GEMM operand/result bytes are not charged separately in prefill and the ViT (they overlap the
+tensor-core time); in decode the GEMMs are charged by their weight bytes (memory bound).
+
+  python3 bench/cuda_cost_model.py --config configs/paligemma-3b-pt-224.json --gpu h200
+"""
+import argparse
+import json
+
+GPUS = {  # dense bf16 tensor-core FLOP/s, HBM bytes/s
+    "h100": (989e12, 3.35e12),
+    "h200": (989e12, 4.8e12),
+}
+
+
+def vit_costs(v, text_width, images):
+    """Per image: (gemm flops, attention flops, other bytes, launches per batch of `images`)."""
+    Dv, Fv, L, Np = v["width"], v["mlp_dim"], v["depth"], (v["image_size"] // v["patch_size"]) ** 2
+    heads = v["num_heads"]
+    params_layer = 4 * Dv * Dv + 2 * Dv * Fv
+    gemm = 2 * Np * (L * params_layer + 3 * v["patch_size"] ** 2 * Dv + Dv * text_width)
+    attn = 4 * Np * Np * Dv * L
+    # Elementwise / conversion bytes per patch row and layer (models/vit.cc, f32 activations):
+    # LN 8Dv; qkv convert 6Dv + C 12Dv + bias 24Dv + split 24Dv; o convert 6Dv + C 4Dv + bias 8Dv;
+    # Add 12Dv; LN 8Dv; fc1 convert 6Dv + C 4Fv + bias and GELU in one pass 8Fv; fc2 convert 6Fv + C 4Dv +
+    # bias 8Dv; Add 12Dv.
+    row = (8 + 6 + 12 + 24 + 24 + 6 + 4 + 8 + 12 + 8 + 6 + 4 + 8 + 12) * Dv + (4 + 8 + 6) * Fv
+    # Attention prefill path per image and layer: q convert, K/V gather, scores f32 write+read,
+    # probabilities bf16 write+read, out f32 write.
+    attn_bytes = Np * Dv * (6 + 12 + 4) + heads * Np * Np * (4 + 4 + 2 + 2)
+    other = L * (Np * row + attn_bytes)
+    launches = L * (20 + 2 * images) + 6  # + 2 GEMMs per image per layer (G = 1); patch, pos, norm, projector
+    return gemm, attn, other, launches
+
+
+def decoder_dims(t):
+    D, F, H, KH, hd = t["width"], t["mlp_dim"], t["num_heads"], t["num_kv_heads"], t["head_dim"]
+    W = (H + 2 * KH) * hd
+    layer_params = D * W + H * hd * D + 2 * D * F + F * D
+    # Elementwise / conversion bytes per token row and layer (models/gemma.cc): qkv convert 6D +
+    # C 4W; SplitQkvRope 8W; WriteCache 2 x 8 KH hd; o convert 6 H hd + C 4D; AddRmsNorm 16D;
+    # gate_up convert 6D + C 8F; GeGlu 12F; down convert 6F + C 4D; AddRmsNorm 16D.
+    row = 6 * D + 4 * W + 8 * W + 16 * KH * hd + 6 * H * hd + 4 * D + 16 * D + 6 * D + 8 * F + 12 * F + 6 * F + 4 * D + 16 * D
+    return D, F, H, KH, hd, layer_params, row
+
+
+def prefill_costs(t, T, images):
+    """Per image (T prompt rows: image tokens + text): gemm flops, attn flops, other bytes, launches per batch."""
+    D, F, H, KH, hd, layer_params, row = decoder_dims(t)
+    L, V = t["depth"], t["vocab_size"]
+    gemm = 2 * T * L * layer_params + 2 * D * V  # LM head on each sequence's last row
+    attn = 4 * T * T * H * hd * L
+    ld = (T + 7) // 8 * 8
+    attn_bytes = T * H * hd * 6 + T * KH * hd * 12 + H * T * ld * (4 + 4 + 2 + 2) + T * H * hd * 4
+    other = L * (T * row + attn_bytes) + V * 4 * 2  # + logits f32 written and read by TopK
+    calls = 2 * min(H // KH, KH)
+    launches = L * (15 + 3 + calls * images) + 6
+    return gemm, attn, other, launches
+
+
+def decode_step(t, B, ctx):
+    """One decode step of B sequences at context ctx: flops, bytes, launches, splits."""
+    D, F, H, KH, hd, layer_params, row = decoder_dims(t)
+    L, V = t["depth"], t["vocab_size"]
+    flops = 2 * B * (L * layer_params + D * V) + 4 * B * ctx * H * hd * L
+    weight_bytes = 2 * (L * layer_params + V * D)
+    kv_bytes = B * ctx * 2 * KH * hd * 4 * L  # f32 cache, one read of each kv head per sequence
+    act_bytes = B * (L * row + V * 4 * 2)
+    blocks = B * KH * ((H // KH + 7) // 8)
+    splits = max(1, min(-(-264 // blocks), ctx // 32, 64))
+    launches = 1 + 1 + L * (15 + (1 if splits > 1 else 0)) + 2 + 1
+    return flops, weight_bytes + kv_bytes + act_bytes, launches, splits, (weight_bytes, kv_bytes, act_bytes)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default="configs/paligemma-3b-pt-224.json")
+    ap.add_argument("--gpu", choices=sorted(GPUS), default="h200")
+    ap.add_argument("--batch", type=int, default=64, help="images per replica batch")
+    ap.add_argument("--prompt-len", type=int, default=5, help="text tokens with <bos> and \\n")
+    ap.add_argument("--new-tokens", type=int, default=20)
+    ap.add_argument("--gemm-eff", type=float, default=0.6)
+    ap.add_argument("--attn-gemm-eff", type=float, default=0.3, help="the small batched attention GEMMs")
+    ap.add_argument("--bw-eff", type=float, default=0.8)
+    ap.add_argument("--launch-us", type=float, default=4.0, help="host enqueue per kernel (no CUDA graphs)")
+    ap.add_argument("--sync-us", type=float, default=20.0, help="per decode step: TopK copy + host sync")
+    ap.add_argument("--pcie-gbs", type=float, default=20.0, help="pageable D2H + H2D of the image tokens")
+    a = ap.parse_args()
+    cfg = json.load(open(a.config))
+    v, t = cfg["vision"], cfg["text"]
+    peak, bw = GPUS[a.gpu]
+    B = a.batch
+    Np = (v["image_size"] // v["patch_size"]) ** 2
+    T = Np + a.prompt_len
+
+    def secs(gemm, attn, other):
+        return gemm / (a.gemm_eff * peak) + attn / (a.attn_gemm_eff * peak) + other / (a.bw_eff * bw)
+
+    rows = []
+    g, at, o, n = vit_costs(v, t["width"], B)
+    rows.append(("ViT (encode)", g + at, o, n / B, secs(g, at, o), "tensor cores (GEMMs); f32 elementwise ~%.0f%%" %
+                 (100 * o / (a.bw_eff * bw) / secs(g, at, o))))
+    tok = 2 * Np * t["width"] * 4
+    rows.append(("image tokens via host", 0, tok, 0, tok / (a.pcie_gbs * 1e9), "PCIe (pageable copies)"))
+    g, at, o, n = prefill_costs(t, T, B)
+    rows.append(("prefill (%d rows)" % T, g + at, o, n / B, secs(g, at, o), "tensor cores (GEMMs); f32 elementwise ~%.0f%%"
+                 % (100 * o / (a.bw_eff * bw) / secs(g, at, o))))
+    dec_s, dec_f, dec_b, launches, parts = 0.0, 0, 0, 0, None
+    for i in range(a.new_tokens - 1):  # the first token comes from the prefill
+        f, b, n, splits, parts = decode_step(t, B, T + i + 1)
+        gpu = f / (a.gemm_eff * peak) if f / (a.gemm_eff * peak) > b / (a.bw_eff * bw) else b / (a.bw_eff * bw)
+        dec_s += max(gpu, n * a.launch_us * 1e-6) + a.sync_us * 1e-6
+        dec_f, dec_b, launches = dec_f + f, dec_b + b, n
+    step_ms = 1e3 * dec_s / (a.new_tokens - 1)
+    rows.append(("decode (%d steps)" % (a.new_tokens - 1), dec_f / B, dec_b / B, launches * (a.new_tokens - 1) / B,
+                 dec_s / B, "HBM (weights %.2f GB, KV f32 %.2f GB, activations %.2f GB per step)" %
+                 tuple(x / 1e9 for x in parts)))
+    total = sum(r[4] for r in rows)
+    print("PROJECTION (no GPU measured): %s, %s, batch %d, %d prompt rows, %d new tokens" %
+          (cfg["name"], a.gpu.upper(), B, T, a.new_tokens))
+    print()
+    print("| phase | GFLOP per image | GB moved per image | launches per image | ms per image | bound by |")
+    print("|---|---|---|---|---|---|")
+    for name, f, b, n, s, bound in rows:
+        print("| %s | %.1f | %.3f | %.1f | %.3f | %s |" % (name, f / 1e9, b / 1e9, n, 1e3 * s, bound))
+    print("| **total** | | | | **%.2f** | %.0f images/s per GPU |" % (1e3 * total, 1 / total))
+    print()
+    print("decode step: %.2f ms for %d sequences, %d kernel launches (%.2f ms of host enqueue at %.0f us), "
+          "attention split %d ways" % (step_ms, B, launches, launches * a.launch_us / 1e3, a.launch_us,
+                                        decode_step(t, B, T + 1)[3]))
+
+
+if __name__ == "__main__":
+    main()
