@@ -39,23 +39,35 @@ int64_t ChunkDim(hid_t ds, size_t axis) {
   return static_cast<int64_t>(chunk[axis]);
 }
 
-// Same type: HDF5 reads the slab into place (memory selection [rows, stride] -> [rows, cols]).
-void ReadInPlace(const StridedSource& src, const StridedDest& dst, int64_t n, int64_t cols, const std::string& where) {
-  Handle fspace = FileSelection(src.dataset, src.start, src.count, where);
-  Handle mspace;
-  if (dst.stride == cols || dst.rows == 1) {
-    const hsize_t dims[1] = {static_cast<hsize_t>(n)};
-    mspace = Handle(H5Screate_simple(1, dims, nullptr), H5Sclose);
-  } else {
-    const hsize_t dims[2] = {static_cast<hsize_t>(dst.rows), static_cast<hsize_t>(dst.stride)};
-    const hsize_t start[2] = {0, 0}, count[2] = {static_cast<hsize_t>(dst.rows), static_cast<hsize_t>(cols)};
-    mspace = Handle(H5Screate_simple(2, dims, nullptr), H5Sclose);
-    PG_H5_CHECK(mspace.get(), where << ": cannot create the memory dataspace");
-    PG_H5_CHECK(H5Sselect_hyperslab(mspace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
-                where << ": selecting " << dst.rows << " x " << cols << " of a " << dst.rows << " x " << dst.stride
-                      << " destination");
+// A memory dataspace whose selection has the same rank and counts as the file selection
+// `count` (HDF5 maps chunks to memory element by element when the shapes differ, ~10x slower).
+// Its rows of `cols` elements lie `stride` apart: the trailing dims that make up `cols` keep
+// their counts, the outermost of them is stretched to stride / (the dims inside it).
+Handle MemorySelection(const std::vector<int64_t>& count, int64_t cols, int64_t stride, const std::string& where) {
+  std::vector<hsize_t> dims = Dims(count), sel = Dims(count);
+  if (stride != cols) {
+    size_t j = count.size();
+    int64_t inner = 1;  // product of count[j..]
+    do inner *= count[--j];
+    while (j > 0 && inner < cols);
+    const int64_t below = inner / count[j];  // product of count[j + 1..]
+    PG_CHECK(inner == cols && stride % below == 0,
+             where << ": rows of " << cols << " elements of a slab " << ShapeStr(count) << " cannot be placed "
+                   << stride << " elements apart");
+    dims[j] = static_cast<hsize_t>(stride / below);
   }
-  PG_H5_CHECK(mspace.get(), where << ": cannot create the memory dataspace");
+  Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+  PG_H5_CHECK(space.get(), where << ": cannot create the memory dataspace");
+  const std::vector<hsize_t> zero(dims.size(), 0);
+  PG_H5_CHECK(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, zero.data(), nullptr, sel.data(), nullptr),
+              where << ": selecting " << ShapeStr(count) << " in memory");
+  return space;
+}
+
+// Same type: HDF5 reads the slab into place.
+void ReadInPlace(const StridedSource& src, const StridedDest& dst, int64_t cols, const std::string& where) {
+  Handle fspace = FileSelection(src.dataset, src.start, src.count, where);
+  Handle mspace = MemorySelection(src.count, cols, dst.rows == 1 ? cols : dst.stride, where);
   PG_H5_CHECK(H5Dread(src.dataset, src.stored_type, mspace.get(), fspace.get(), H5P_DEFAULT, dst.data),
               where << ": read failed (truncated or corrupt file?)");
 }
@@ -99,9 +111,7 @@ void ReadConverted(const StridedSource& src, const StridedDest& dst, int64_t n, 
     start[axis] = src.start[axis] + a0;
     const int64_t m = count[axis] * inner;
     Handle fspace = FileSelection(src.dataset, start, count, where);
-    const hsize_t dims[1] = {static_cast<hsize_t>(m)};
-    Handle mspace(H5Screate_simple(1, dims, nullptr), H5Sclose);
-    PG_H5_CHECK(mspace.get(), where << ": cannot create the memory dataspace");
+    Handle mspace = MemorySelection(count, m, m, where);
     PG_H5_CHECK(H5Dread(src.dataset, src.stored_type, mspace.get(), fspace.get(), H5P_DEFAULT, staged.data()),
                 where << ": read failed (truncated or corrupt file?)");
     ConvertBlock(staged.data(), src.stored_dtype, dst, a0 * inner, m, cols, threads);
@@ -123,7 +133,7 @@ void ReadStrided(const StridedSource& src, const StridedDest& dst, const std::st
   PG_CHECK(dst.stride >= cols && dst.data != nullptr,
            where << ": rows of " << cols << " elements do not fit a destination stride of " << dst.stride);
   if (dst.dtype == src.stored_dtype) {
-    ReadInPlace(src, dst, n, cols, where);
+    ReadInPlace(src, dst, cols, where);
   } else {
     ReadConverted(src, dst, n, cols, where, threads, stage_elements);
   }
