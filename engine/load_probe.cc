@@ -20,9 +20,10 @@ std::string Line(const LoadProbe& p) {
   const double gb = 1e9, w = p.weight_bytes > 0 ? static_cast<double>(p.weight_bytes) : 1.0;
   char buf[512];
   std::snprintf(buf, sizeof buf,
-                "load rank=%d tp_rank=%d dtype=%s open_s=%.2f load_s=%.2f weights=%.3fGB rss_before=%.3fGB "
+                "load rank=%d tp_rank=%d dtype=%s open_s=%.2f load_s=%.2f weight_bytes=%lld weights=%.3fGB rss_before=%.3fGB "
                 "rss_after=%.3fGB hwm=%.3fGB hwm/weights=%.3f (hwm-rss_before)/weights=%.3f",
-                p.world_rank, p.tp_rank, p.weight_dtype.c_str(), p.open_s, p.load_s, p.weight_bytes / gb,
+                p.world_rank, p.tp_rank, p.weight_dtype.c_str(), p.open_s, p.load_s, static_cast<long long>(p.weight_bytes),
+                p.weight_bytes / gb,
                 p.rss_before / gb, p.rss_after / gb, p.hwm / gb, p.hwm / w, (p.hwm - p.rss_before) / w);
   return buf;
 }

@@ -26,7 +26,7 @@ int64_t ProcStatusBytes(const char* field);
 
 // Collective over MPI_COMM_WORLD (world = dp x tp with --tp). Returns this rank's figures and
 // prints one line per rank (in rank order, from world rank 0), e.g.
-//   load rank=0 tp_rank=0 dtype=bf16 open_s=0.41 load_s=3.20 weights=5.85GB rss_before=0.10GB
+//   load rank=0 tp_rank=0 dtype=bf16 open_s=0.41 load_s=3.20 weight_bytes=5848036352 weights=5.848GB rss_before=0.10GB
 //        rss_after=5.96GB hwm=5.97GB hwm/weights=1.020 (hwm-rss_before)/weights=1.003
 LoadProbe RunLoadProbe(const SessionOptions& options);
 

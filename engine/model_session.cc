@@ -33,7 +33,6 @@ ModelOnRank LoadModelOnRank(const CheckpointReader& checkpoint, MpiCommunicator&
   tp.comm = tp.size > 1 ? data_plane : nullptr;
   PaliGemmaLoadOptions lo;
   lo.load_vit = tp.rank == 0 || o.vit == VitPlacement::kSharded;
-  lo.threads = o.threads;
   m.model = std::make_unique<PaliGemma>(checkpoint, *m.backend, tp, lo);
   return m;
 }

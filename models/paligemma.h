@@ -15,7 +15,9 @@ namespace pg {
 
 struct PaliGemmaLoadOptions {
   bool load_vit = true;  // false on tensor-parallel followers when the leader runs the ViT
-  int threads = 1;       // for f32 <-> bf16 conversion while loading (the backend's --threads)
+  // Threads for f32 <-> bf16 conversion while loading. The jobs keep 1: on a shared machine
+  // OpenMP workers spinning between blocks slowed the HDF5 reads (docs/BENCHMARKS.md, loading).
+  int threads = 1;
 };
 
 class PaliGemma {
