@@ -26,5 +26,6 @@ void RegisterGenerateCommand(CLI::App& app);
 void RegisterCaptionCommand(CLI::App& app);
 void RegisterBenchCommand(CLI::App& app);
 void RegisterInspectCommand(CLI::App& app);
+void RegisterLoadCommand(CLI::App& app);
 
 }  // namespace pg

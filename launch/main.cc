@@ -1,4 +1,4 @@
-// paligemma: one binary, several subcommands (convert, generate, caption, bench, inspect).
+// paligemma: one binary, several subcommands (convert, generate, caption, bench, inspect, load).
 // Runs under mpirun; a failure on any rank brings the whole job down (dist/run_main.h).
 #include <cstdio>
 
@@ -17,6 +17,7 @@ int RunCli(int argc, char** argv) {
   pg::RegisterGenerateCommand(app);
   pg::RegisterCaptionCommand(app);
   pg::RegisterBenchCommand(app);
+  pg::RegisterLoadCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -12,6 +12,7 @@
 #include "models/checkpoint_writer.h"
 #include "models/hdf5_storage_check.h"
 #include "runtime/run_in_child.h"
+#include "io/hdf5_strided_read.h"
 #include "io/hdf5_util.h"
 #include "runtime/check.h"
 
@@ -204,36 +205,6 @@ std::vector<float> CheckpointReader::ReadF32(const std::string& name, const Slab
   return out;
 }
 
-struct CheckpointReader::Selection {
-  hid_t ds = -1;
-  h5::Handle fspace, mspace;
-};
-
-// Validates `slab` against dataset `name` and selects it; returns its element count.
-int64_t CheckpointReader::Select(const std::string& name, const Slab& slab, Selection* sel) const {
-  const std::string where = "checkpoint '" + path_ + "': dataset '" + name + "'";
-  auto it = state_->datasets.find(name);
-  PG_CHECK(it != state_->datasets.end(), where << " is not in the weight table");
-  const WeightSpec& spec = FindWeight(table_, name);
-  const size_t rank = spec.shape.size();
-  PG_CHECK(slab.start.size() == rank && slab.count.size() == rank,
-           where << ": slab has rank " << slab.start.size() << "/" << slab.count.size() << "; dataset has rank " << rank);
-  for (size_t i = 0; i < rank; ++i)
-    PG_CHECK(slab.start[i] >= 0 && slab.count[i] >= 0 && slab.start[i] <= spec.shape[i] &&
-                 slab.count[i] <= spec.shape[i] - slab.start[i],
-             where << ": slab start " << ShapeStr(slab.start) << " count " << ShapeStr(slab.count)
-                   << " lies outside shape " << ShapeStr(spec.shape));
-  const int64_t n = CheckedNumElements(slab.count, where);
-  if (n == 0) return 0;
-  const std::vector<hsize_t> start = h5::Dims(slab.start), count = h5::Dims(slab.count);
-  sel->ds = it->second.get();
-  sel->fspace = h5::Handle(H5Dget_space(sel->ds), H5Sclose);
-  PG_H5_CHECK(H5Sselect_hyperslab(sel->fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
-              where << ": selecting slab " << ShapeStr(slab.start) << " + " << ShapeStr(slab.count));
-  sel->mspace = h5::Handle(H5Screate_simple(static_cast<int>(rank), count.data(), nullptr), H5Sclose);
-  return n;
-}
-
 namespace {
 
 // Throws naming the dataset and the global index of the first element i < n for which
@@ -255,29 +226,7 @@ void CheckFiniteValues(const std::string& where, const Slab& slab, int64_t n, Fi
 }  // namespace
 
 void CheckpointReader::ReadF32Into(const std::string& name, const Slab& slab, float* out) const {
-  const std::string where = "checkpoint '" + path_ + "': dataset '" + name + "'";
-  Selection sel;
-  const int64_t n = Select(name, slab, &sel);
-  if (n == 0) return;
-  if (dtype_ == DType::kBF16) {
-    // Read the raw bf16 words into the upper half of `out`, then widen front to back: word
-    // i sits at byte 2n + 2i and float i at byte 4i, so word i is read before it can be
-    // overwritten.
-    unsigned char* bytes = reinterpret_cast<unsigned char*>(out);
-    unsigned char* words = bytes + 2 * static_cast<size_t>(n);
-    PG_H5_CHECK(H5Dread(sel.ds, state_->bf16.get(), sel.mspace.get(), sel.fspace.get(), H5P_DEFAULT, words),
-                where << ": read failed (truncated or corrupt file?)");
-    for (int64_t i = 0; i < n; ++i) {
-      uint16_t w;
-      std::memcpy(&w, words + 2 * i, 2);
-      const float v = Bf16ToF32(w);
-      std::memcpy(bytes + 4 * i, &v, 4);
-    }
-  } else {
-    PG_H5_CHECK(H5Dread(sel.ds, H5T_NATIVE_FLOAT, sel.mspace.get(), sel.fspace.get(), H5P_DEFAULT, out),
-                where << ": read failed (truncated or corrupt file?)");
-  }
-  if (check_finite_) CheckFiniteValues(where, slab, n, [&](int64_t i) { return std::isfinite(out[i]); });
+  ReadInto(name, slab, {out, DType::kF32, 1, 0});
 }
 
 std::vector<uint16_t> CheckpointReader::ReadBf16(const std::string& name, const Slab& slab) const {
@@ -290,18 +239,41 @@ std::vector<uint16_t> CheckpointReader::ReadBf16(const std::string& name, const 
 }
 
 void CheckpointReader::ReadBf16Into(const std::string& name, const Slab& slab, uint16_t* out) const {
+  ReadInto(name, slab, {out, DType::kBF16, 1, 0});
+}
+
+void CheckpointReader::ReadInto(const std::string& name, const Slab& slab, const h5::StridedDest& dst,
+                                int threads) const {
   const std::string where = "checkpoint '" + path_ + "': dataset '" + name + "'";
-  if (dtype_ == DType::kF32) {  // stored f32: read, then round to nearest even
-    std::vector<float> f = ReadF32(name, slab);
-    for (size_t i = 0; i < f.size(); ++i) out[i] = F32ToBf16(f[i]);
-    return;
-  }
-  Selection sel;
-  const int64_t n = Select(name, slab, &sel);
+  auto it = state_->datasets.find(name);
+  PG_CHECK(it != state_->datasets.end(), where << " is not in the weight table");
+  const WeightSpec& spec = FindWeight(table_, name);
+  const size_t rank = spec.shape.size();
+  PG_CHECK(slab.start.size() == rank && slab.count.size() == rank,
+           where << ": slab has rank " << slab.start.size() << "/" << slab.count.size() << "; dataset has rank " << rank);
+  for (size_t i = 0; i < rank; ++i)
+    PG_CHECK(slab.start[i] >= 0 && slab.count[i] >= 0 && slab.start[i] <= spec.shape[i] &&
+                 slab.count[i] <= spec.shape[i] - slab.start[i],
+             where << ": slab start " << ShapeStr(slab.start) << " count " << ShapeStr(slab.count)
+                   << " lies outside shape " << ShapeStr(spec.shape));
+  const int64_t n = CheckedNumElements(slab.count, where);
   if (n == 0) return;
-  PG_H5_CHECK(H5Dread(sel.ds, state_->bf16.get(), sel.mspace.get(), sel.fspace.get(), H5P_DEFAULT, out),
-              where << ": read failed (truncated or corrupt file?)");
-  if (check_finite_) CheckFiniteValues(where, slab, n, [&](int64_t i) { return (out[i] & 0x7f80) != 0x7f80; });
+  h5::StridedDest d = dst;
+  if (d.stride == 0 && d.rows > 0) d.stride = n / d.rows;  // contiguous
+  h5::StridedSource src;
+  src.dataset = it->second.get();
+  src.stored_dtype = dtype_;
+  src.stored_type = dtype_ == DType::kBF16 ? state_->bf16.get() : H5T_NATIVE_FLOAT;
+  src.start = slab.start;
+  src.count = slab.count;
+  h5::ReadStrided(src, d, where, threads);
+  if (!check_finite_) return;
+  const int64_t cols = n / d.rows;
+  CheckFiniteValues(where, slab, n, [&](int64_t i) {
+    const int64_t at = (i / cols) * d.stride + i % cols;
+    return d.dtype == DType::kF32 ? std::isfinite(static_cast<const float*>(d.data)[at])
+                                  : (static_cast<const uint16_t*>(d.data)[at] & 0x7f80) != 0x7f80;
+  });
 }
 
 }  // namespace pg

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "io/strided_dest.h"
 #include "models/model_config.h"
 #include "models/weight_table.h"
 #include "runtime/check.h"
@@ -62,11 +63,16 @@ class CheckpointReader {
   std::vector<uint16_t> ReadBf16(const std::string& name, const Slab& slab) const;
   void ReadBf16Into(const std::string& name, const Slab& slab, uint16_t* out) const;
 
+  // The hyperslab straight into its final place (the weight loader): its elements in C order
+  // as dst.rows runs, run r at dst.data + r * dst.stride, in dst.dtype (f32 or bf16, converted
+  // in bounded blocks on `threads` threads when it differs from the stored type; see
+  // io/hdf5_strided_read.h). No host copy of the slab is made when the types agree.
+  // dst.stride 0: contiguous runs.
+  void ReadInto(const std::string& name, const Slab& slab, const h5::StridedDest& dst, int threads = 1) const;
+
  private:
   struct State;
   void OpenAndValidate();
-  struct Selection;
-  int64_t Select(const std::string& name, const Slab& slab, Selection* sel) const;
   std::string path_;
   ModelConfig config_;
   DType dtype_ = DType::kF32;

@@ -10,31 +10,60 @@ namespace {
 
 namespace wn = weight_names;
 
-// An einsum slab [heads, D, hd] placed as columns [col0, col0 + heads * hd) of dst [D, width]
-// (x @ W then gives [.., heads, hd] in those columns).
-void PlaceHeads(const float* src, int64_t heads, int64_t D, int64_t hd, int64_t width, int64_t col0, float* dst) {
-  for (int64_t n = 0; n < heads; ++n)
-    for (int64_t d = 0; d < D; ++d)
-      std::copy(src + (n * D + d) * hd, src + (n * D + d + 1) * hd, dst + d * width + col0 + n * hd);
+// Reads this rank's query heads (q_einsum [L, N, D, H]) and kv heads (kv_einsum [L, 2, K, D, H])
+// of layer l straight into the columns of one fused matrix [D, (heads + 2 kv_heads) * H]:
+// [q heads | k heads | v heads], each head's [D, H] slab into its H columns (x @ W then gives
+// [.., heads, H] per block). The kv heads are split when tp divides K; otherwise (K < tp, e.g.
+// MQA, or Gemma 2 with 4 kv heads at tp 8) every rank keeps the one kv head its query heads
+// use (query head n uses kv head n / (N / K)), as vLLM replicates KV heads.
+Tensor LoadFusedQkv(WeightLoader& ld, const TextConfig& t, int l, const std::string& tag, int64_t* heads_out,
+                    int64_t* kv_heads_out) {
+  const int64_t D = t.width, hd = t.head_dim;
+  const int tp = ld.tp_size(), K = t.num_kv_heads;
+  const Slab q = ld.LayerSlab(wn::kQEinsum, l, true);  // [1, heads, D, H]
+  Slab kv;                                              // [1, 2, kv_heads, D, H]
+  if (K % tp == 0) {
+    kv = ld.LayerSlab(wn::kKvEinsum, l, true);
+  } else {  // CheckTensorParallel (PaliGemma's constructor) has checked that tp is a multiple of K.
+    kv = ld.LayerSlab(wn::kKvEinsum, l, false);
+    kv.start[2] = static_cast<int64_t>(ld.tp_rank()) * K / tp;
+    kv.count[2] = 1;
+  }
+  const int64_t heads = q.count[1], kv_heads = kv.count[2];
+  Tensor w = ld.Stage(tag + "wqkv", {D, (heads + 2 * kv_heads) * hd});
+  for (int64_t n = 0; n < heads; ++n) {
+    Slab head = q;
+    head.start[1] += n;
+    head.count[1] = 1;
+    ld.ReadColumns(wn::kQEinsum, head, w, n * hd);
+  }
+  for (int64_t part = 0; part < 2; ++part)  // k, v
+    for (int64_t j = 0; j < kv_heads; ++j) {
+      Slab head = kv;
+      head.start[1] = part;
+      head.count[1] = 1;
+      head.start[2] += j;
+      head.count[2] = 1;
+      ld.ReadColumns(wn::kKvEinsum, head, w, (heads + part * kv_heads + j) * hd);
+    }
+  *heads_out = heads;
+  *kv_heads_out = kv_heads;
+  return ld.Finish(std::move(w));
 }
 
-// kv_einsum [L, 2, K, D, H] for this rank: split by kv head when tp divides K; otherwise
-// (K < tp, e.g. MQA, or Gemma 2 with 4 kv heads at tp 8) every rank keeps the one kv head its
-// query heads use (query head n uses kv head n / (N / K)), as vLLM replicates KV heads.
-std::vector<float> KvHeadsForRank(WeightLoader& ld, const TextConfig& t, int layer, std::vector<int64_t>* count) {
-  const std::string name = wn::kKvEinsum;
-  const int tp = ld.tp_size(), K = t.num_kv_heads;
-  if (K % tp == 0) return ld.LayerHost(name, layer, true, count);
-  // CheckTensorParallel (PaliGemma's constructor) has checked that tp is a multiple of K here.
-  std::vector<float> all = ld.LayerHost(name, layer, false, count);  // [1, 2, K, D, H]
-  const int64_t per_head = (*count)[3] * (*count)[4];
-  const int64_t head = static_cast<int64_t>(ld.tp_rank()) * K / tp;
-  std::vector<float> mine(2 * per_head);
-  for (int kv = 0; kv < 2; ++kv)
-    std::copy(all.begin() + (kv * K + head) * per_head, all.begin() + (kv * K + head + 1) * per_head,
-              mine.begin() + kv * per_head);
-  (*count)[2] = 1;
-  return mine;
+// gating_einsum [L, 2, D, F] (this rank's F columns) -> [gate | up] side by side [D, 2F]: one GEMM.
+Tensor LoadFusedGateUp(WeightLoader& ld, int64_t D, int l, const std::string& tag, int64_t* d_ff_out) {
+  const Slab g = ld.LayerSlab(wn::kGatingEinsum, l, true);  // [1, 2, D, F]
+  const int64_t F = g.count[3];
+  Tensor w = ld.Stage(tag + "w_gate_up", {D, 2 * F});
+  for (int64_t part = 0; part < 2; ++part) {
+    Slab s = g;
+    s.start[1] = part;
+    s.count[1] = 1;
+    ld.ReadColumns(wn::kGatingEinsum, s, w, part * F);
+  }
+  *d_ff_out = F;
+  return ld.Finish(std::move(w));
 }
 
 }  // namespace
@@ -42,9 +71,7 @@ std::vector<float> KvHeadsForRank(WeightLoader& ld, const TextConfig& t, int lay
 GemmaWeights LoadGemma(WeightLoader& ld, const ModelConfig& config) {
   const TextConfig& t = config.text;
   const int64_t D = t.width, hd = t.head_dim;
-  Backend& be = ld.backend();
   GemmaWeights w;
-  std::vector<int64_t> count;
   const int64_t vocab_local = t.vocab_size / ld.tp_size();
   w.embedding = ld.Rows(wn::kEmbedding, {vocab_local, D}, &w.vocab_offset);
   for (int l = 0; l < t.depth; ++l) {
@@ -56,31 +83,12 @@ GemmaWeights LoadGemma(WeightLoader& ld, const ModelConfig& config) {
       L.post_attn_norm = ld.Layer(wn::kPostAttentionNorm, l, false, {D}, tag + "post_attention_norm");
       L.post_ffw_norm = ld.Layer(wn::kPostFfwNorm, l, false, {D}, tag + "post_ffw_norm");
     }
-    // q_einsum [L, N, D, H] (this rank's query heads) and kv_einsum [L, 2, K, D, H] (its kv
-    // heads; replicated for MQA) fused into one [D, (heads + 2 kv_heads) * H] matrix: one GEMM.
-    std::vector<float> q = ld.LayerHost(wn::kQEinsum, l, true, &count);
-    const int64_t heads = count[1];
-    std::vector<float> kv = KvHeadsForRank(ld, t, l, &count);
-    const int64_t kv_heads = count[2];
-    const int64_t width = (heads + 2 * kv_heads) * hd;
-    std::vector<float> qkv(static_cast<size_t>(D * width));
-    const size_t half = kv.size() / 2;
-    PlaceHeads(q.data(), heads, D, hd, width, 0, qkv.data());
-    PlaceHeads(kv.data(), kv_heads, D, hd, width, heads * hd, qkv.data());
-    PlaceHeads(kv.data() + half, kv_heads, D, hd, width, (heads + kv_heads) * hd, qkv.data());
-    L.wqkv = be.UploadWeight(tag + "wqkv", {D, width}, qkv.data());
+    // q_einsum and kv_einsum fused into one [D, (heads + 2 kv_heads) * H] matrix: one GEMM.
+    int64_t heads = 0, kv_heads = 0, F = 0;
+    L.wqkv = LoadFusedQkv(ld, t, l, tag, &heads, &kv_heads);
     // attn_vec_einsum [L, N, H, D] is already [heads_local * hd, D] row-major.
     L.wo = ld.Layer(wn::kAttnVecEinsum, l, true, {heads * hd, D}, tag + "wo");
-    // gating_einsum [L, 2, D, F]: [gate | up] side by side -> one GEMM.
-    std::vector<float> g = ld.LayerHost(wn::kGatingEinsum, l, true, &count);
-    const int64_t F = count[3];
-    std::vector<float> gu(g.size());
-    for (int64_t d = 0; d < D; ++d)
-      for (int64_t f = 0; f < F; ++f) {
-        gu[d * 2 * F + f] = g[d * F + f];
-        gu[d * 2 * F + F + f] = g[(D + d) * F + f];
-      }
-    L.w_gate_up = be.UploadWeight(tag + "w_gate_up", {D, 2 * F}, gu.data());
+    L.w_gate_up = LoadFusedGateUp(ld, D, l, tag, &F);
     L.w_down = ld.Layer(wn::kMlpLinear, l, true, {F, D}, tag + "w_down");
     w.heads_local = static_cast<int>(heads);
     w.kv_heads_local = static_cast<int>(kv_heads);

@@ -9,7 +9,7 @@ namespace pg {
 PaliGemma::PaliGemma(const CheckpointReader& ckpt, Backend& be, TpGroup tp, const PaliGemmaLoadOptions& options)
     : config_(ckpt.config()), be_(be), tp_(tp) {
   CheckTensorParallel(config_, tp.size);
-  WeightLoader loader(ckpt, be, tp.rank, tp.size);
+  WeightLoader loader(ckpt, be, tp.rank, tp.size, options.threads);
   if (options.load_vit) vit_ = std::make_unique<VitWeights>(LoadVit(loader, config_));
   decoder_ = std::make_unique<GemmaDecoder>(config_, LoadGemma(loader, config_), tp);
   weight_bytes_ = loader.bytes_loaded();

@@ -15,6 +15,9 @@ namespace pg {
 
 struct PaliGemmaLoadOptions {
   bool load_vit = true;  // false on tensor-parallel followers when the leader runs the ViT
+  // Threads for f32 <-> bf16 conversion while loading. The jobs keep 1: on a shared machine
+  // OpenMP workers spinning between blocks slowed the HDF5 reads (docs/BENCHMARKS.md, loading).
+  int threads = 1;
 };
 
 class PaliGemma {
@@ -26,7 +29,7 @@ class PaliGemma {
   GemmaDecoder& decoder() { return *decoder_; }
   bool has_vit() const { return vit_ != nullptr; }
   const TpGroup& tp() const { return tp_; }
-  size_t weight_bytes() const { return weight_bytes_; }
+  size_t weight_bytes() const { return weight_bytes_; }  // as the backend stores them
 
   // pixels: host [batch, S, S, 3] in [-1, 1] -> host image tokens [batch, Np, D].
   std::vector<float> EncodeImages(const float* pixels, int batch, std::vector<float>* vit_hidden = nullptr);

@@ -39,23 +39,19 @@ VitWeights LoadVit(WeightLoader& ld, const ModelConfig& config) {
     VitLayerWeights L;
     L.ln0_scale = ld.Layer(wn::kVitLn0Scale, l, false, {Dv}, tag + "ln0.scale");
     L.ln0_bias = ld.Layer(wn::kVitLn0Bias, l, false, {Dv}, tag + "ln0.bias");
-    // query / key / value kernels [Dv, Nv, Hv] and biases [Nv, Hv] fused: one GEMM with one bias.
-    std::vector<float> wqkv(static_cast<size_t>(Dv) * 3 * Dv), bqkv(static_cast<size_t>(3 * Dv));
-    std::vector<int64_t> count;
-    int part = 0;
+    // query / key / value kernels [Dv, Nv, Hv] and biases [Nv, Hv] read straight into one
+    // fused [Dv, 3 Dv] kernel and one [3 Dv] bias (columns [q | k | v]): one GEMM with one bias.
+    Tensor wqkv = ld.Stage(tag + "wqkv", {Dv, 3 * Dv}), bqkv = ld.Stage(tag + "bqkv", {3 * Dv});
     const std::pair<const char*, const char*> parts[] = {{wn::kVitQueryKernel, wn::kVitQueryBias},
                                                          {wn::kVitKeyKernel, wn::kVitKeyBias},
                                                          {wn::kVitValueKernel, wn::kVitValueBias}};
-    for (const auto& [kernel, bias] : parts) {
-      const std::vector<float> w = ld.LayerHost(kernel, l, false, &count);  // [1, Dv, Nv, Hv]
-      for (int64_t d = 0; d < Dv; ++d)
-        std::copy(w.begin() + d * Dv, w.begin() + (d + 1) * Dv, wqkv.begin() + d * 3 * Dv + part * Dv);
-      const std::vector<float> b = ld.LayerHost(bias, l, false, &count);  // [1, Nv, Hv]
-      std::copy(b.begin(), b.end(), bqkv.begin() + part * Dv);
-      ++part;
+    for (int part = 0; part < 3; ++part) {
+      const auto& [kernel, bias] = parts[part];
+      ld.ReadColumns(kernel, ld.LayerSlab(kernel, l, false), wqkv, part * Dv);  // [1, Dv, Nv, Hv]
+      ld.ReadColumns(bias, ld.LayerSlab(bias, l, false), bqkv, part * Dv);      // [1, Nv, Hv]
     }
-    L.wqkv = ld.backend().UploadWeight(tag + "wqkv", {Dv, 3 * Dv}, wqkv.data());
-    L.bqkv = ld.backend().UploadWeight(tag + "bqkv", {3 * Dv}, bqkv.data());
+    L.wqkv = ld.Finish(std::move(wqkv));
+    L.bqkv = ld.Finish(std::move(bqkv));
     L.wo = ld.Layer(wn::kVitOutKernel, l, false, {Dv, Dv}, tag + "wo");
     L.bo = ld.Layer(wn::kVitOutBias, l, false, {Dv}, tag + "bo");
     L.ln1_scale = ld.Layer(wn::kVitLn1Scale, l, false, {Dv}, tag + "ln1.scale");

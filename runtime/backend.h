@@ -54,6 +54,13 @@ class Backend {
   virtual Tensor UploadWeight(const std::string& name, std::vector<int64_t> shape, const float* host) {
     return Upload(name, std::move(shape), host);
   }
+  // A weight written in place (the loader): StageWeight returns host memory for a weight of
+  // `shape` (data, C order, in the returned dtype) that the caller fills before FinishWeight
+  // makes it this backend's tensor. CpuBackend hands out the weight's own storage in the dtype
+  // UploadWeight would keep (bf16 2-D matrices under weight_dtype bf16), so loading makes no
+  // host copy; the default (runtime/backend_weights.cc) stages f32 and calls UploadWeight.
+  virtual Tensor StageWeight(const std::string& name, std::vector<int64_t> shape);
+  virtual Tensor FinishWeight(Tensor staged);
   virtual void Download(const Tensor& t, float* host) = 0;
   // dst = host[0, dst.numel()) (into an existing, preallocated tensor).
   virtual void CopyFromHost(const float* host, Tensor& dst) = 0;

@@ -60,6 +60,16 @@ class CpuBackend final : public Backend {
     return t;
   }
 
+  // The weight's own storage, in the dtype UploadWeight would keep: the loader reads into it.
+  Tensor StageWeight(const std::string& name, std::vector<int64_t> shape) override {
+    const DType dtype = bf16_weights_ && shape.size() == 2 ? DType::kBF16 : DType::kF32;
+    return NewTensor(name, std::move(shape), dtype, /*zero=*/false);
+  }
+  Tensor FinishWeight(Tensor staged) override {
+    stats_.bytes_from_host += static_cast<int64_t>(staged.bytes());
+    return staged;
+  }
+
   void Download(const Tensor& t, float* host) override {
     if (t.dtype == DType::kF32) {
       std::memcpy(host, t.data, t.bytes());
