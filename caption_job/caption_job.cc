@@ -10,6 +10,7 @@
 
 #include "dist/abort.h"
 #include "dist/error_agreement.h"
+#include "caption_job/caption_job_setup.h"
 #include "caption_job/caption_replica.h"
 #include "caption_job/image_list.h"
 #include "caption_job/json_text.h"
@@ -18,6 +19,7 @@
 #include "caption_job/part_files.h"
 #include "caption_job/pg_home.h"
 #include "caption_job/progress.h"
+#include "caption_job/shard_job.h"
 #include "models/gemma.h"
 #include "runtime/dtype.h"
 
@@ -145,6 +147,8 @@ void PrepareJob(const CaptionJobOptions& a, const ModelSession& s, const std::st
                                                      a.progress_every_s);
 }
 
+}  // namespace
+
 // slots: the KV-cache slots this replica uses (CaptionSlots: --batch capped by its images).
 ReplicaOptions MakeReplicaOptions(const CaptionJobOptions& a, const ModelConfig& c, int slots) {
   ReplicaOptions ro;
@@ -178,13 +182,12 @@ void CheckBatchMemory(const CaptionJobOptions& a, ModelSession& s, const Replica
   CheckCaptionMemoryFits(e, per_rank, a.batch, c, r, a.max_new_tokens, prefetch);
 }
 
-}  // namespace
-
 void RunCaptionJob(CaptionJobOptions a) {
   std::vector<std::string> defaulted;  // which inputs came from the embedded demo
   ApplyDemoDefaults(a, &defaulted);
   CheckSameOnEveryRank([&] { CheckArgs(a); });
   ModelSession s = ModelSession::Open(a.session);
+  if (!a.shard.shards.empty()) return RunShardCaptionJob(a, s);  // tar shards: caption_job/shard_job.h
   const WorldConfig& w = s.world->config();
   Communicator& all = s.world->world();
   const bool rank0 = s.is_world_leader();

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "caption_job/shard_options.h"
 #include "engine/model_session.h"
 #include "models/sampler.h"
 
@@ -38,6 +39,7 @@ struct CaptionJobOptions {
   double progress_every_s = 5;
   bool restart = false, verbose = false;
   SamplingParams sampling;
+  ShardJobOptions shard;  // --shards: tar shards instead of --images (caption_job/shard_job.h)
 };
 
 // Runs the whole job on this rank (collective over MPI_COMM_WORLD); throws pg::Error naming the

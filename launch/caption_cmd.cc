@@ -18,10 +18,24 @@ void RegisterCaptionCommand(CLI::App& app) {
   cmd->add_option("--model", args->session.model_path, "HDF5 checkpoint (default: PG_HOME/build/demo_model.h5)");
   cmd->add_option("--tokenizer", args->session.tokenizer_path,
                   "SentencePiece model (default: PG_HOME/assets/tokenizer/tiny.model)");
-  cmd->add_option("--images", args->images,
+  CLI::Option* images = cmd->add_option("--images", args->images,
                   "directory (recursive .jpg/.jpeg/.png), list file (one path per line) or one image "
                   "(default: PG_HOME/assets/images)");
-  cmd->add_option("--output", args->output, "JSON Lines output (default: ./out/captions.jsonl)");
+  CLI::Option* output = cmd->add_option("--output", args->output, "JSON Lines output (default: ./out/captions.jsonl)");
+  // Tar shards (WebDataset / img2dataset): caption_job/shard_job.h.
+  CLI::Option* shards = cmd->add_option(
+      "--shards", args->shard.shards,
+      "tar shards instead of --images: 'data/{00000..00999}.tar', a glob, a directory or a list file");
+  CLI::Option* output_dir =
+      cmd->add_option("--output-dir", args->shard.output_dir, "with --shards: one OUTDIR/<shard>.jsonl per shard");
+  cmd->add_option("--shard-range", args->shard.range,
+                  "with --shards: A:B (shards A..B-1 of the list), A: or K/N (part K of N), e.g. per Slurm array task")
+      ->needs(shards);
+  cmd->add_flag("--keep-meta", args->shard.keep_meta,
+                "with --shards: each sample's .json as \"meta\" and .txt as \"source_text\"")
+      ->needs(shards);
+  shards->needs(output_dir)->excludes(output);
+  output_dir->needs(shards);
   cmd->add_option("--prompt", args->prompt, "prompt prefix: \"caption en\", \"detect cat\" (adds boxes), ...");
   cmd->add_option("--tp", args->session.tp, "tensor-parallel ranks per replica; replicas = world size / tp");
   cmd->add_option("--batch", args->batch, "sequences decoding at once per replica (continuous batching)");
@@ -41,6 +55,7 @@ void RegisterCaptionCommand(CLI::App& app) {
   cmd->add_option("--progress-every", args->progress_every_s, "seconds between progress lines");
   cmd->add_flag("--restart", args->restart, "discard the records of an earlier run of this --output");
   cmd->add_flag("--verbose", args->verbose, "per-replica timing summary");
+  shards->excludes(images);
   AddSamplingFlags(cmd, &args->sampling);
   cmd->callback([args] {
     args->session.vit = ParseVitPlacement(args->vit);

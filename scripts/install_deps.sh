@@ -8,6 +8,7 @@ PKGS=(build-essential cmake pkg-config git
       libsentencepiece-dev sentencepiece
       libopenblas-dev libdnnl-dev
       libjpeg62-turbo-dev libpng-dev zlib1g-dev
+      libarchive-dev  # tar shards (caption --shards)
       nlohmann-json3-dev libcli11-dev
       libgtest-dev libbenchmark-dev
       gnuplot-nox
