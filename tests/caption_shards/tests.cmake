@@ -16,3 +16,11 @@ foreach(case records layouts kill_resume range usage)
     ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OPENBLAS_NUM_THREADS=1;OMP_NUM_THREADS=1;MPIRUN=${MPIEXEC_EXECUTABLE}"
     TIMEOUT 180 FIXTURES_REQUIRED "caption_inputs;caption_shards" PROCESSORS 2 LABELS "caption;mpi")
 endforeach()
+
+# The throughput measurement script (bench/shard_throughput.sh) on a tiny input: it must run and
+# print both medians (no timing is checked).
+add_test(NAME caption_shards_bench_script
+  COMMAND bash -c "out=$(bash ${CMAKE_SOURCE_DIR}/bench/shard_throughput.sh --shards 2 --per-shard 6 --repeats 1 --work ${PG_SHARDS_WORK}/bench) && echo \"$out\" && echo \"$out\" | grep -q '^median loose .* images/s (1 runs)' && echo \"$out\" | grep -q '^median shards .* images/s (1 runs)'")
+set_tests_properties(caption_shards_bench_script PROPERTIES
+  ENVIRONMENT "PALIGEMMA=$<TARGET_FILE:paligemma>;OPENBLAS_NUM_THREADS=1;OMP_NUM_THREADS=1"
+  TIMEOUT 120 PROCESSORS 1 LABELS "caption;mpi")
