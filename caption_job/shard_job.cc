@@ -152,7 +152,10 @@ ShardTotals CaptionShards(const CaptionJobOptions& a, ModelSession& s, CaptionRe
       jobs = SampleJobs(c);
     });
     if (tp.size() > 1) tp.BroadcastHost(&skip, sizeof(skip), 0);
-    if (skip) continue;
+    if (skip) {
+      if (leader) fs::remove(lock_path);
+      continue;
+    }
     const ReplicaStats st = replica.Run(jobs, part);
     AgreePhase(tp, "write the output of shard '" + shard + "'", [&] {
       if (!leader) return;
