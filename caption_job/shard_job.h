@@ -12,7 +12,9 @@
 // (CaptionReplica, ImagePrefetcher decoding from memory, records appended to
 // OUTDIR/.parts/<name>.part); then the leader writes OUTDIR/<name>.jsonl atomically
 // (caption_job/shard_output.h). A killed job loses only its unfinished shards, which a rerun
-// redoes from their start; finished shards are skipped whatever the layout.
+// redoes from their start; finished shards are skipped whatever the layout. --restart removes
+// the selected shards' outputs and the manifest first. --progress does not apply: the replica
+// leaders print one line per finished shard.
 #pragma once
 
 #include "caption_job/caption_job.h"

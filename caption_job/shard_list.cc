@@ -29,13 +29,15 @@ bool ZeroPadded(const std::string& s) {
 }
 
 // "A..B" -> the values as bash writes them; false if `body` is not an integer range.
-bool ExpandRange(const std::string& body, std::vector<std::string>* out) {
+bool ExpandRange(const std::string& spec, const std::string& body, size_t max, std::vector<std::string>* out) {
   const size_t dots = body.find("..");
   if (dots == std::string::npos) return false;
   const std::string a = body.substr(0, dots), b = body.substr(dots + 2);
   if (!IsInteger(a) || !IsInteger(b)) return false;
   const long long from = std::stoll(a), to = std::stoll(b);
   const size_t width = ZeroPadded(a) || ZeroPadded(b) ? std::max(a.size(), b.size()) : 0;
+  PG_CHECK(static_cast<unsigned long long>(from <= to ? to - from : from - to) < max,
+           "--shards '" << spec << "': {" << body << "} expands to more than " << max << " names");
   const long long step = from <= to ? 1 : -1;
   for (long long v = from;; v += step) {
     std::string digits = std::to_string(v < 0 ? -v : v);
@@ -82,7 +84,7 @@ void Expand(const std::string& spec, const std::string& s, size_t from, size_t m
     std::vector<std::string> alternatives = SplitTopLevel(body);
     if (alternatives.size() < 2) {
       alternatives.clear();
-      if (!ExpandRange(body, &alternatives)) continue;  // "{x}": literal, as in bash
+      if (!ExpandRange(spec, body, max, &alternatives)) continue;  // "{x}": literal, as in bash
     }
     const std::string prefix = s.substr(0, open), suffix = s.substr(close + 1);
     for (const std::string& alt : alternatives) Expand(spec, prefix + alt + suffix, open, max, out);

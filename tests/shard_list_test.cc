@@ -37,6 +37,8 @@ TEST(ShardList, BraceExpansionAsBash) {
   EXPECT_NE(ErrorOf([] { ExpandBraces("a{1..3"); }).find("'a{1..3': the '{' at byte 1 is never closed"),
             std::string::npos);
   EXPECT_NE(ErrorOf([] { ExpandBraces("{1..100}{1..100}", 1000); }).find("more than 1000 names"), std::string::npos);
+  EXPECT_NE(ErrorOf([] { ExpandBraces("{0..999999999999999}"); }).find("{0..999999999999999} expands to more than"),
+            std::string::npos);
 }
 
 TEST(ShardList, GlobsDirectoriesAndListFiles) {
