@@ -90,6 +90,7 @@ void PrepareShardJob(const CaptionJobOptions& a, const ModelSession& s, ShardPla
     }
     fs::remove(manifest_path);
   }
+  const ShardLock manifest_lock((fs::path(state) / "manifest.lock").string(), "the manifest", /*wait=*/true);
   CheckOrWriteManifest(manifest_path, ShardManifest(a, s));
   for (const std::string& sh : plan->shards) plan->done.push_back(fs::exists(ShardOutputPath(a.shard.output_dir, sh)));
 }

@@ -135,10 +135,13 @@ ShardOutputStats WriteShardOutput(const std::string& part_path, const ShardConte
   return stats;
 }
 
-ShardLock::ShardLock(const std::string& path, const std::string& what) {
+ShardLock::ShardLock(const std::string& path, const std::string& what, bool wait) {
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   PG_CHECK(fd_ >= 0, "cannot open the lock file '" << path << "': " << std::strerror(errno));
-  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+  int r;
+  while ((r = ::flock(fd_, wait ? LOCK_EX : LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
+  }
+  if (r != 0) {
     const int err = errno;
     ::close(fd_);
     fd_ = -1;

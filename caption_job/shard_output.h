@@ -9,6 +9,8 @@
 //                                 (CaptionReplica appends them); removed when NAME is written,
 //                                 started afresh when an interrupted shard is redone
 //   OUTDIR/.parts/NAME.lock       flock'ed by the replica working on the shard
+//   OUTDIR/.parts/manifest.lock   flock'ed while a job checks or writes the manifest (array
+//                                 elements starting at once)
 //
 // A record is the caption record (caption_record.h) with the image replaced by the member
 // name and the shard fields added, in this order:
@@ -52,10 +54,10 @@ ShardOutputStats WriteShardOutput(const std::string& part_path, const ShardConte
                                   const std::string& output);
 
 // An exclusive flock on `path` for the object's lifetime; throws pg::Error naming `what`
-// (e.g. the shard) if another process holds it.
+// (e.g. the shard) if another process holds it, or with `wait`, waits for it.
 class ShardLock {
  public:
-  ShardLock(const std::string& path, const std::string& what);
+  ShardLock(const std::string& path, const std::string& what, bool wait = false);
   ~ShardLock();
   ShardLock(const ShardLock&) = delete;
   ShardLock& operator=(const ShardLock&) = delete;

@@ -37,8 +37,8 @@ def main():
     got_files = sorted(f for f in os.listdir(out) if f.endswith(".jsonl"))
     if got_files != want_files:
         fail("outputs %s, expected %s" % (got_files, want_files))
-    if os.listdir(os.path.join(out, ".parts")) != ["manifest.json"]:
-        fail(".parts holds %s, expected only manifest.json" % os.listdir(os.path.join(out, ".parts")))
+    if sorted(os.listdir(os.path.join(out, ".parts"))) != ["manifest.json", "manifest.lock"]:
+        fail(".parts holds %s, expected only manifest.json and manifest.lock" % os.listdir(os.path.join(out, ".parts")))
     checked = 0
     for f in want_files:
         stem = f[:-6]

@@ -84,7 +84,7 @@ kill_resume)
   grep -q "$done_before already written in out, $((7 - done_before)) to caption" resume.log ||
     { cat resume.log; fail "resume did not skip the finished shards"; }
   same_outputs ref out
-  [ "$(ls out/.parts)" = "manifest.json" ] || fail "out/.parts holds $(ls out/.parts)"
+  [ "$(ls out/.parts | tr '\n' ' ')" = "manifest.json manifest.lock " ] || fail "out/.parts holds $(ls out/.parts)"
   ;;
 range)
   caption 1 1 --shards list.txt --output-dir ref --batch 3 2> ref.log || { cat ref.log; fail "np 1"; }
