@@ -12,6 +12,7 @@
 #include "dist/abort.h"
 #include "dist/error_agreement.h"
 #include "dist/interrupt.h"
+#include "caption_job/caption_job_setup.h"
 #include "caption_job/caption_replica.h"
 #include "caption_job/image_list.h"
 #include "caption_job/json_text.h"
@@ -21,6 +22,7 @@
 #include "caption_job/pg_home.h"
 #include "caption_job/progress.h"
 #include "engine/request_file.h"
+#include "caption_job/shard_job.h"
 #include "models/gemma.h"
 #include "runtime/dtype.h"
 
@@ -186,6 +188,8 @@ void PrepareJob(const CaptionJobOptions& a, const ModelSession& s, const std::st
                                                      a.progress_every_s);
 }
 
+}  // namespace
+
 // slots: the KV-cache slots this replica uses (CaptionSlots: --batch capped by its images).
 ReplicaOptions MakeReplicaOptions(const CaptionJobOptions& a, const ModelConfig& c, int slots) {
   ReplicaOptions ro;
@@ -221,13 +225,12 @@ void CheckBatchMemory(const CaptionJobOptions& a, ModelSession& s, const Replica
   CheckCaptionMemoryFits(e, per_rank, a.batch, c, r, a.max_new_tokens, prefetch);
 }
 
-}  // namespace
-
 void RunCaptionJob(CaptionJobOptions a) {
   std::vector<std::string> defaulted;  // which inputs came from the embedded demo
   ApplyDemoDefaults(a, &defaulted);
   CheckSameOnEveryRank([&] { CheckArgs(a); });
   ModelSession s = ModelSession::Open(a.session);
+  if (!a.shard.shards.empty()) return RunShardCaptionJob(a, s);  // tar shards: caption_job/shard_job.h
   const WorldConfig& w = s.world->config();
   Communicator& all = s.world->world();
   const bool rank0 = s.is_world_leader();

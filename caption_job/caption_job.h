@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "caption_job/shard_options.h"
 #include "engine/model_session.h"
 #include "models/sampler.h"
 
@@ -45,6 +46,7 @@ struct CaptionJobOptions {
   bool restart = false, verbose = false, scores = false;
   bool exif_transpose = true;  // turn images upright by their EXIF orientation, as HF's load_image
   SamplingParams sampling;
+  ShardJobOptions shard;  // --shards: tar shards instead of --images (caption_job/shard_job.h)
 };
 
 // Runs the whole job on this rank (collective over MPI_COMM_WORLD); throws pg::Error naming the

@@ -10,8 +10,14 @@ PreparedImage PrepareImage(const PrefetchJob& job, const PrefetchOptions& option
   PreparedImage out;
   out.index = job.index;
   out.path = job.path;
+  if (!job.error.empty()) {
+    out.error = job.error;
+    return out;
+  }
   try {
-    const Image image = DecodeImageFile(job.path, options.decode);
+    const Image image = job.bytes ? DecodeImageBuffer(reinterpret_cast<const uint8_t*>(job.bytes->data()),
+                                                      job.bytes->size(), job.path, options.decode)
+                                  : DecodeImageFile(job.path, options.decode);
     out.width = image.width;
     out.height = image.height;
     out.pixels = PreprocessImage(image, options.image_size, options.filter);

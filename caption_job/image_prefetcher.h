@@ -12,6 +12,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -26,6 +27,10 @@ namespace pg {
 struct PrefetchJob {
   int64_t index = 0;  // position in the input list
   std::string path;
+  // Tar shards (caption_job/shard_job.h): the image's bytes, decoded instead of reading `path`
+  // (which then only names the image); or, when `error` is set, the job fails with it.
+  std::shared_ptr<const std::string> bytes = nullptr;
+  std::string error = {};  // (initialisers: PrefetchJob{index, path} stays warning-free)
 };
 
 struct PreparedImage {

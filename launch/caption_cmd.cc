@@ -23,11 +23,26 @@ void RegisterCaptionCommand(CLI::App& app) {
                   "directory (recursive; JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF by content), list file "
                   "(one path per line) or one image "
                   "(default: PG_HOME/assets/images)");
-  cmd->add_option("--requests", args->requests,
+  CLI::Option* requests = cmd->add_option("--requests", args->requests,
                   "JSON Lines of {\"image\": P, \"prompt\": S} or {\"image\": P, \"prompts\": [S, ...]} instead of "
                   "--images; records carry \"prompt\"")
       ->excludes(images);
-  cmd->add_option("--output", args->output, "JSON Lines output (default: ./out/captions.jsonl; - writes the records to standard output)");
+  CLI::Option* output = cmd->add_option(
+      "--output", args->output, "JSON Lines output (default: ./out/captions.jsonl; - writes the records to standard output)");
+  // Tar shards (WebDataset / img2dataset): caption_job/shard_job.h.
+  CLI::Option* shards = cmd->add_option(
+      "--shards", args->shard.shards,
+      "tar shards instead of --images: 'data/{00000..00999}.tar', a glob, a directory or a list file");
+  CLI::Option* output_dir =
+      cmd->add_option("--output-dir", args->shard.output_dir, "with --shards: one OUTDIR/<shard>.jsonl per shard");
+  cmd->add_option("--shard-range", args->shard.range,
+                  "with --shards: A:B (shards A..B-1 of the list), A: or K/N (part K of N), e.g. per Slurm array task")
+      ->needs(shards);
+  cmd->add_flag("--keep-meta", args->shard.keep_meta,
+                "with --shards: each sample's .json as \"meta\" and .txt as \"source_text\"")
+      ->needs(shards);
+  shards->needs(output_dir)->excludes(output)->excludes(requests);
+  output_dir->needs(shards);
   cmd->add_option("--prompt", args->prompts,
                   "prompt: \"caption en\", \"detect cat\" (adds boxes), ...; repeat it to run every image with "
                   "each prompt (records carry \"prompt\"; the ViT runs once per image)")
@@ -55,11 +70,14 @@ void RegisterCaptionCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--restart", args->restart, "discard the records of an earlier run of this --output");
   cmd->add_flag("--verbose", args->verbose, "per-replica timing summary");
+  shards->excludes(images);
   AddSamplingFlags(cmd, &args->sampling);
   cmd->callback([args, resolve_preprocess] {
     CheckFlags([&] {
       args->session.vit = ParseVitPlacement(args->vit);
       resolve_preprocess();
+      PG_CHECK(args->shard.shards.empty() || args->prompts.size() <= 1,
+               "--shards takes one --prompt (several prompts per image are for --images and --requests)");
     });
     if (!args->prompts.empty()) args->prompt = args->prompts[0];
     if (args->prompts.size() == 1) args->prompts.clear();

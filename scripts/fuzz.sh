@@ -15,7 +15,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="$ROOT/build-fuzz"
 BUDGET=30
-TARGETS="image_decode npz_reader safetensors_reader checkpoint_validator checkpoint_bytes prompt_tokenizer tokenizer_model"
+TARGETS="image_decode npz_reader safetensors_reader checkpoint_validator checkpoint_bytes prompt_tokenizer tokenizer_model tar_reader"
 HDF5_BYTES=0
 BUILD_FIRST=1
 while [ $# -gt 0 ]; do
@@ -37,6 +37,7 @@ max_len() {
     checkpoint_bytes) echo 140000 ;;       # the writer-format seed is 134 KB
     prompt_tokenizer) echo 2048 ;;
     tokenizer_model) echo 65536 ;;         # the tiny model is 43 KB
+    tar_reader) echo 32768 ;;              # the seeds are 10 KB tars
     *) echo 4096 ;;
   esac
 }

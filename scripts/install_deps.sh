@@ -9,6 +9,7 @@ PKGS=(build-essential cmake pkg-config git
       libopenblas-dev libdnnl-dev
       libjpeg62-turbo-dev libpng-dev zlib1g-dev
       libwebp-dev libgif-dev libtiff-dev libheif-dev  # io/{webp,gif,tiff,heif}_decode.cc (libheif: HEVC via libde265, AV1 via dav1d/aom)
+      libarchive-dev  # tar shards (caption --shards)
       nlohmann-json3-dev libcli11-dev
       libgtest-dev libbenchmark-dev
       gnuplot-nox
