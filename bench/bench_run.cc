@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "io/image_decode.h"
 #include "io/image_resize.h"
@@ -56,6 +57,10 @@ PhaseTimes PhaseTimes::FromVector(const std::vector<double>& v) {
 }
 
 std::vector<std::string> DecodableImages(const std::string& images, int* skipped) {
+  std::error_code ec;
+  PG_CHECK(std::filesystem::exists(images, ec),
+           "bench --image-source '" << images << "' does not exist (the default is PG_HOME/assets/images; set PG_HOME "
+                                       "to the repository or pass --image-source DIR)");
   *skipped = 0;
   std::vector<std::string> ok;
   for (const std::string& path : ListImages(images)) {

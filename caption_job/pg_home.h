@@ -3,7 +3,9 @@
 //
 //   PG_HOME    environment variable: the repository root, if set and not empty;
 //   otherwise  two directories above the running executable (/proc/self/exe), i.e. the repo
-//              root for build/paligemma or build-x/paligemma.
+//              root for build/paligemma or build-x/paligemma, if it has an assets/ folder;
+//   else       the source tree the build was configured from (an out-of-tree build such as
+//              /tmp/b/paligemma), if it has assets/; else two directories above the executable.
 #pragma once
 
 #include <string>
@@ -11,7 +13,8 @@
 namespace pg {
 
 // `env_value` (PG_HOME, may be null/empty) and `exe_path` (/proc/self/exe resolved) -> home.
-std::string ResolvePgHome(const char* env_value, const std::string& exe_path);
+// `source_tree`: the configured checkout (PG_SOURCE_TREE), may be empty.
+std::string ResolvePgHome(const char* env_value, const std::string& exe_path, const std::string& source_tree = "");
 // ResolvePgHome(getenv("PG_HOME"), readlink("/proc/self/exe")).
 std::string PgHome();
 

@@ -210,7 +210,7 @@ TEST(ImagePrefetcher, TooManyPixelsIsAnErrorItem) {
 
 // ---- Embedded defaults -------------------------------------------------------------------
 
-TEST(PgHome, EnvironmentWinsElseTwoLevelsAboveTheExecutable) {
+TEST(PgHome, EnvironmentWinsElseTwoLevelsAboveTheExecutableElseTheSourceTree) {
   EXPECT_EQ(ResolvePgHome("/opt/pg", "/repo/build/paligemma"), "/opt/pg");
   EXPECT_EQ(ResolvePgHome("", "/repo/build/paligemma"), "/repo");
   EXPECT_EQ(ResolvePgHome(nullptr, "/repo/build-x/paligemma"), "/repo");
@@ -220,9 +220,20 @@ TEST(PgHome, EnvironmentWinsElseTwoLevelsAboveTheExecutable) {
   EXPECT_EQ(d.tokenizer, "/repo/assets/tokenizer/tiny.model");
   EXPECT_EQ(d.images, "/repo/assets/images");
   EXPECT_EQ(d.output, "out/captions.jsonl");
-  // This test binary is BUILD/tests/caption_inputs_test: two levels up is BUILD.
+  // An out-of-tree build (/tmp/x/b/paligemma, no /tmp/x/assets) falls back to the source tree;
+  // a build inside a checkout keeps the checkout.
+  const fs::path t = fs::temp_directory_path() / ("pg_home_" + std::to_string(::getpid()));
+  fs::create_directories(t / "src" / "assets");
+  fs::create_directories(t / "out" / "b");
+  fs::create_directories(t / "repo" / "assets");
+  EXPECT_EQ(ResolvePgHome(nullptr, (t / "out/b/paligemma").string(), (t / "src").string()), (t / "src").string());
+  EXPECT_EQ(ResolvePgHome(nullptr, (t / "repo/build/paligemma").string(), (t / "src").string()), (t / "repo").string());
+  EXPECT_EQ(ResolvePgHome(nullptr, (t / "out/b/paligemma").string(), (t / "none").string()), (t / "out").string());
+  fs::remove_all(t);
+  // This test binary is BUILD/tests/caption_inputs_test: two levels up is BUILD (no assets/),
+  // so PgHome() is the source tree.
   ::unsetenv("PG_HOME");
-  EXPECT_EQ(fs::canonical(PgHome()), fs::canonical(PG_BINARY_DIR));
+  EXPECT_EQ(fs::canonical(PgHome()), fs::canonical(PG_SOURCE_DIR));
 }
 
 }  // namespace

@@ -153,9 +153,9 @@ stop_rank)
     s=$(elapsed "$t_stop" "$(now)")
     kill -KILL "$victim" 2>/dev/null || true
     check_fault_exit "SIGSTOP of rank $rank" "stop$rank.log" "$out" 10 \
-      -E '^\[rank [0-9]+\] collective [A-Za-z]+ #[0-9]+ timed out after 3 s on communicator'
+      -E '^\[rank [0-9]+\] collective [A-Za-z0-9]+ #[0-9]+ timed out after 3 s on communicator'
     echo "FIGURES stop_rank: SIGSTOP of rank $rank -> exit $rc after $s s (watchdog 3 s):" \
-         "$(grep -Em1 'collective [A-Za-z]+ #[0-9]+ timed out' "stop$rank.log")"
+         "$(grep -Em1 'collective [A-Za-z0-9]+ #[0-9]+ timed out' "stop$rank.log")"
     resume_and_check "$out" "resume$rank.log" "$(part_lines "$out")" 4 2
   done
   ;;
