@@ -178,6 +178,8 @@ void PrepareJob(const CaptionJobOptions& a, const ModelSession& s, const std::st
   spec.max_image_pixels = a.max_image_pixels;
   spec.scores = a.scores;
   spec.exif_transpose = a.exif_transpose;
+  spec.vae_path = a.vae;
+  spec.masks_dir = a.masks_dir;
   spec.images = job->images;
   spec.item_prompts = job->prompts;
   CheckOrWriteManifest(manifest_path, BuildManifest(spec));
@@ -198,6 +200,8 @@ ReplicaOptions MakeReplicaOptions(const CaptionJobOptions& a, const ModelConfig&
   ro.max_new_tokens = a.max_new_tokens;
   ro.sampling = a.sampling;
   ro.scores = a.scores;
+  ro.vae = a.vae;
+  ro.masks_dir = a.masks_dir;
   ro.vit = ParseVitPlacement(a.vit);
   ro.prefetch.threads = a.decode_threads;
   ro.prefetch.capacity = a.prefetch > 0 ? a.prefetch : std::max(4, 2 * slots);

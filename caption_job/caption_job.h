@@ -44,6 +44,7 @@ struct CaptionJobOptions {
   int64_t max_image_pixels = int64_t{64} << 20;
   double progress_every_s = 5;
   bool restart = false, verbose = false, scores = false;
+  std::string vae, masks_dir;  // segment prompts: mask decoder npz, PNG directory (segment_fields.h)
   bool exif_transpose = true;  // turn images upright by their EXIF orientation, as HF's load_image
   SamplingParams sampling;
   ShardJobOptions shard;  // --shards: tar shards instead of --images (caption_job/shard_job.h)

@@ -68,14 +68,22 @@ std::string OkRecordLine(const CaptionResult& r) {
   j["tokens"] = r.tokens;
   j["eos"] = r.hit_eos;
   if (r.with_boxes) {
+    j["parse_error"] = r.parse_error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.parse_error);
+    if (!r.mask_note.empty()) j["mask_note"] = r.mask_note;
     nlohmann::ordered_json boxes = nlohmann::ordered_json::array();
-    for (const Detection& d : r.boxes) {
+    for (size_t i = 0; i < r.boxes.size(); ++i) {
+      const Detection& d = r.boxes[i];
       nlohmann::ordered_json b;
       b["label"] = d.label;
       b["x0"] = Pixels(d.x0);
       b["y0"] = Pixels(d.y0);
       b["x1"] = Pixels(d.x1);
       b["y1"] = Pixels(d.y1);
+      if (i < r.masks.size() && r.masks[i].present) {
+        const BoxMask& m = r.masks[i];
+        b["mask"] = {{"size", {m.height, m.width}}, {"counts", m.counts}};
+        if (!m.png.empty()) b["mask_png"] = m.png;
+      }
       boxes.push_back(b);
     }
     j["boxes"] = boxes;

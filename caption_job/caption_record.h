@@ -9,8 +9,9 @@
 //   "tokens"  generated tokens, <eos> not counted; 0 for errors
 //   "eos"     true if the model ended the answer itself, false if max_new_tokens cut it
 //             (omitted for errors)
-//   "boxes"   only for "detect ..." prompts: [{"label","x0","y0","x1","y1"}] in pixels of the
-//             ORIGINAL image (Tokenizer::ParseDetections; x0,y0 top-left)
+//   "parse_error", "mask_note", "boxes"  only for "detect ..." / "segment ..." prompts
+//             (caption_job/segment_fields.h): boxes [{"label","x0","y0","x1","y1"[,"mask"[,"mask_png"]]}]
+//             in pixels of the ORIGINAL image (x0,y0 top-left); masks as COCO RLE with --vae
 //   "logprob", "token_logprobs"  only with --scores (ok records): the sum and the list of the
 //             generated tokens' log-probabilities under the model (<eos> included), 1e-4 steps
 //   "error"   null for ok; the message (naming the image) for errors
@@ -29,6 +30,14 @@ namespace pg {
 // True for prompts whose answers are boxes ("detect cat ; dog").
 bool IsDetectionPrompt(const std::string& prompt);
 
+// One box's mask (segment answers with --vae): COCO RLE of the whole image.
+struct BoxMask {
+  bool present = false;
+  int height = 0, width = 0;
+  std::string counts;  // pycocotools' compressed RLE string
+  std::string png;     // file name under --masks-dir, or empty
+};
+
 struct CaptionResult {
   std::string image;
   int64_t index = 0;
@@ -38,6 +47,9 @@ struct CaptionResult {
   bool hit_eos = false;
   bool with_boxes = false;
   std::vector<Detection> boxes;
+  std::vector<BoxMask> masks;  // [boxes] or empty
+  std::string parse_error;     // with_boxes: "parse_error" (null when empty)
+  std::string mask_note;       // written as "mask_note" when set
   bool with_scores = false;
   std::vector<float> token_logprobs;  // [generated tokens], <eos> included
 };

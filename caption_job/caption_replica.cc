@@ -12,6 +12,7 @@
 #include "caption_job/caption_record.h"
 #include "caption_job/json_text.h"
 #include "caption_job/part_files.h"
+#include "caption_job/segment_fields.h"
 #include "runtime/check.h"
 
 namespace pg {
@@ -50,6 +51,10 @@ class CaptionReplica::Impl {
     const ModelConfig& c = model.config();
     CheckCaptionPromptFits(c, tok, o.prompt, o.max_new_tokens);
     batcher_ = std::make_unique<ContinuousBatcher>(model, bo);
+    // --vae: every rank loads it (a bad file fails the whole group alike); the leader decodes.
+    if (!o.vae.empty()) mask_decoder_ = std::make_unique<MaskDecoder>(o.vae, model.backend());
+    segment_out_.decoder = mask_decoder_.get();
+    segment_out_.masks_dir = o.masks_dir;
   }
 
   ReplicaStats Run(const std::vector<PrefetchJob>& jobs, const std::string& part_path) {
@@ -204,10 +209,7 @@ class CaptionReplica::Impl {
       cr.text = tok_.Decode(r.tokens);
       cr.with_scores = o_.scores;
       cr.token_logprobs = r.logprobs;
-      if (IsDetectionPrompt(PromptOf(r.id))) {
-        cr.with_boxes = true;
-        cr.boxes = Tokenizer::ParseDetections(cr.text, it->second.width, it->second.height);
-      }
+      AddSegmentFields(PromptOf(r.id), it->second.width, it->second.height, segment_out_, &cr);
       pending_lines_.push_back(OkRecordLine(cr));
       ++stats_.images;
       stats_.tokens += cr.tokens;
@@ -227,6 +229,8 @@ class CaptionReplica::Impl {
   const bool leader_;
   std::map<std::string, std::vector<int>> prompt_ids_;
   std::unique_ptr<ContinuousBatcher> batcher_;
+  std::unique_ptr<MaskDecoder> mask_decoder_;
+  SegmentOutput segment_out_;
   std::unique_ptr<ImagePrefetcher> prefetcher_;
   std::unique_ptr<PartWriter> writer_;
   std::map<int64_t, InFlight> inflight_;

@@ -45,6 +45,8 @@ struct ReplicaOptions {
   int max_new_tokens = 32;
   SamplingParams sampling;
   bool scores = false;  // records carry the generated tokens' log-probabilities
+  std::string vae;        // --vae: the mask decoder's npz (segment prompts get masks)
+  std::string masks_dir;  // --masks-dir: one PNG per mask (caption_job/segment_fields.h)
   VitPlacement vit = VitPlacement::kLeader;
   PrefetchOptions prefetch;  // used by the leader
   double step_delay_s = 0;   // debug (PG_DEBUG_CAPTION_STEP_DELAY_MS): sleep after each iteration

@@ -87,6 +87,8 @@ Manifest BuildManifest(const CaptionJobSpec& s) {
   if (s.scores) m.Set("scores", "true");
   m.Set("max_image_pixels", std::to_string(s.max_image_pixels));
   if (s.exif_transpose) m.Set("exif_transpose", "true");
+  if (!s.vae_path.empty()) m.Set("vae.hash", HashFileContents(s.vae_path));
+  if (!s.masks_dir.empty()) m.Set("masks_dir", s.masks_dir);
   m.Set("images.count", std::to_string(s.images.size()));
   m.Set("images.hash", ImageListHash(s.images));
   if (!s.item_prompts.empty()) m.Set("prompts.hash", ImageListHash(s.item_prompts));

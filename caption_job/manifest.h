@@ -6,7 +6,7 @@
 //   format, model.path, model.size, model.mtime_ns, model.config_hash, model.dtype,
 //   tokenizer.path, tokenizer.hash, prompt, max_new_tokens, sampling.temperature,
 //   sampling.top_k, sampling.top_p, sampling.seed, resize, backend, max_image_pixels,
-//   exif_transpose (only when on), images.count, images.hash
+//   exif_transpose (only when on), vae.hash, masks_dir (only when set), images.count, images.hash
 //
 // The layout (mpirun -np, --tp, --batch, --vit, threads) is NOT recorded: it does not change
 // the records, so a job may be resumed with another layout.
@@ -52,6 +52,8 @@ struct CaptionJobSpec {
   // --exif-transpose; recorded only when on, so manifests written before the option (which
   // never turned images) still match a resume with --no-exif-transpose, and only that.
   bool exif_transpose = false;
+  // --vae (recorded as vae.hash of its contents) and --masks-dir: recorded only when set.
+  std::string vae_path, masks_dir;
   std::vector<std::string> images;  // the normalised input list (image_list.h)
 };
 

@@ -57,6 +57,7 @@ Manifest ShardManifest(const CaptionJobOptions& a, const ModelSession& s) {
   spec.max_image_pixels = a.max_image_pixels;
   spec.scores = a.scores;
   spec.exif_transpose = a.exif_transpose;
+  spec.vae_path = a.vae;
   Manifest m = BuildManifest(spec);  // images: none (the shard list may differ between array elements)
   m.Set("input", "tar shards");
   m.Set("keep_meta", a.shard.keep_meta ? "true" : "false");

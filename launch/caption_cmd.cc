@@ -68,6 +68,11 @@ void RegisterCaptionCommand(CLI::App& app) {
   cmd->add_flag("--exif-transpose,!--no-exif-transpose", args->exif_transpose,
                 "turn images upright by their EXIF orientation, as HF's load_image (default on)")
       ->capture_default_str();
+  auto vae = cmd->add_option("--vae", args->vae,
+                             "segment prompts: big_vision's mask decoder vae-oid.npz; boxes get \"mask\" (COCO RLE)");
+  cmd->add_option("--masks-dir", args->masks_dir, "with --vae: also write each mask as DIR/<index>_<object>.png")
+      ->needs(vae)
+      ->excludes(shards);
   cmd->add_flag("--restart", args->restart, "discard the records of an earlier run of this --output");
   cmd->add_flag("--verbose", args->verbose, "per-replica timing summary");
   shards->excludes(images);

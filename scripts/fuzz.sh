@@ -15,7 +15,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="$ROOT/build-fuzz"
 BUDGET=30
-TARGETS="image_decode npz_reader safetensors_reader checkpoint_validator checkpoint_bytes prompt_tokenizer tokenizer_model tar_reader"
+TARGETS="image_decode npz_reader safetensors_reader checkpoint_validator checkpoint_bytes prompt_tokenizer tokenizer_model tar_reader segmentation_answer"
 HDF5_BYTES=0
 BUILD_FIRST=1
 while [ $# -gt 0 ]; do
