@@ -99,15 +99,30 @@ class CpuBackend final : public Backend {
   }
 
   // ---- linear algebra ---------------------------------------------------------------------
+  // The bias of a GEMM with N output columns: N fp32 values.
+  static const float* BiasOf(const Tensor& bias, int64_t N, const char* op) {
+    PG_CHECK(bias.numel() == N && bias.dtype == DType::kF32,
+             op << ": bias '" << bias.name << "' " << ShapeStr(bias.shape) << " for " << N << " output columns");
+    return bias.f32();
+  }
+
   void MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) override {
     // x: [M, K], w: [K, N], out: [M, N]; x and out may carry more dims ([B, T, heads, hd]) as long
     // as their element counts are M * K and M * N.
     const auto [M, N, K] = CheckMatMul(x, w, out);
-    if (bias)
-      PG_CHECK(bias->numel() == N, "MatMul: bias '" << bias->name << "' " << ShapeStr(bias->shape) << " for " << N
-                                                    << " output columns");
-    cpu::Gemm({x.f32(), w.data, w.dtype == DType::kBF16, false, out.f32(), M, N, K}, threads_);
-    if (bias) AddRowBroadcast(out, *bias);
+    cpu::GemmArgs a{x.f32(), w.data, w.dtype == DType::kBF16, false, out.f32(), M, N, K};
+    if (bias) a.bias = BiasOf(*bias, N, "MatMul");
+    cpu::Gemm(a, threads_);  // the bias is the GEMM's epilogue (runtime/cpu/gemm.h)
+  }
+
+  // gelu_tanh(x @ w + bias) with the bias and GELU in the GEMM's epilogue (runtime/cpu/gemm.h).
+  void MatMulGelu(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) override {
+    // x: [M, K], w: [K, N], bias: [N], out: [M, N]
+    const auto [M, N, K] = CheckMatMul(x, w, out);
+    cpu::GemmArgs a{x.f32(), w.data, w.dtype == DType::kBF16, false, out.f32(), M, N, K};
+    a.bias = BiasOf(bias, N, "MatMulGelu");
+    a.gelu = true;
+    cpu::Gemm(a, threads_);
   }
 
   void MatMulTransB(const Tensor& x, const Tensor& w, Tensor& out) override {
