@@ -1,0 +1,21 @@
+// Host memory for the CPU backend's tensors. Weight matrices of 2 MiB and more are placed on
+// transparent huge pages (2 MiB aligned, madvise(MADV_HUGEPAGE); Debian's default THP mode is
+// "madvise", so without the advice they get 4 KiB pages): a decode step streams every weight once,
+// and with 4 KiB pages a column block of a wide matrix (the 3B decoder's gate|up, [2048, 32768]
+// fp32: rows 128 KiB apart) touches a new page, a TLB miss and a stopped prefetch stream, every
+// few KiB (`paligemma bench --kernels`, docs/BENCHMARKS.md). The rounding to whole 2 MiB pages
+// costs at most 2 MiB per such tensor. Where THP is "never" the advice is refused and the buffer
+// is an ordinary one.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+namespace pg::cpu {
+
+constexpr size_t kHugePageBytes = size_t{2} << 20;
+
+// A buffer of `bytes` (zero-filled when `zero`); `huge`: on huge pages when bytes >= 2 MiB.
+std::shared_ptr<char> AllocHostBuffer(size_t bytes, bool zero, bool huge);
+
+}  // namespace pg::cpu
