@@ -64,7 +64,7 @@ void Epilogue(Backend& be, const char* name, int64_t M, int64_t K, int64_t N, bo
 }
 
 // Decode: x[8, K] @ w[K, N] through the backend's GEMM (runtime/cpu/gemm.h), as weight bytes per
-// second, with the weights on huge pages (as the backend holds them) and on 4 KiB pages.
+// second, with the weights as the backend holds them (huge pages from 64 MiB) and on 4 KiB pages.
 void Decode(int threads, bool bf16, const char* name, int64_t K, int64_t N, std::string* out) {
   const int64_t M = 8;
   const auto xv = Filler(M * K, 1.f);
@@ -80,7 +80,7 @@ void Decode(int threads, bool bf16, const char* name, int64_t K, int64_t N, std:
   };
   const auto [t_huge, t_small] = BestSeconds([&] { run(huge.get()); }, [&] { run(small.get()); });
   *out += std::string("#   ") + name;
-  Append(out, ": %.2f GB/s of weights on huge pages, %.2f GB/s on 4 KiB pages (%.0f MB)\n", bytes / t_huge * 1e-9,
+  Append(out, ": %.2f GB/s of weights as held, %.2f GB/s on 4 KiB pages (%.0f MB)\n", bytes / t_huge * 1e-9,
          bytes / t_small * 1e-9, bytes * 1e-6);
 }
 

@@ -6,7 +6,7 @@
 //     M = 1568 rows, fc1 [768, 3072], fc2 [3072, 768]);
 //   - decode-shaped GEMMs (M = 8 rows: a batch of 8 sequences) as weight bytes streamed per
 //     second, at the mid decoder's and the 3B decoder's gate|up and down shapes, with the weights
-//     on huge pages (as the backend holds them, runtime/cpu/host_buffer.h) and on 4 KiB pages.
+//     as the backend holds them (huge pages from 64 MiB, runtime/cpu/host_buffer.h) and on 4 KiB pages.
 #pragma once
 
 #include <string>

@@ -10,8 +10,21 @@
 
 namespace pg::cpu {
 
+namespace {
+
+// PG_CPU_HUGE_PAGES=0 turns the advice off (for measuring its effect, and an escape hatch).
+bool HugePagesWanted() {
+  static const bool wanted = [] {
+    const char* v = std::getenv("PG_CPU_HUGE_PAGES");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  return wanted;
+}
+
+}  // namespace
+
 std::shared_ptr<char> AllocHostBuffer(size_t bytes, bool zero, bool huge) {
-  if (!huge || bytes < kHugePageBytes) {
+  if (!huge || bytes < kHugePageMinBytes || !HugePagesWanted()) {
     return std::shared_ptr<char>(zero ? new char[bytes]() : new char[bytes], std::default_delete<char[]>());
   }
   const size_t rounded = (bytes + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
