@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "bench/bench_report.h"
+#include "bench/kernel_timings.h"
 #include "bench/machine_peaks.h"
 #include "bench/machine_info.h"
 #include "dist/error_agreement.h"
@@ -227,6 +228,7 @@ void RunBench(const BenchOptions& o) {
     machine = CollectMachineInfo(world->size(), local->size(), o.threads);
     Print(true, machine.ToText());
     if (o.peaks) Print(true, MeasureMachinePeaks(o.threads).ToText());
+    if (o.kernels) Print(true, MeasureKernelTimings(o.threads));
   }
 
   cx.model_path = o.model;

@@ -44,6 +44,7 @@ struct BenchOptions {
   bool keep_model = false;
   bool quick = false;
   bool full_logits = false;
+  bool kernels = false;          // print per-op kernel timings on the engine's shapes (bench/kernel_timings.h)
   bool peaks = false;            // measure and print the machine's GEMM / memory peaks first      // bring every step's full logits to the host (BenchCase::full_logits)
   std::vector<int64_t> collective_bytes{256, 4096, 65536, 1 << 20, 8 << 20};
   int collective_iters = 20;

@@ -46,6 +46,8 @@ void RegisterBenchCommand(CLI::App& app) {
   cmd->add_flag("--append", o->append, "append to the files in --out instead of replacing them");
   cmd->add_flag("--keep-model", o->keep_model, "keep the random model made by --config");
   cmd->add_flag("--peaks", o->peaks, "first measure the GEMM fp32 / bf16 GFLOP/s and memory GB/s on --threads");
+  cmd->add_flag("--kernels", o->kernels,
+                "first time the CPU kernels on the engine's shapes: fused GEMM epilogues vs separate passes, decode GEMM GB/s");
   cmd->add_flag("--full-logits", o->full_logits,
                 "also copy every step's full logits to the host (the cost of --logits-out; the old per-step path)");
   cmd->add_flag("--quick", o->quick, "a small sweep for CI (ranks 1,2,4, tp 1,2,4, batch 1,4, 4 images, ...)");

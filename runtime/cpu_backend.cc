@@ -10,6 +10,7 @@
 #include "runtime/cpu/attention.h"
 #include "runtime/cpu/elementwise.h"
 #include "runtime/cpu/gemm.h"
+#include "runtime/cpu/host_buffer.h"
 #include "runtime/cpu/norms.h"
 #include "runtime/cpu/parallel.h"
 #include "runtime/op_shapes.h"
@@ -52,8 +53,13 @@ class CpuBackend final : public Backend {
 
   // 2-D weight matrices in bf16 when asked (as the CUDA backend stores them), else f32.
   Tensor UploadWeight(const std::string& name, std::vector<int64_t> shape, const float* host) override {
-    if (!bf16_weights_ || shape.size() != 2) return Upload(name, std::move(shape), host);
-    Tensor t = NewTensor(name, std::move(shape), DType::kBF16, /*zero=*/false);
+    if (!bf16_weights_ || shape.size() != 2) {
+      Tensor t = NewTensor(name, std::move(shape), DType::kF32, /*zero=*/false, /*weight=*/true);
+      std::memcpy(t.data, host, t.bytes());
+      stats_.bytes_from_host += static_cast<int64_t>(t.bytes());
+      return t;
+    }
+    Tensor t = NewTensor(name, std::move(shape), DType::kBF16, /*zero=*/false, /*weight=*/true);
     uint16_t* words = static_cast<uint16_t*>(t.data);
     for (int64_t i = 0, n = t.numel(); i < n; ++i) words[i] = F32ToBf16(host[i]);
     stats_.bytes_from_host += t.numel() * static_cast<int64_t>(sizeof(float));
@@ -63,7 +69,7 @@ class CpuBackend final : public Backend {
   // The weight's own storage, in the dtype UploadWeight would keep: the loader reads into it.
   Tensor StageWeight(const std::string& name, std::vector<int64_t> shape) override {
     const DType dtype = bf16_weights_ && shape.size() == 2 ? DType::kBF16 : DType::kF32;
-    return NewTensor(name, std::move(shape), dtype, /*zero=*/false);
+    return NewTensor(name, std::move(shape), dtype, /*zero=*/false, /*weight=*/true);
   }
   Tensor FinishWeight(Tensor staged) override {
     stats_.bytes_from_host += static_cast<int64_t>(staged.bytes());
@@ -99,15 +105,30 @@ class CpuBackend final : public Backend {
   }
 
   // ---- linear algebra ---------------------------------------------------------------------
+  // The bias of a GEMM with N output columns: N fp32 values.
+  static const float* BiasOf(const Tensor& bias, int64_t N, const char* op) {
+    PG_CHECK(bias.numel() == N && bias.dtype == DType::kF32,
+             op << ": bias '" << bias.name << "' " << ShapeStr(bias.shape) << " for " << N << " output columns");
+    return bias.f32();
+  }
+
   void MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) override {
     // x: [M, K], w: [K, N], out: [M, N]; x and out may carry more dims ([B, T, heads, hd]) as long
     // as their element counts are M * K and M * N.
     const auto [M, N, K] = CheckMatMul(x, w, out);
-    if (bias)
-      PG_CHECK(bias->numel() == N, "MatMul: bias '" << bias->name << "' " << ShapeStr(bias->shape) << " for " << N
-                                                    << " output columns");
-    cpu::Gemm({x.f32(), w.data, w.dtype == DType::kBF16, false, out.f32(), M, N, K}, threads_);
-    if (bias) AddRowBroadcast(out, *bias);
+    cpu::GemmArgs a{x.f32(), w.data, w.dtype == DType::kBF16, false, out.f32(), M, N, K};
+    if (bias) a.bias = BiasOf(*bias, N, "MatMul");
+    cpu::Gemm(a, threads_);  // the bias is the GEMM's epilogue (runtime/cpu/gemm.h)
+  }
+
+  // gelu_tanh(x @ w + bias) with the bias and GELU in the GEMM's epilogue (runtime/cpu/gemm.h).
+  void MatMulGelu(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) override {
+    // x: [M, K], w: [K, N], bias: [N], out: [M, N]
+    const auto [M, N, K] = CheckMatMul(x, w, out);
+    cpu::GemmArgs a{x.f32(), w.data, w.dtype == DType::kBF16, false, out.f32(), M, N, K};
+    a.bias = BiasOf(bias, N, "MatMulGelu");
+    a.gelu = true;
+    cpu::Gemm(a, threads_);
   }
 
   void MatMulTransB(const Tensor& x, const Tensor& w, Tensor& out) override {
@@ -387,7 +408,8 @@ class CpuBackend final : public Backend {
   }
 
  private:
-  Tensor NewTensor(const std::string& name, std::vector<int64_t> shape, DType dtype, bool zero) {
+  // weight: a matrix the GEMMs stream (on huge pages when large, runtime/cpu/host_buffer.h).
+  Tensor NewTensor(const std::string& name, std::vector<int64_t> shape, DType dtype, bool zero, bool weight = false) {
     ++stats_.allocations;
     Tensor t;
     t.name = name;
@@ -395,7 +417,7 @@ class CpuBackend final : public Backend {
     t.dtype = dtype;
     for (int64_t d : t.shape) PG_CHECK(d >= 0, "tensor '" << name << "': negative dim in " << ShapeStr(t.shape));
     const size_t bytes = std::max<size_t>(t.bytes(), 4);
-    auto buf = std::shared_ptr<char>(zero ? new char[bytes]() : new char[bytes], std::default_delete<char[]>());
+    std::shared_ptr<char> buf = cpu::AllocHostBuffer(bytes, zero, weight);
     t.data = buf.get();
     t.storage = buf;
     return t;

@@ -12,6 +12,19 @@ PG_CPU_CLONES void GeluTanhInPlace(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = FastGeluTanh(x[i]);
 }
 
+PG_CPU_CLONES void BiasGeluRows(float* x, int64_t rows, int64_t cols, int64_t ld, const float* bias, bool gelu) {
+  for (int64_t m = 0; m < rows; ++m) {
+    float* row = x + m * ld;
+    if (bias && gelu) {
+      for (int64_t n = 0; n < cols; ++n) row[n] = FastGeluTanh(row[n] + bias[n]);
+    } else if (bias) {
+      for (int64_t n = 0; n < cols; ++n) row[n] += bias[n];
+    } else if (gelu) {
+      for (int64_t n = 0; n < cols; ++n) row[n] = FastGeluTanh(row[n]);
+    }
+  }
+}
+
 PG_CPU_CLONES void GeGluRows(const float* gate_up, float* out, int64_t rows, int64_t F) {
   for (int64_t m = 0; m < rows; ++m) {
     const float* gate = gate_up + m * 2 * F;

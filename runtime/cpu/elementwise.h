@@ -9,6 +9,9 @@
 namespace pg::cpu {
 
 void GeluTanhInPlace(float* x, int64_t n);                                 // x = gelu_tanh(x)
+// The GEMM epilogue on a block x[rows, cols] with row stride ld: x += bias[cols] (if bias), then
+// x = gelu_tanh(x) (if gelu); per element the same float ops as the separate passes.
+void BiasGeluRows(float* x, int64_t rows, int64_t cols, int64_t ld, const float* bias, bool gelu);
 void GeGluRows(const float* gate_up, float* out, int64_t rows, int64_t F);  // [rows, 2F] -> [rows, F]
 void SoftCapInPlace(float* x, int64_t n, float cap);                       // x = tanh(x / cap) cap
 // row[i] = exp(row[i] - max) (0 where row[i] == -inf, a masked key); returns the sum.

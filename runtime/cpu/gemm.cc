@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "runtime/cpu/elementwise.h"
 #include "runtime/cpu/onednn_matmul.h"
 #include "runtime/cpu/parallel.h"
 #include "runtime/check.h"
@@ -26,6 +27,8 @@ void Block(const GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   if (!a.w_bf16) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, M, N, K, 1.f, x, K, static_cast<const float*>(a.w) + w_offset, ldb,
                 0.f, out, a.N);
+    // The epilogue on this block while it is in cache: out[m0:m1, n0:n1] (+bias[n0:n1], gelu).
+    if (a.bias || a.gelu) BiasGeluRows(out, M, N, a.N, a.bias ? a.bias + n0 : nullptr, a.gelu);
     return;
   }
   PG_THROW("internal: bf16 blocks go through oneDNN as one call (OneDnnBf16Gemm)");
@@ -37,6 +40,7 @@ void Gemm(const GemmArgs& a, int threads) {
   if (a.M == 0 || a.N == 0) return;
   if (a.K == 0) {
     std::fill(a.out, a.out + a.M * a.N, 0.f);
+    if (a.bias || a.gelu) BiasGeluRows(a.out, a.M, a.N, a.N, a.bias, a.gelu);
     return;
   }
   if (a.w_bf16) return OneDnnBf16Gemm(a, threads);  // oneDNN splits the work over the threads itself

@@ -4,6 +4,11 @@
 // runtime/cpu/onednn_matmul.h). fp32 work is split into one block per thread, by rows of x when M
 // is large (prefill) and by columns of W otherwise (decode: every thread streams its share of the
 // weights), each block one single-threaded OpenBLAS call.
+//
+// Epilogue (bias, GELU-tanh): fp32 blocks add the bias and apply GELU to their own block of out
+// right after its sgemm, while it is in cache, on the thread that computed it (no separate pass
+// over out, no extra fork/join); bit-identical to MatMul, then AddRowBroadcast, then GeluTanh.
+// bf16 GEMMs take them as oneDNN's matmul bias and eltwise_gelu_tanh post-op (fused in the kernel).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +22,8 @@ struct GemmArgs {
   bool trans_w = false;
   float* out = nullptr;      // [M, N]
   int64_t M = 0, N = 0, K = 0;
+  const float* bias = nullptr;  // [N] or null: out += bias (each row)
+  bool gelu = false;            // then out = gelu_tanh(out)
 };
 
 void Gemm(const GemmArgs& a, int threads);

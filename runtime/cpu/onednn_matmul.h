@@ -1,7 +1,8 @@
 // bf16 GEMMs on the CPU through oneDNN (Debian libdnnl-dev, built on OpenMP like this backend):
 // out[M, N] (f32) = bf16(x)[M, K] @ W (bf16, [K, N] or [N, K] when trans_w), fp32 accumulation,
 // on the AVX512-BF16 / AMX kernels oneDNN picks at run time for the CPU it runs on. Primitives are
-// created once per (M, N, K, layout) and cached. Debian's OpenBLAS (0.3.21) is built without
+// created once per (M, N, K, layout, epilogue) and cached; a.bias and a.gelu become oneDNN's
+// matmul bias and an eltwise_gelu_tanh post-op (applied to the fp32 accumulator in the kernel). Debian's OpenBLAS (0.3.21) is built without
 // bf16 (no cblas_sbgemm), so oneDNN is the library for bf16 here (docs/BENCHMARKS.md).
 #pragma once
 

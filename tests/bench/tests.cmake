@@ -16,3 +16,16 @@ if(PG_PYTHON3)
            COMMAND ${PG_PYTHON3} ${CMAKE_SOURCE_DIR}/bench/projection.py --self-test)
   set_tests_properties(bench_projection_selftest PROPERTIES TIMEOUT 60 LABELS "bench")
 endif()
+
+# `paligemma bench --kernels` (bench/kernel_timings.h) prints every kernel line with a number for
+# fp32 (and bf16 on a CPU with it); a kernel that throws or a missing line fails the test. Timings
+# are not checked (a test never times).
+add_test(NAME bench_kernels_flag
+         COMMAND ${MPIEXEC_EXECUTABLE} -np 1 --oversubscribe --bind-to none $<TARGET_FILE:paligemma> bench
+                 --config ${CMAKE_SOURCE_DIR}/configs/tiny.json --batch 1 --images 1 --new-tokens 1 --threads 2
+                 --warmup 0 --iters 1 --kernels --out ${CMAKE_BINARY_DIR}/bench_kernels)
+set_tests_properties(bench_kernels_flag PROPERTIES
+  ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OPENBLAS_NUM_THREADS=1"
+  PASS_REGULAR_EXPRESSION "kernels, fp32 weights.*ViT fc1 \\+ bias \\+ GELU[^\n]*fused [0-9.]+ ms.*decode 3B down[^\n]*[0-9.]+ GB/s of weights as held"
+  FAIL_REGULAR_EXPRESSION "rror"
+  TIMEOUT 300 LABELS "bench")
