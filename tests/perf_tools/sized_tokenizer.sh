@@ -6,10 +6,13 @@ set -euo pipefail
 root=$1 work=$2
 rm -rf "$work" && mkdir -p "$work"
 "$root/scripts/make_sized_tokenizer.sh" 2000 "$work/t2000"
-pieces=$(spm_export_vocab --model "$work/t2000.model" | awk 'END{print NR}')
+# The vocabulary is read whole first: `spm_export_vocab | head` would SIGPIPE the exporter, which
+# pipefail turns into a silent failure.
+spm_export_vocab --model "$work/t2000.model" > "$work/vocab.txt"
+pieces=$(awk 'END{print NR}' "$work/vocab.txt")
 # spm_export_vocab writes the "\n" piece over two lines: 2000 pieces are 2001 lines.
 [ "$pieces" -eq 2001 ] || { echo "expected 2000 pieces (2001 lines), got $pieces lines" >&2; exit 1; }
-specials=$(spm_export_vocab --model "$work/t2000.model" | head -n 4 | cut -f1 | tr '\n' ' ')
+specials=$(awk 'NR <= 4' "$work/vocab.txt" | cut -f1 | tr '\n' ' ')
 [ "$specials" = "<pad> <eos> <bos> <unk> " ] || { echo "ids 0..3 are '$specials'" >&2; exit 1; }
 ids=$(printf '<loc0000><seg127><unused0><unused399>\n' | spm_encode --model "$work/t2000.model" --output_format=id)
 [ "$ids" = "5 1156 1157 1556" ] || { echo "unexpected ids: '$ids'" >&2; exit 1; }
