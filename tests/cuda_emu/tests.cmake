@@ -59,7 +59,7 @@ set(PG_EMU_RT ${CMAKE_SOURCE_DIR}/runtime/cuda)
 file(GLOB PG_EMU_CU CONFIGURE_DEPENDS ${PG_EMU_RT}/*.cu)
 file(GLOB PG_EMU_CC CONFIGURE_DEPENDS ${PG_EMU_RT}/*.cc)
 list(REMOVE_ITEM PG_EMU_CU ${PG_EMU_RT}/attention.cu ${PG_EMU_RT}/embedding_cache.cu ${PG_EMU_RT}/norms.cu
-     ${PG_EMU_RT}/elementwise.cu)
+     ${PG_EMU_RT}/elementwise.cu ${PG_EMU_RT}/rope.cu)
 list(REMOVE_ITEM PG_EMU_CC ${PG_EMU_RT}/cuda_backend_attention.cc)
 set(PG_EMU_COMMON ${PG_EMU_DIR}/cuda_emu.cc ${PG_EMU_CC})
 foreach(cu ${PG_EMU_CU})
@@ -77,8 +77,11 @@ pg_emu_wrap(w ${PG_EMU_RT}/norms.cu)
 pg_emu_objects(pg_cuda_emu_norms ${w})
 pg_emu_wrap(w ${PG_EMU_RT}/elementwise.cu)
 pg_emu_objects(pg_cuda_emu_elementwise ${w})
+pg_emu_wrap(w ${PG_EMU_RT}/rope.cu)
+pg_emu_objects(pg_cuda_emu_rope ${w})
 # The kernel object libraries a test program links (after pg_cuda_emu_common); a mutant swaps one.
-set(PG_EMU_KERNELS pg_cuda_emu_attention pg_cuda_emu_embedding pg_cuda_emu_norms pg_cuda_emu_elementwise)
+set(PG_EMU_KERNELS pg_cuda_emu_attention pg_cuda_emu_embedding pg_cuda_emu_norms pg_cuda_emu_elementwise
+    pg_cuda_emu_rope)
 # pg_emu_kernels_with(<out-var> <library> <replacement>): PG_EMU_KERNELS with one library replaced.
 function(pg_emu_kernels_with out from to)
   set(libs ${PG_EMU_KERNELS})
@@ -183,6 +186,20 @@ pg_emu_mutant(w bias_gelu_index ${PG_EMU_RT}/elementwise.cu "GeluTanh(p.x[i] + L
 pg_emu_objects(pg_cuda_emu_elementwise_bias ${w})
 pg_emu_kernels_with(libs pg_cuda_emu_elementwise pg_cuda_emu_elementwise_bias)
 pg_emu_mutant_test(bias_gelu_index CudaVsCpu.MatMulGelu CudaVsCpu.MatMulGelu pg_cuda_emu_common ${libs})
+
+# SplitQkvRopeToCache (RoPE fused with the KV-cache write): K stored without its rotation.
+pg_emu_mutant(w rope_cache_unrotated_k ${PG_EMU_RT}/rope.cu "if (is_k && p.positions) Rotate"
+              "if (false && p.positions) Rotate")
+pg_emu_objects(pg_cuda_emu_rope_unrotated ${w})
+pg_emu_kernels_with(libs pg_cuda_emu_rope pg_cuda_emu_rope_unrotated)
+pg_emu_mutant_test(rope_cache_unrotated_k CudaVsCpu.KvCache* CudaVsCpu.KvCacheBf16AndFusedRopeWrite
+                   pg_cuda_emu_common ${libs})
+# ... and one token past count[b] written into the cache (a padding token over a live slot).
+pg_emu_mutant(w rope_cache_count ${PG_EMU_RT}/rope.cu "if (t >= p.count[b]) continue;" "if (t > p.count[b]) continue;")
+pg_emu_objects(pg_cuda_emu_rope_count ${w})
+pg_emu_kernels_with(libs pg_cuda_emu_rope pg_cuda_emu_rope_count)
+pg_emu_mutant_test(rope_cache_count CudaVsCpu.KvCache* CudaVsCpu.KvCacheBf16AndFusedRopeWrite
+                   pg_cuda_emu_common ${libs})
 
 # The whole-model test catches a mask bug too: the window mutant on the Gemma 2 fixture.
 pg_emu_kernels_with(libs pg_cuda_emu_attention pg_cuda_emu_attention_window)
