@@ -472,9 +472,19 @@ cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, vo
 
 cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 
+// Total: PG_CUDA_EMU_MEMORY_BYTES (default 16 GiB); free: total minus the live device allocations,
+// so a caller sizing a batch from free memory sees what its backend has already allocated.
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
-  *free_bytes = size_t{1} << 33;
-  *total_bytes = size_t{1} << 34;
+  const char* env = std::getenv("PG_CUDA_EMU_MEMORY_BYTES");
+  const size_t total = env ? std::strtoull(env, nullptr, 10) : size_t{1} << 34;
+  size_t used = 0;
+  {
+    std::lock_guard<std::mutex> lock(pgemu::g_mem_mu);
+    for (const auto& [base, a] : pgemu::g_allocs)
+      if (a.space == pgemu::Space::kDevice) used += a.bytes;
+  }
+  *free_bytes = used < total ? total - used : 0;
+  *total_bytes = total;
   return cudaSuccess;
 }
 

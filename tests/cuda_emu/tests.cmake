@@ -120,6 +120,12 @@ pg_emu_test_exe(cuda_model_parity_emu_test pg_cuda_emu_common ${PG_EMU_KERNELS}
 gtest_discover_tests(cuda_model_parity_emu_test TEST_PREFIX emu. DISCOVERY_TIMEOUT 60
   PROPERTIES ENVIRONMENT "${PG_EMU_ENV}" LABELS "cuda_emu")
 
+# Free device memory (emulated cudaMemGetInfo) and the caption batch sized from it.
+pg_emu_test_exe(cuda_device_memory_emu_test pg_cuda_emu_common ${PG_EMU_KERNELS}
+                SOURCES ${PG_EMU_DIR}/device_memory_emu_test.cc)
+gtest_discover_tests(cuda_device_memory_emu_test TEST_PREFIX emu. DISCOVERY_TIMEOUT 60
+  PROPERTIES ENVIRONMENT "${PG_EMU_ENV}" LABELS "cuda_emu")
+
 # Emulator self-tests: barriers, shuffles, launch and memory checks.
 pg_emu_test_exe(cuda_emu_self_test pg_cuda_emu_common ${PG_EMU_KERNELS}
                 SOURCES ${PG_EMU_DIR}/cuda_emu_self_test.cc)
