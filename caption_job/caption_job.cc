@@ -56,7 +56,7 @@ void ApplyDemoDefaults(CaptionJobOptions& a, std::vector<std::string>* defaulted
 }
 
 void CheckArgs(const CaptionJobOptions& a) {
-  PG_CHECK(a.batch >= 0, "--batch must be >= 1 (or 0: the backend's default), got " << a.batch);
+  PG_CHECK(a.batch >= 1, "--batch must be >= 1, got " << a.batch);
   PG_CHECK(a.max_new_tokens >= 1, "--max-new-tokens must be >= 1, got " << a.max_new_tokens);
   PG_CHECK(a.decode_threads >= 1, "--decode-threads must be >= 1, got " << a.decode_threads);
   PG_CHECK(a.prefetch >= 0, "--prefetch must be >= 0, got " << a.prefetch);
@@ -232,7 +232,7 @@ void RunCaptionJob(CaptionJobOptions a) {
   CheckSameOnEveryRank([&] { CheckArgs(a); });
   ModelSession s = ModelSession::Open(a.session);
   std::string batch_how;  // --batch not given: caption_job/device_batch.h
-  a.batch = ResolveCaptionBatch(a.batch, a.max_new_tokens, s, &batch_how);
+  a.batch = ResolveCaptionBatch(a.batch_given ? a.batch : 0, a.max_new_tokens, s, &batch_how);
   if (!batch_how.empty() && s.is_world_leader())
     WriteStderrLine("caption: --batch " + std::to_string(a.batch) + ": " + batch_how);
   if (!a.shard.shards.empty()) return RunShardCaptionJob(a, s);  // tar shards: caption_job/shard_job.h
