@@ -110,10 +110,12 @@ TEST(CollectiveWatchdog, AStuckCollectiveFailsAtItsDeadlineNamingIt) {
 
 TEST(CollectiveWatchdog, DeadlineCountsFromEnqueueNotFromTheFirstCollective) {
   FakeComm fake;
-  CollectiveWatchdog w("nccl:tp", 0.3, fake.Hooks(), 500us);
-  for (uint64_t seq = 1; seq <= 6; ++seq) {  // 6 x 0.1 s > the timeout, each done within 0.1 s
+  // 5 x 0.5 s > the 2 s timeout, each collective done within 0.5 s of its enqueue (a loaded
+  // machine has 1.5 s of slack).
+  CollectiveWatchdog w("nccl:tp", 2.0, fake.Hooks(), 500us);
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
     const size_t i = fake.Enqueue(w, "AllReduceSum", seq);
-    std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(500ms);
     *fake.done[i] = true;
   }
   w.WaitForPendingAtMost(0);
