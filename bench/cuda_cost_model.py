@@ -4,7 +4,7 @@
 A PROJECTION, not a measurement: no GPU has run this code. For one replica (TP 1) captioning
 images with a PaliGemma config it counts, per phase and per image, the FLOPs, the HBM bytes the
 kernels move (from the kernels' actual passes: f32 activations, bf16 copies made for each GEMM,
-f32 KV cache), the kernel launches, and turns them into time with the peaks and efficiencies
+bf16 KV cache written by the fused split + RoPE + cache-write kernel), the kernel launches, and turns them into time with the peaks and efficiencies
 given on the command line:
   time of a phase = GEMM FLOPs / (gemm_eff x peak) + other bytes / (bw_eff x HBM bandwidth)
   decode step     = max(that, launches x launch_us) + one host sync (TopK results)
@@ -47,10 +47,18 @@ def decoder_dims(t):
     W = (H + 2 * KH) * hd
     layer_params = D * W + H * hd * D + 2 * D * F + F * D
     # Elementwise / conversion bytes per token row and layer (models/gemma.cc): qkv convert 6D +
-    # C 4W; SplitQkvRope 8W; WriteCache 2 x 8 KH hd; o convert 6 H hd + C 4D; AddRmsNorm 16D;
-    # gate_up convert 6D + C 8F; GeGlu 12F; down convert 6F + C 4D; AddRmsNorm 16D.
-    row = 6 * D + 4 * W + 8 * W + 16 * KH * hd + 6 * H * hd + 4 * D + 16 * D + 6 * D + 8 * F + 12 * F + 6 * F + 4 * D + 16 * D
+    # C 4W; SplitQkvRopeToCache reads 4W, writes q 4 H hd and k, v into the bf16 cache 4 KH hd;
+    # o convert 6 H hd + C 4D; AddRmsNorm 16D; gate_up convert 6D + C 8F; GeGlu 12F; down
+    # convert 6F + C 4D; AddRmsNorm 16D.
+    row = (6 * D + 4 * W + 4 * W + 4 * H * hd + 4 * KH * hd + 6 * H * hd + 4 * D + 16 * D + 6 * D + 8 * F + 12 * F
+           + 6 * F + 4 * D + 16 * D)
     return D, F, H, KH, hd, layer_params, row
+
+
+def decoder_layer_launches():
+    """Kernels per decoder layer besides attention: convert + GEMM for each of qkv, o, gate_up,
+    down (8), SplitQkvRopeToCache (1; split, RoPE and both cache writes), AddRmsNorm x 2, GeGlu."""
+    return 8 + 1 + 2 + 1 + 1  # + Attention (1) = 13 in the counts below
 
 
 def prefill_costs(t, T, images):
@@ -60,10 +68,12 @@ def prefill_costs(t, T, images):
     gemm = 2 * T * L * layer_params + 2 * D * V  # LM head on each sequence's last row
     attn = 4 * T * T * H * hd * L
     ld = (T + 7) // 8 * 8
-    attn_bytes = T * H * hd * 6 + T * KH * hd * 12 + H * T * ld * (4 + 4 + 2 + 2) + T * H * hd * 4
+    # q convert 6 H hd; K/V gather from the bf16 cache (read 2 x 2, write 2 x 2); scores f32 and
+    # probabilities bf16 written and read; out f32 written.
+    attn_bytes = T * H * hd * 6 + T * KH * hd * 8 + H * T * ld * (4 + 4 + 2 + 2) + T * H * hd * 4
     other = L * (T * row + attn_bytes) + V * 4 * 2  # + logits f32 written and read by TopK
     calls = 2 * min(H // KH, KH)
-    launches = L * (15 + 3 + calls * images) + 6
+    launches = L * (13 + 3 + calls * images) + 6  # 13: decoder_layer_launches()
     return gemm, attn, other, launches
 
 
@@ -73,11 +83,11 @@ def decode_step(t, B, ctx):
     L, V = t["depth"], t["vocab_size"]
     flops = 2 * B * (L * layer_params + D * V) + 4 * B * ctx * H * hd * L
     weight_bytes = 2 * (L * layer_params + V * D)
-    kv_bytes = B * ctx * 2 * KH * hd * 4 * L  # f32 cache, one read of each kv head per sequence
+    kv_bytes = B * ctx * 2 * KH * hd * 2 * L  # bf16 cache, one read of each kv head per sequence
     act_bytes = B * (L * row + V * 4 * 2)
     blocks = B * KH * ((H // KH + 7) // 8)
     splits = max(1, min(-(-264 // blocks), ctx // 32, 64))
-    launches = 1 + 1 + L * (15 + (1 if splits > 1 else 0)) + 2 + 1
+    launches = 1 + 1 + L * (13 + (1 if splits > 1 else 0)) + 2 + 1  # 13: decoder_layer_launches()
     return flops, weight_bytes + kv_bytes + act_bytes, launches, splits, (weight_bytes, kv_bytes, act_bytes)
 
 
@@ -122,7 +132,7 @@ def main():
         dec_f, dec_b, launches = dec_f + f, dec_b + b, n
     step_ms = 1e3 * dec_s / (a.new_tokens - 1)
     rows.append(("decode (%d steps)" % (a.new_tokens - 1), dec_f / B, dec_b / B, launches * (a.new_tokens - 1) / B,
-                 dec_s / B, "HBM (weights %.2f GB, KV f32 %.2f GB, activations %.2f GB per step)" %
+                 dec_s / B, "HBM (weights %.2f GB, KV bf16 %.2f GB, activations %.2f GB per step)" %
                  tuple(x / 1e9 for x in parts)))
     total = sum(r[4] for r in rows)
     print("PROJECTION (no GPU measured): %s, %s, batch %d, %d prompt rows, %d new tokens" %

@@ -14,6 +14,7 @@
 #include "dist/interrupt.h"
 #include "caption_job/caption_job_setup.h"
 #include "caption_job/caption_replica.h"
+#include "caption_job/device_batch.h"
 #include "caption_job/image_list.h"
 #include "caption_job/json_text.h"
 #include "caption_job/manifest.h"
@@ -234,6 +235,10 @@ void RunCaptionJob(CaptionJobOptions a) {
   ApplyDemoDefaults(a, &defaulted);
   CheckSameOnEveryRank([&] { CheckArgs(a); });
   ModelSession s = ModelSession::Open(a.session);
+  std::string batch_how;  // --batch not given: caption_job/device_batch.h
+  a.batch = ResolveCaptionBatch(a.batch_given ? a.batch : 0, a.max_new_tokens, s, &batch_how);
+  if (!batch_how.empty() && s.is_world_leader())
+    WriteStderrLine("caption: --batch " + std::to_string(a.batch) + ": " + batch_how);
   if (!a.shard.shards.empty()) return RunShardCaptionJob(a, s);  // tar shards: caption_job/shard_job.h
   const WorldConfig& w = s.world->config();
   Communicator& all = s.world->world();

@@ -41,6 +41,7 @@ struct CaptionJobOptions {
   std::string requests;
   std::string resize = "bilinear", vit = "leader", progress = "auto";
   int batch = 16, max_new_tokens = 40, decode_threads = 2, prefetch = 0;
+  bool batch_given = false;  // --batch on the command line; else caption_job/device_batch.h picks it
   int64_t max_image_pixels = int64_t{64} << 20;
   double progress_every_s = 5;
   bool restart = false, verbose = false, scores = false;

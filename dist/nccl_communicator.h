@@ -6,9 +6,11 @@
 // broadcasts it, every rank calls ncclCommInitRankConfig (non-blocking) and polls it under
 // the collective deadline.
 //
-// Hang safety: after each enqueued collective the caller's thread polls cudaStreamQuery and
-// ncclCommGetAsyncError until the stream is drained (so results are ready on return, like MPI),
-// an error, or the deadline; on error or timeout: log, ncclCommAbort, MPI_Abort.
+// Hang safety without host waits: a collective is enqueued on `stream` with a completion event
+// after it and the call returns at once (results are ready in stream order, not on return); a
+// watchdog thread (dist/collective_watchdog.h) polls ncclCommGetAsyncError and the events; on an
+// error, or a collective not done within the collective deadline of its enqueue: log,
+// ncclCommAbort, MPI_Abort. At most 64 collectives are in flight (the 65th waits for the oldest).
 //
 // Built without CUDA (dist/nccl_communicator_unavailable.cc) the factory throws pg::Error
 // telling the user to rebuild with -DPG_WITH_CUDA=ON or use --backend cpu.

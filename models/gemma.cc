@@ -177,11 +177,9 @@ Tensor GemmaDecoder::Forward(Backend& be, DecoderStep& step, KvCache& cache, std
   if (t.depth > 0) be.RmsNorm(x, w_.layers[0].pre_attn_norm, t.norm_eps, h);
   for (int l = 0; l < t.depth; ++l) {
     const GemmaLayerWeights& L = w_.layers[l];
-    // q, k, v = one fused projection of h; RoPE on q and k.
+    // q, k, v = one fused projection of h; RoPE on q and k; k, v into the slot's cache row.
     be.MatMul(h, L.wqkv, nullptr, qkv);
-    be.SplitQkvRope(qkv, positions, t.rope_base, q, k, v);
-    be.WriteCache(k, mask, step.count, cache.k[l]);
-    be.WriteCache(v, mask, step.count, cache.v[l]);
+    be.SplitQkvRopeToCache(qkv, positions, t.rope_base, mask, step.count, q, k, v, cache.k[l], cache.v[l]);
     mask.window = t.IsSlidingLayer(l) ? t.sliding_window : 0;
     be.Attention(q, cache.k[l], cache.v[l], mask, ap, attn);
     be.MatMul(attn, L.wo, nullptr, out);  // o_proj: row-parallel

@@ -10,8 +10,8 @@ KvCache KvCache::Make(Backend& be, const TextConfig& t, int kv_heads_local, int 
   c.capacity = capacity;
   for (int l = 0; l < t.depth; ++l) {
     const std::string tag = "kv_cache.layer" + std::to_string(l);
-    c.k.push_back(be.Alloc(tag + ".k", {batch, capacity, kv_heads_local, t.head_dim}));
-    c.v.push_back(be.Alloc(tag + ".v", {batch, capacity, kv_heads_local, t.head_dim}));
+    c.k.push_back(be.AllocKvCache(tag + ".k", {batch, capacity, kv_heads_local, t.head_dim}));
+    c.v.push_back(be.AllocKvCache(tag + ".v", {batch, capacity, kv_heads_local, t.head_dim}));
   }
   return c;
 }

@@ -11,7 +11,7 @@
 namespace pg {
 
 struct KvCache {
-  std::vector<Tensor> k, v;  // per layer: [batch, capacity, kv_heads_local, head_dim]
+  std::vector<Tensor> k, v;  // per layer: [batch, capacity, kv_heads_local, head_dim] (Backend::AllocKvCache: f32 / CUDA bf16)
   int batch = 0;
   int capacity = 0;
 

@@ -115,6 +115,23 @@ class Backend {
   // t < count[b] goes to row mask.slot[b] (b if empty), slot mask.q_start[b] + t.
   virtual void WriteCache(const Tensor& fresh, const AttentionMask& mask, const std::vector<int>& count,
                           Tensor& cache) = 0;
+  // A KV cache [rows, S, kv_heads, head_dim], zero-filled, in this backend's cache precision
+  // (CPU: f32; CUDA: bf16, half the decode attention's bytes). Only WriteCache and
+  // SplitQkvRopeToCache write it; Attention reads it; Download widens it to f32.
+  virtual Tensor AllocKvCache(const std::string& name, std::vector<int64_t> shape) {
+    return Alloc(name, std::move(shape));
+  }
+  // SplitQkvRope, then WriteCache of k into k_cache and of v into v_cache (the decoder's three
+  // calls, one launch on CUDA: RoPE applied where K is written into the cache). q as
+  // SplitQkvRope; k, v [B, T, kv_heads, head_dim] are scratch whose contents are unspecified
+  // afterwards (the default fills them; a fused backend need not touch them).
+  virtual void SplitQkvRopeToCache(const Tensor& qkv, const std::vector<int>& positions, float base,
+                                   const AttentionMask& mask, const std::vector<int>& count, Tensor& q, Tensor& k,
+                                   Tensor& v, Tensor& k_cache, Tensor& v_cache) {
+    SplitQkvRope(qkv, positions, base, q, k, v);
+    WriteCache(k, mask, count, k_cache);
+    WriteCache(v, mask, count, v_cache);
+  }
   // q[B, T, heads, head_dim], k/v[rows, S, kv_heads, head_dim] -> out[B, T, heads, head_dim];
   // sequence b reads cache row mask.slot[b] (b if empty). Query head h uses kv head
   // h / (heads / kv_heads).

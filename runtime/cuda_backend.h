@@ -32,4 +32,12 @@ int CudaBackendDevice(Backend& backend);
 // Throws for a backend that is not CUDA, and in a build without CUDA.
 void* CudaBackendStream(Backend& backend);
 
+// Free and total memory of a CUDA backend's device in bytes (cudaMemGetInfo on its device; free
+// excludes what is already allocated, weights included). Throws for a backend that is not CUDA,
+// and in a build without CUDA.
+struct DeviceMemoryInfo {
+  int64_t free_bytes = 0, total_bytes = 0;
+};
+DeviceMemoryInfo CudaBackendMemory(Backend& backend);
+
 }  // namespace pg

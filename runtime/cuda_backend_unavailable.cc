@@ -23,4 +23,8 @@ void* CudaBackendStream(Backend& backend) {
   PG_THROW("backend '" << backend.name() << "' has no CUDA stream: this build has no CUDA support");
 }
 
+DeviceMemoryInfo CudaBackendMemory(Backend& backend) {
+  PG_THROW("backend '" << backend.name() << "' has no CUDA device memory: this build has no CUDA support");
+}
+
 }  // namespace pg

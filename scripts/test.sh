@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 # The tests run on the CPU build (./build): it also builds the CUDA backend under the CPU
-# emulation of the CUDA runtime (tests/cuda_emu), so its ops and the whole model are checked here.
-PG_WITH_CUDA=OFF bash scripts/build.sh
+# emulation of the CUDA runtime (tests/cuda_emu), so its ops and the whole model are checked here,
+# and (PG_EMU_SANITIZERS) again under ASan/UBSan: ctest label cuda_emu_asan, ~2 min more on 2 cores.
+PG_WITH_CUDA=OFF PG_EMU_SANITIZERS=ON bash scripts/build.sh
 # Where nvcc exists, the real CUDA build must compile and link too (nothing of it runs without a GPU).
 if [ -x /usr/local/cuda/bin/nvcc ] || command -v nvcc >/dev/null; then
   PG_BUILD_DIR=build-cuda PG_WITH_CUDA=ON bash scripts/build.sh --target pgcore paligemma cuda_backend_test \

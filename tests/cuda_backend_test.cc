@@ -8,7 +8,8 @@
 //  - bf16 GEMMs (MatMul, MatMulTransB): the flash-attention rule. err(CUDA vs CPU fp32) must be
 //    <= 2 x err(CPU on bf16-rounded inputs vs CPU fp32) + 16 eps max|ref|.
 //  - fp32 ops that round once per element on both sides (Add, AddRowBroadcast, AddBatchBroadcast,
-//    Scale, Embed, WriteCache, CopyRows, Upload/Download): bit exact.
+//    Scale, Embed, WriteCache, CopyRows, Upload/Download): bit exact; the bf16 KV cache holds
+//    exactly the f32 values rounded to bf16 (AllocKvCache, SplitQkvRopeToCache).
 //  - other fp32 ops: a forward-error bound C * eps * M_i per element, M_i the magnitude of the
 //    terms that make element i (written next to each test).
 #include <gtest/gtest.h>
@@ -498,18 +499,38 @@ TEST_F(CudaVsCpu, AttentionMasksSoftcapAndGqa) {
       // Prefill of newcomers into cache rows 2 and 0 of 3, one of them padding-only (kv_len 0).
       {"prefill slots GQA padding", 3, 4, 20, 4, 2, 32, {{0, 3, 0}, {4, 7, 0}, {2, 7, 0}, 0, {2, 0, 1}}, 0.f},
   };
-  for (const Case& c : cases) {
+  // Each case twice: k, v in f32 tensors, and (bf16_cache) written into the CUDA backend's bf16
+  // KV cache (AllocKvCache + WriteCache), compared with the CPU on k, v rounded to bf16.
+  for (size_t run_index = 0; run_index < 2 * cases.size(); ++run_index) {
+    const Case& c = cases[run_index / 2];
+    const bool bf16_cache = run_index % 2 == 1;
     const int64_t R = c.mask.slot.empty() ? c.B : 4;  // cache rows
     const bool prefill = c.T > 1;
     auto q = Random(c.B * c.T * c.H * c.hd, 70), k = Random(R * c.S * c.KH * c.hd, 71),
          v = Random(R * c.S * c.KH * c.hd, 72);
+    if (bf16_cache) {
+      k = Bf16Rounded(k);
+      v = Bf16Rounded(v);
+    }
     AttentionParams p;
     p.scale = 1.f / std::sqrt(static_cast<float>(c.hd));
     p.softcap = c.softcap;
+    // [R, S, KH, hd] host values -> a KV cache of `be` (bf16 on CUDA), through WriteCache.
+    auto cache = [&](Backend& be, const std::string& name, const std::vector<float>& h) {
+      Tensor fresh = be.Upload(name + "_fresh", {R, c.S, c.KH, c.hd}, h.data());
+      Tensor t = be.AllocKvCache(name, {R, c.S, c.KH, c.hd});
+      AttentionMask all;
+      all.q_start.assign(R, 0);
+      be.WriteCache(fresh, all, std::vector<int>(R, static_cast<int>(c.S)), t);
+      return t;
+    };
     auto run = [&](Backend& be, const std::vector<float>& hq, const std::vector<float>& hk, const std::vector<float>& hv) {
+      const bool in_cache = bf16_cache && &be == cuda_.get();
       Tensor qt = be.Upload("q", {c.B, c.T, c.H, c.hd}, hq.data()),
-             kt = be.Upload("k", {R, c.S, c.KH, c.hd}, hk.data()), vt = be.Upload("v", {R, c.S, c.KH, c.hd}, hv.data()),
+             kt = in_cache ? cache(be, "k_cache", hk) : be.Upload("k", {R, c.S, c.KH, c.hd}, hk.data()),
+             vt = in_cache ? cache(be, "v_cache", hv) : be.Upload("v", {R, c.S, c.KH, c.hd}, hv.data()),
              out = be.Alloc("out", {c.B, c.T, c.H, c.hd});
+      if (in_cache) EXPECT_EQ(kt.dtype, DType::kBF16) << "the CUDA KV cache is bf16";
       be.Attention(qt, kt, vt, c.mask, p, out);
       return Host(be, out);
     };
@@ -537,9 +558,81 @@ TEST_F(CudaVsCpu, AttentionMasksSoftcapAndGqa) {
           std::fill(tol.begin() + row, tol.begin() + row + c.hd, t_row);
         }
     if (prefill) std::printf("[Attention %s] CPU on bf16-rounded q, k, v: max err %.3g\n", c.name.c_str(), err_bf16);
-    ExpectClose("Attention " + c.name + (prefill ? " (prefill, bf16 GEMMs)" : " (decode)"), ref, run(*cuda_, q, k, v),
-                tol);
+    ExpectClose("Attention " + c.name + (prefill ? " (prefill, bf16 GEMMs)" : " (decode)") +
+                    (bf16_cache ? " on the bf16 KV cache" : ""),
+                ref, run(*cuda_, q, k, v), tol);
   }
+}
+
+// The bf16 KV cache and SplitQkvRopeToCache (RoPE applied where K is written into the cache).
+// Chain of exact checks: (1) AllocKvCache is 4-D bf16 and zero; (2) WriteCache into it equals the
+// CPU's f32 WriteCache rounded to bf16; (3) the fused op equals CUDA's own SplitQkvRope +
+// WriteCache x 2 bit for bit (q, and every cache entry, untouched ones included: slots, counts
+// below T, permuted rows), on a bf16 and on an f32 cache; (4) on an f32 cache it matches the
+// CPU's default (unfused) op within SplitQkvRope's rotation tolerance.
+TEST_F(CudaVsCpu, KvCacheBf16AndFusedRopeWrite) {
+  const int64_t B = 3, T = 4, H = 4, KH = 2, hd = 10, R = 4, S = 9, W = (H + 2 * KH) * hd;
+  const auto qkv = Random(B * T * W, 80), old_k = Random(R * S * KH * hd, 81), old_v = Random(R * S * KH * hd, 82);
+  AttentionMask m;
+  m.slot = {2, 0, 3};
+  m.q_start = {0, 5, 2};
+  const std::vector<int> count = {4, 1, 0}, pos = {0, 1, 2, 3, 5, 6, 7, 8, 2, 3, 4, 5};
+  Tensor z = cuda_->AllocKvCache("z", {R, S, KH, hd});
+  EXPECT_EQ(z.dtype, DType::kBF16);
+  ExpectExact("AllocKvCache is zero-filled", std::vector<float>(z.numel(), 0.f), Host(*cuda_, z));
+  EXPECT_THROW(cuda_->AllocKvCache("flat", {R * S, KH * hd}), Error);
+  // A cache of `be` holding `old` everywhere.
+  auto filled = [&](Backend& be, const std::vector<float>& old, bool bf16) {
+    Tensor c = bf16 ? be.AllocKvCache("cache", {R, S, KH, hd}) : be.Alloc("cache", {R, S, KH, hd});
+    Tensor f = be.Upload("old", {R, S, KH, hd}, old.data());
+    AttentionMask all;
+    all.q_start.assign(R, 0);
+    be.WriteCache(f, all, std::vector<int>(R, static_cast<int>(S)), c);
+    return c;
+  };
+  ExpectExact("WriteCache into the bf16 cache = f32 values rounded", Bf16Rounded(old_k),
+              Host(*cuda_, filled(*cuda_, old_k, true)));
+  // Returns [q | k cache | v cache] after the op (fused, or the three unfused calls).
+  auto run = [&](Backend& be, bool bf16, bool fused) {
+    Tensor in = be.Upload("qkv", {B, T, W}, qkv.data());
+    Tensor q = be.Alloc("q", {B, T, H, hd}), k = be.Alloc("k", {B, T, KH, hd}), v = be.Alloc("v", {B, T, KH, hd});
+    Tensor kc = filled(be, old_k, bf16), vc = filled(be, old_v, bf16);
+    if (fused) {
+      be.SplitQkvRopeToCache(in, pos, 10000.f, m, count, q, k, v, kc, vc);
+    } else {
+      be.SplitQkvRope(in, pos, 10000.f, q, k, v);
+      be.WriteCache(k, m, count, kc);
+      be.WriteCache(v, m, count, vc);
+    }
+    std::vector<float> out = Host(be, q), hk = Host(be, kc), hv = Host(be, vc);
+    out.insert(out.end(), hk.begin(), hk.end());
+    out.insert(out.end(), hv.begin(), hv.end());
+    return out;
+  };
+  const auto unfused_f32 = run(*cuda_, false, false);
+  ExpectExact("SplitQkvRopeToCache f32 cache = SplitQkvRope + WriteCache", unfused_f32, run(*cuda_, false, true));
+  ExpectExact("SplitQkvRopeToCache bf16 cache = SplitQkvRope + WriteCache", run(*cuda_, true, false),
+              run(*cuda_, true, true));
+  const size_t nq = B * T * H * hd;
+  std::vector<float> rounded = unfused_f32;  // the bf16 cache holds the f32 results rounded
+  for (size_t i = nq; i < rounded.size(); ++i) rounded[i] = RoundToBf16(rounded[i]);
+  ExpectExact("SplitQkvRopeToCache bf16 cache = f32 cache rounded", rounded, run(*cuda_, true, true));
+  // Against the CPU's default op: 8 eps (|x1| + |x2|) per rotated pair (as SplitQkvRope); the
+  // pair's inputs bound |x1| + |x2| by sqrt(2) max |qkv|, so one bound for all is enough.
+  const auto ref = run(*cpu_, false, true);
+  const double tol = 8 * kEps * 2 * MaxAbs(qkv);
+  ExpectClose("SplitQkvRopeToCache vs CPU (f32 cache)", ref, run(*cuda_, false, true),
+              std::vector<double>(ref.size(), tol));
+  // Bad caches: a 2-D bf16 weight is never written; the cache must hold the kv heads.
+  std::vector<float> host(R * S * KH * hd, 1.f);
+  Tensor weight = cuda_->UploadWeight("weight", {R * S, KH * hd}, host.data());
+  Tensor fresh = cuda_->Alloc("fresh", {B, T, KH, hd});
+  EXPECT_THROW(cuda_->WriteCache(fresh, m, count, weight), Error);
+  Tensor in = cuda_->Upload("qkv", {B, T, W}, qkv.data());
+  Tensor q = cuda_->Alloc("q", {B, T, H, hd}), k = cuda_->Alloc("k", {B, T, KH, hd}), v = cuda_->Alloc("v", {B, T, KH, hd});
+  Tensor wrong = cuda_->AllocKvCache("wrong_heads", {R, S, KH + 1, hd}), good = cuda_->AllocKvCache("c", {R, S, KH, hd});
+  EXPECT_THROW(cuda_->SplitQkvRopeToCache(in, pos, 10000.f, m, count, q, k, v, wrong, good), Error);
+  EXPECT_THROW(cuda_->SplitQkvRopeToCache(in, pos, 10000.f, m, {4, 1, 9}, q, k, v, good, good), Error);
 }
 
 TEST_F(CudaVsCpu, RejectsWhatTheCpuRejectsAndBadTensors) {

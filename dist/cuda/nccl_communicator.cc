@@ -4,11 +4,14 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <memory>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 #include "dist/abort.h"
 #include "dist/collective_deadline.h"
+#include "dist/collective_watchdog.h"
 #include "dist/mpi_communicator.h"
 #include "runtime/check.h"
 #include "runtime/cuda_backend.h"
@@ -16,19 +19,17 @@
 namespace pg {
 namespace {
 
+// Collectives in flight per communicator (one completion event each); enqueueing one more waits
+// for the oldest.
+constexpr size_t kMaxCollectivesInFlight = 64;
+
 class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator(std::unique_ptr<MpiCommunicator> control, int device, cudaStream_t stream,
                    std::string label);
   ~NcclCommunicator() override;
-  NcclCommunicator(NcclCommunicator&& other) noexcept
-      : control_(std::move(other.control_)),
-        comm_(std::exchange(other.comm_, nullptr)),
-        device_(other.device_),
-        stream_(other.stream_),
-        label_(std::move(other.label_)),
-        timeout_s_(other.timeout_s_),
-        seq_(other.seq_) {}
+  // Not movable: the watchdog thread's hooks hold `this`.
+  NcclCommunicator(NcclCommunicator&&) = delete;
   NcclCommunicator& operator=(NcclCommunicator&&) = delete;
 
   int rank() const override { return control_->rank(); }
@@ -80,6 +81,7 @@ class NcclCommunicator final : public Communicator {
     CheckTimeoutSeconds(seconds, "communicator " + name());
     timeout_s_ = seconds;
     control_->SetCollectiveTimeout(seconds);
+    if (watchdog_) watchdog_->SetTimeout(seconds);
   }
   double collective_timeout() const override { return timeout_s_; }
   // Data-plane collectives only; the control plane numbers its own ("mpi:<label>.control").
@@ -99,8 +101,11 @@ class NcclCommunicator final : public Communicator {
     return os.str();
   }
   uint64_t BeginOp(const char* op);
-  // Checks the enqueue result, then waits for the stream to drain under the deadline.
+  // Checks the enqueue result, records a completion event after the collective and hands it to
+  // the watchdog; returns without waiting for the stream.
   void Enqueue(const char* op, uint64_t seq, ncclResult_t result);
+  // The watchdog thread's hooks: ncclCommGetAsyncError; on error or timeout ncclCommAbort + abort.
+  void StartWatchdog();
   // Polls the (non-blocking) communicator until it leaves ncclInProgress.
   void WaitReady(const char* op, uint64_t seq);
   [[noreturn]] void Fail(const char* op, uint64_t seq, const std::string& why);
@@ -112,6 +117,9 @@ class NcclCommunicator final : public Communicator {
   std::string label_;
   double timeout_s_ = 0;
   uint64_t seq_ = 0;
+  std::vector<cudaEvent_t> events_;  // ring of kMaxCollectivesInFlight completion events
+  uint64_t enqueued_ = 0;            // collectives handed to the watchdog (events_ index)
+  std::unique_ptr<CollectiveWatchdog> watchdog_;
 };
 
 std::string NcclErrorText(ncclComm_t comm, ncclResult_t result) {
@@ -145,9 +153,30 @@ NcclCommunicator::NcclCommunicator(std::unique_ptr<MpiCommunicator> control, int
   const ncclResult_t r = ncclCommInitRankConfig(&comm_, size(), id, rank(), &config);
   if (r != ncclSuccess && r != ncclInProgress) Fail("CommInitRank", seq, NcclErrorText(comm_, r));
   WaitReady("CommInitRank", seq);
+  StartWatchdog();
+}
+
+void NcclCommunicator::StartWatchdog() {
+  events_.resize(kMaxCollectivesInFlight, nullptr);
+  for (cudaEvent_t& e : events_) {
+    const cudaError_t r = cudaEventCreateWithFlags(&e, cudaEventDisableTiming);
+    if (r != cudaSuccess) Fail("CommInitRank", seq_, std::string("cudaEventCreate: ") + cudaGetErrorString(r));
+  }
+  CollectiveWatchdogHooks hooks;
+  hooks.on_start = [device = device_] { cudaSetDevice(device); };
+  hooks.async_error = [this]() -> std::string {
+    ncclResult_t state = ncclSuccess;
+    if (ncclCommGetAsyncError(comm_, &state) != ncclSuccess) state = ncclInternalError;
+    return state == ncclSuccess || state == ncclInProgress ? std::string() : NcclErrorText(comm_, state);
+  };
+  hooks.fail = [this](const std::string& why) { Abort(why); };  // ncclCommAbort, then the job
+  watchdog_ = std::make_unique<CollectiveWatchdog>(Describe(), timeout_s_, std::move(hooks));
 }
 
 NcclCommunicator::~NcclCommunicator() {
+  watchdog_.reset();  // stop polling before the communicator goes
+  for (cudaEvent_t e : events_)
+    if (e != nullptr) cudaEventDestroy(e);  // released by the driver once recorded work completes
   if (comm_ == nullptr) return;
   // Finalize flushes outstanding work; if it does not finish in time, abort the communicator.
   cudaSetDevice(device_);
@@ -197,25 +226,17 @@ void NcclCommunicator::WaitReady(const char* op, uint64_t seq) {
 
 void NcclCommunicator::Enqueue(const char* op, uint64_t seq, ncclResult_t result) {
   if (result == ncclInProgress) {
-    WaitReady(op, seq);
+    WaitReady(op, seq);  // the non-blocking communicator finishing the enqueue itself
   } else if (result != ncclSuccess) {
     Fail(op, seq, NcclErrorText(comm_, result));
   }
-  cudaError_t stream_state = cudaErrorNotReady;
-  ncclResult_t async = ncclSuccess;
-  const bool ok = PollUntil(
-      [&] {
-        stream_state = cudaStreamQuery(stream_);
-        if (stream_state != cudaErrorNotReady) return true;
-        if (ncclCommGetAsyncError(comm_, &async) != ncclSuccess) async = ncclInternalError;
-        return async != ncclSuccess && async != ncclInProgress;
-      },
-      timeout_s_);
-  if (!ok) CollectiveTimedOut(op, seq, timeout_s_, Describe(), [this] { ncclCommAbort(comm_); });
-  if (async != ncclSuccess && async != ncclInProgress) Fail(op, seq, NcclErrorText(comm_, async));
-  if (stream_state != cudaSuccess) {
-    Fail(op, seq, std::string("CUDA stream error: ") + cudaGetErrorString(stream_state));
-  }
+  // The event slot is reused once its previous collective is done (popped in stream order).
+  watchdog_->WaitForPendingAtMost(kMaxCollectivesInFlight - 1);
+  cudaEvent_t done = events_[enqueued_++ % kMaxCollectivesInFlight];
+  const cudaError_t r = cudaEventRecord(done, stream_);
+  if (r != cudaSuccess) Fail(op, seq, std::string("cudaEventRecord: ") + cudaGetErrorString(r));
+  // A CUDA error on the stream also ends the wait: the next synchronising backend call reports it.
+  watchdog_->Track(op, seq, [done] { return cudaEventQuery(done) != cudaErrorNotReady; });
 }
 
 }  // namespace

@@ -84,8 +84,8 @@ __global__ void __launch_bounds__(kAttentionDecodeWarps * 32) attention_decode_k
     for (int i = threadIdx.x; i < n * hd; i += blockDim.x) {  // one read of the tile for all heads
       const int j = i / hd, d = i % hd;
       const int64_t off = ((base + s0 + j) * p.KH + kh) * hd + d;
-      k_s[j][d] = p.k[off];
-      v_s[j][d] = p.v[off];
+      k_s[j][d] = Load(p.k, off);
+      v_s[j][d] = Load(p.v, off);
     }
     __syncthreads();
     if (!active) continue;
@@ -198,8 +198,8 @@ __global__ void attention_gather_kernel(AttentionGatherParams p) {
     const int64_t e = i % row, s = (i / row) % p.ld, b = i / (row * p.ld);
     if (s >= p.kv_len[b]) continue;
     const int64_t src = (p.slot[b] * p.S + s) * row + e;
-    kv[i] = __float2bfloat16_rn(p.k[src]);
-    kv[n + i] = __float2bfloat16_rn(p.v[src]);
+    kv[i] = __float2bfloat16_rn(Load(p.k, src));  // exact when the cache is bf16
+    kv[n + i] = __float2bfloat16_rn(Load(p.v, src));
   }
 }
 

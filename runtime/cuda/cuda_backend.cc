@@ -273,4 +273,15 @@ void* CudaBackendStream(Backend& backend) {
   return cuda_backend->stream();
 }
 
+DeviceMemoryInfo CudaBackendMemory(Backend& backend) {
+  auto* cuda_backend = dynamic_cast<cuda::CudaBackend*>(&backend);
+  PG_CHECK(cuda_backend, "backend '" << backend.name() << "' has no CUDA device memory (only --backend cuda does)");
+  CUDA_CHECK(cudaSetDevice(cuda_backend->device()), "CudaBackendMemory");
+  // Allocations still queued on the stream count as used.
+  CUDA_CHECK(cudaStreamSynchronize(cuda_backend->stream()), "CudaBackendMemory");
+  size_t free_bytes = 0, total_bytes = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes), "CudaBackendMemory");
+  return {static_cast<int64_t>(free_bytes), static_cast<int64_t>(total_bytes)};
+}
+
 }  // namespace pg

@@ -74,8 +74,8 @@ void CudaBackend::Attention(const Tensor& q, const Tensor& k, const Tensor& v, c
   meta.insert(meta.end(), slot.begin(), slot.end());
   AttentionKernelParams kp{};
   kp.q = InF32(q, "Attention");
-  kp.k = InF32(k, "Attention");
-  kp.v = InF32(v, "Attention");
+  kp.k = In(k, "Attention");  // the KV cache: f32, or bf16 from AllocKvCache
+  kp.v = In(v, "Attention");
   kp.out = Out(out, "Attention");
   const int* d = Ints(mask_meta_, meta, "Attention");
   kp.q_start = d;

@@ -61,8 +61,13 @@ class CudaBackend final : public Backend {
                     Tensor& v) override;
   void Embed(const Tensor& table, const std::vector<int>& ids, int64_t row_offset, float scale,
              Tensor& out) override;
+  // ---- the KV cache (cuda_backend_cache.cc): bf16, written with RoPE applied on the way ----
+  Tensor AllocKvCache(const std::string& name, std::vector<int64_t> shape) override;
   void WriteCache(const Tensor& fresh, const AttentionMask& mask, const std::vector<int>& count,
                   Tensor& cache) override;
+  void SplitQkvRopeToCache(const Tensor& qkv, const std::vector<int>& positions, float base, const AttentionMask& mask,
+                           const std::vector<int>& count, Tensor& q, Tensor& k, Tensor& v, Tensor& k_cache,
+                           Tensor& v_cache) override;
   void Attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
                  const AttentionParams& params, Tensor& out) override;
   void TopK(const Tensor& logits, int k, float* values, int* ids) override;
@@ -75,6 +80,11 @@ class CudaBackend final : public Backend {
   const void* AsBf16(const Tensor& t, DeviceScratch& scratch, const char* op);
   // Device copy of small host metadata, through `mirror`.
   const int* Ints(DeviceMirror& mirror, const std::vector<int>& host, const char* op);
+  // Device [slot | q_start | count] of a cache write of fresh [B, T, ...] into cache (checked).
+  const int* CacheWriteMeta(int64_t B, int64_t T, const AttentionMask& mask, const std::vector<int>& count,
+                            const Tensor& cache, const char* op);
+  // RoPE's inv_freq [head_dim / 2] on the device.
+  const float* InverseFrequencies(int64_t head_dim, float base, const char* op);
   void Gemm(const Tensor& x, const Tensor& w, bool trans_w, Tensor& out, int64_t M, int64_t N, int64_t K,
             const char* op);
   // After a launch: surfaces launch errors; with PG_CUDA_SYNC=1 (or a debug build) also waits
@@ -102,6 +112,7 @@ int64_t Rows(const Tensor& t);  // numel / dim(-1): the rows of t viewed as [row
 void CheckOnDevice(const Tensor& t, const char* op);
 ConstView In(const Tensor& t, const char* op);   // a read-only input, f32 or bf16
 float* Out(Tensor& t, const char* op);           // an output / in-place tensor: must be f32
+CacheView CacheOut(Tensor& t, const char* op);   // a KV cache: f32, or bf16 and 4-D (AllocKvCache)
 const float* InF32(const Tensor& t, const char* op);  // an input the kernel reads as f32 only
 
 }  // namespace cuda

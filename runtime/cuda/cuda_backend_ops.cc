@@ -147,10 +147,8 @@ void CudaBackend::SplitQkvRope(const Tensor& qkv, const std::vector<int>& positi
   SplitQkvRopeParams p{In(qkv, "SplitQkvRope"), Out(q, "SplitQkvRope"), Out(k, "SplitQkvRope"), Out(v, "SplitQkvRope"),
                        nullptr, nullptr, rows, H, KH, hd};
   if (!positions.empty()) {
-    const std::vector<float> inv_freq = RopeInverseFrequencies(hd, base);  // same angles as CpuBackend
     p.positions = Ints(positions_, positions, "SplitQkvRope");
-    p.inv_freq = static_cast<const float*>(
-        inv_freq_.Get(*ctx_, inv_freq.data(), inv_freq.size() * sizeof(float), "SplitQkvRope"));
+    p.inv_freq = InverseFrequencies(hd, base, "SplitQkvRope");
   }
   LaunchSplitQkvRope(p, ctx_->stream());
   Launched("SplitQkvRope");
@@ -169,35 +167,6 @@ void CudaBackend::Embed(const Tensor& table, const std::vector<int>& ids, int64_
   const int* d_ids = Ints(ids_, ids, "Embed");
   LaunchEmbed({t, d_ids, o, static_cast<int64_t>(ids.size()), row_offset, rows, D, scale}, ctx_->stream());
   Launched("Embed");
-}
-
-void CudaBackend::WriteCache(const Tensor& fresh, const AttentionMask& mask, const std::vector<int>& count,
-                             Tensor& cache) {
-  // fresh: [B, T, kv_heads, head_dim], cache: [rows, S, kv_heads, head_dim]
-  PG_CHECK(fresh.rank() == 4 && cache.rank() == 4, "WriteCache: '" << fresh.name << "' " << ShapeStr(fresh.shape)
-                                                                   << " into '" << cache.name << "' "
-                                                                   << ShapeStr(cache.shape) << ": expected 4-D");
-  const int64_t B = fresh.dim(0), T = fresh.dim(1), row = fresh.dim(2) * fresh.dim(3), S = cache.dim(1);
-  PG_CHECK(cache.dim(2) * cache.dim(3) == row, "WriteCache: '" << fresh.name << "' " << ShapeStr(fresh.shape)
-                                                               << " into '" << cache.name << "' " << ShapeStr(cache.shape));
-  PG_CHECK(static_cast<int64_t>(mask.q_start.size()) == B && static_cast<int64_t>(count.size()) == B &&
-               (mask.slot.empty() || static_cast<int64_t>(mask.slot.size()) == B),
-           "WriteCache: " << mask.q_start.size() << " starts, " << count.size() << " counts and " << mask.slot.size()
-                          << " cache rows for batch " << B);
-  std::vector<int> meta(3 * B);  // [slot | q_start | count]
-  for (int64_t b = 0; b < B; ++b) {
-    meta[b] = static_cast<int>(CacheRow(mask.slot, b, cache.dim(0), "WriteCache"));
-    PG_CHECK(count[b] >= 0 && count[b] <= T && mask.q_start[b] >= 0 && mask.q_start[b] + count[b] <= S,
-             "WriteCache: sequence " << b << " needs slots up to " << mask.q_start[b] + count[b] << " but '"
-                                     << cache.name << "' holds " << S);
-    meta[B + b] = mask.q_start[b];
-    meta[2 * B + b] = count[b];
-  }
-  float* c = Out(cache, "WriteCache");
-  const ConstView f = In(fresh, "WriteCache");
-  const int* d = Ints(cache_meta_, meta, "WriteCache");
-  LaunchWriteCache({f, c, d, d + B, d + 2 * B, B, T, S, row}, ctx_->stream());
-  Launched("WriteCache");
 }
 
 // ---- sampling -------------------------------------------------------------------------------

@@ -31,6 +31,14 @@ __device__ __forceinline__ float Load(const ConstView& v, int64_t i) {
                 : static_cast<const float*>(v.data)[i];
 }
 
+// Stores v into a KV-cache array (bf16: round to nearest even).
+__device__ __forceinline__ void Store(const CacheView& c, int64_t i, float v) {
+  if (c.bf16)
+    static_cast<__nv_bfloat16*>(c.data)[i] = __float2bfloat16_rn(v);
+  else
+    static_cast<float*>(c.data)[i] = v;
+}
+
 __device__ __forceinline__ float WarpSum(float v) {
 #pragma unroll
   for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);

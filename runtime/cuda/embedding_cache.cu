@@ -17,13 +17,14 @@ __global__ void embed_kernel(EmbedParams p) {
   }
 }
 
-// fresh: [B, T, row] -> cache: [cache_rows, S, row], row slot[b], slots q_start[b] + t, t < count[b].
+// fresh: [B, T, row] -> cache: [cache_rows, S, row] (f32 or bf16), row slot[b], slots q_start[b] + t,
+// t < count[b].
 __global__ void write_cache_kernel(WriteCacheParams p) {
   const int64_t n = p.B * p.T * p.row;
   for (int64_t e = GridStart(); e < n; e += GridStride()) {
     const int64_t c = e % p.row, bt = e / p.row, t = bt % p.T, b = bt / p.T;
     if (t >= p.count[b]) continue;
-    p.cache[(static_cast<int64_t>(p.slot[b]) * p.S + p.q_start[b] + t) * p.row + c] = Load(p.fresh, e);
+    Store(p.cache, (static_cast<int64_t>(p.slot[b]) * p.S + p.q_start[b] + t) * p.row + c, Load(p.fresh, e));
   }
 }
 

@@ -21,6 +21,13 @@ struct ConstView {
   bool bf16 = false;
 };
 
+// A KV-cache array written by WriteCache / SplitQkvRopeToCache: f32, or bf16 (the CUDA
+// backend's AllocKvCache; values rounded to nearest even on store).
+struct CacheView {
+  void* data = nullptr;
+  bool bf16 = false;
+};
+
 // ---- elementwise.cu -------------------------------------------------------------------------
 struct AddParams {  // x[i] += y[i], i < n
   float* x;
@@ -125,6 +132,23 @@ struct SplitQkvRopeParams {
 };
 void LaunchSplitQkvRope(const SplitQkvRopeParams& p, cudaStream_t stream);
 
+// SplitQkvRope with k and v written straight into the KV cache (Backend::SplitQkvRopeToCache):
+// qkv: [B * T, (heads + 2 kv_heads) * head_dim] -> q: [B, T, heads, head_dim] rotated;
+// k rotated and v copied into cache[slot[b], q_start[b] + t, kv_heads, head_dim] for
+// t < count[b] (later tokens of b, padding, are not written).
+struct SplitQkvRopeCacheParams {
+  ConstView qkv;
+  float* q;
+  CacheView k_cache, v_cache;  // [cache_rows, S, kv_heads, head_dim]
+  const int* positions;        // [B * T], device
+  const float* inv_freq;       // [head_dim / 2], device
+  const int* slot;             // [B], device
+  const int* q_start;          // [B], device
+  const int* count;            // [B], device
+  int64_t B, T, S, heads, kv_heads, head_dim;
+};
+void LaunchSplitQkvRopeCache(const SplitQkvRopeCacheParams& p, cudaStream_t stream);
+
 // ---- attention.cu ---------------------------------------------------------------------------
 constexpr int kAttentionMaxHeadDim = 256;
 constexpr int kAttentionDecodeWarps = 8;  // query heads of one kv head served per decode block
@@ -134,8 +158,8 @@ constexpr int kAttentionDecodeTile = 16;  // keys staged in shared memory per de
 // results to part_acc / part_ml and a second kernel merges them into out.
 struct AttentionKernelParams {
   const float* q;  // [B, T, H, hd]
-  const float* k;  // [rows, S, KH, hd]
-  const float* v;  // [rows, S, KH, hd]
+  ConstView k;     // [rows, S, KH, hd] (the KV cache: f32, or bf16 on the CUDA backend)
+  ConstView v;     // [rows, S, KH, hd]
   float* out;      // [B, T, H, hd]
   const int* q_start;     // [B], device
   const int* kv_len;      // [B], device
@@ -151,11 +175,11 @@ struct AttentionKernelParams {
 void LaunchAttentionDecode(const AttentionKernelParams& p, cudaStream_t stream);
 
 // Prefill, before the GEMMs: the visible cache rows as bf16 GEMM operands.
-// k, v: [rows, S, KH, hd] f32 -> kv: [2, B, ld, KH, hd] bf16 (k, then v): kv[., b, s] = cache
-// row slot[b], slot s, for s < kv_len[b] (later s are not written).
+// k, v: [rows, S, KH, hd] f32 or bf16 -> kv: [2, B, ld, KH, hd] bf16 (k, then v): kv[., b, s] =
+// cache row slot[b], slot s, for s < kv_len[b] (later s are not written).
 struct AttentionGatherParams {
-  const float* k;
-  const float* v;
+  ConstView k;
+  ConstView v;
   void* kv;  // bf16
   const int* kv_len;  // [B], device
   const int* slot;    // [B], device
@@ -190,7 +214,7 @@ void LaunchEmbed(const EmbedParams& p, cudaStream_t stream);
 
 struct WriteCacheParams {  // cache[slot[b], q_start[b] + t, :] = fresh[b, t, :] for t < count[b]
   ConstView fresh;         // [B, T, row]
-  float* cache;            // [cache_rows, S, row]
+  CacheView cache;         // [cache_rows, S, row]
   const int* slot;         // [B], device
   const int* q_start;      // [B], device
   const int* count;        // [B], device

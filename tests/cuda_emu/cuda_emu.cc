@@ -13,6 +13,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -106,6 +111,10 @@ cudaError_t Allocate(void** p, size_t bytes, Space space) {
   const size_t padded = (bytes + 255) / 256 * 256 + 256;
   if (posix_memalign(&q, 256, padded) != 0) return Fail(cudaErrorMemoryAllocation, std::to_string(bytes) + " bytes");
   std::memset(q, space == Space::kDevice ? 0xff : 0, padded);  // device: NaN until written
+#if defined(__SANITIZE_ADDRESS__)
+  // Under AddressSanitizer a kernel's access past the requested bytes is reported.
+  ASAN_POISON_MEMORY_REGION(static_cast<char*>(q) + bytes, padded - bytes);
+#endif
   std::lock_guard<std::mutex> lock(g_mem_mu);
   g_allocs[reinterpret_cast<uintptr_t>(q)] = Allocation{bytes, space};
   *p = q;
@@ -123,6 +132,9 @@ cudaError_t Release(void* p, Space space, const char* call) {
     std::fprintf(stderr, "[cuda-emu] %s\n", buf);
     return cudaErrorInvalidValue;
   }
+#if defined(__SANITIZE_ADDRESS__)
+  ASAN_UNPOISON_MEMORY_REGION(p, (it->second.bytes + 255) / 256 * 256 + 256);
+#endif
   g_allocs.erase(it);
   std::free(p);
   return cudaSuccess;
@@ -164,8 +176,18 @@ pg_emu_switch:
 
 #if defined(__SANITIZE_ADDRESS__)
 constexpr size_t kStackBytes = size_t{512} << 10;
+// AddressSanitizer must be told about every switch between the scheduler's stack and a fiber's
+// (or it reports false stack errors): start before the switch, finish after it.
+void AsanStart(void** fake_save, const void* bottom, size_t size) {
+  __sanitizer_start_switch_fiber(fake_save, bottom, size);
+}
+void AsanFinish(void* fake, const void** bottom_old, size_t* size_old) {
+  __sanitizer_finish_switch_fiber(fake, bottom_old, size_old);
+}
 #else
 constexpr size_t kStackBytes = size_t{128} << 10;
+void AsanStart(void**, const void*, size_t) {}
+void AsanFinish(void*, const void**, size_t*) {}
 #endif
 
 enum class State { kRunnable, kBlockBarrier, kWarpBarrier, kDone };
@@ -176,6 +198,7 @@ struct Fiber {
   ThreadState ts{};
   State state = State::kDone;
   unsigned shuffle_gen = 0;
+  void* asan_fake = nullptr;  // AddressSanitizer's fake stack while switched away
 };
 
 struct Scheduler {
@@ -184,13 +207,18 @@ struct Scheduler {
   Fiber* cur = nullptr;
   const std::function<void()>* body = nullptr;
   std::vector<uint32_t> shuffle;  // [warps][2][32]
+  void* asan_fake = nullptr;         // the scheduler's, while a fiber runs
+  const void* sched_bottom = nullptr;  // the scheduler's stack (AddressSanitizer)
+  size_t sched_size = 0;
 };
 thread_local Scheduler g_sched;
 
 [[noreturn]] void FiberMain() {
+  AsanFinish(nullptr, &g_sched.sched_bottom, &g_sched.sched_size);  // arrived from the scheduler
   for (;;) {
     (*g_sched.body)();
     g_sched.cur->state = State::kDone;
+    AsanStart(nullptr, g_sched.sched_bottom, g_sched.sched_size);  // leaves for good (re-prepared)
     pg_emu_switch(&g_sched.cur->sp, g_sched.sched_sp);
   }
 }
@@ -214,7 +242,9 @@ void Prepare(Fiber& f) {
 void Block(State state) {
   Fiber* f = g_sched.cur;
   f->state = state;
+  AsanStart(&f->asan_fake, g_sched.sched_bottom, g_sched.sched_size);
   pg_emu_switch(&f->sp, g_sched.sched_sp);
+  AsanFinish(f->asan_fake, &g_sched.sched_bottom, &g_sched.sched_size);
 }
 
 const char* StateName(State s) {
@@ -243,7 +273,9 @@ std::string RunBlock(unsigned n) {
       if (f.state != State::kRunnable) continue;
       S.cur = &f;
       g_thread = &f.ts;
+      AsanStart(&S.asan_fake, f.stack, kStackBytes);
       pg_emu_switch(&S.sched_sp, f.sp);
+      AsanFinish(S.asan_fake, nullptr, nullptr);
     }
     g_thread = nullptr;
     unsigned done = 0, at_block = 0;
@@ -472,9 +504,19 @@ cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, vo
 
 cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 
+// Total: PG_CUDA_EMU_MEMORY_BYTES (default 16 GiB); free: total minus the live device allocations,
+// so a caller sizing a batch from free memory sees what its backend has already allocated.
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
-  *free_bytes = size_t{1} << 33;
-  *total_bytes = size_t{1} << 34;
+  const char* env = std::getenv("PG_CUDA_EMU_MEMORY_BYTES");
+  const size_t total = env ? std::strtoull(env, nullptr, 10) : size_t{1} << 34;
+  size_t used = 0;
+  {
+    std::lock_guard<std::mutex> lock(pgemu::g_mem_mu);
+    for (const auto& [base, a] : pgemu::g_allocs)
+      if (a.space == pgemu::Space::kDevice) used += a.bytes;
+  }
+  *free_bytes = used < total ? total - used : 0;
+  *total_bytes = total;
   return cudaSuccess;
 }
 

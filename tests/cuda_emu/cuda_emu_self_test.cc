@@ -41,6 +41,12 @@ __global__ void divergent_barrier_kernel(int* out) {
 
 __global__ void partial_warp_shuffle_kernel(float* out) { out[threadIdx.x] = WarpSum(1.f); }
 
+// Reads one element past the n it is given (a kernel's off-by-one bound), after a barrier.
+__global__ void read_past_end_kernel(const float* in, float* out, int n) {
+  __syncthreads();
+  if (threadIdx.x <= static_cast<unsigned>(n)) out[0] += in[threadIdx.x];
+}
+
 template <class T>
 T* DeviceArray(size_t n) {
   void* p = nullptr;
@@ -141,6 +147,18 @@ TEST(CudaEmu, BackendDeviceIsLocalRankModuloVisibleDevices) {
   unsetenv("CUDA_VISIBLE_DEVICES");
   pgemu::SetDeviceCount(-1);
   cudaGetLastError();
+}
+
+// Under AddressSanitizer (tests/cuda_emu/tests.cmake, PG_EMU_SANITIZERS) a kernel reading past
+// its allocation is reported (the emulator poisons each allocation's padding): ctest
+// asan.kernel_read_past_allocation_is_caught runs this disabled test and expects the report.
+TEST(CudaEmuAsan, DISABLED_KernelReadPastAllocationIsReported) {
+  float* in = DeviceArray<float>(37);
+  float* out = DeviceArray<float>(1);
+  ASSERT_EQ(cudaMemset(in, 0, 37 * sizeof(float)), cudaSuccess);
+  PG_LAUNCH(read_past_end_kernel, 1, 64, 0, nullptr)(in, out, 37);
+  cudaFree(in);
+  cudaFree(out);
 }
 
 }  // namespace

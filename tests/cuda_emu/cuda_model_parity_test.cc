@@ -5,7 +5,8 @@
 // activations rounded to bf16 at each GEMM input, fp32 block sums, the kernels themselves.
 //
 // Three CPU runs per case: fp32 (the fixture's weights), bf16 weights only, and bf16 weights with
-// every GEMM input x rounded to bf16 as CudaBackend::Gemm does and, in prefill attention (several
+// every GEMM input x rounded to bf16 as CudaBackend::Gemm does, k and v rounded to bf16 where they
+// enter the KV cache (CUDA's cache is bf16) and, in prefill attention (several
 // queries per sequence), q, k, v and the probabilities rounded to bf16 as its tensor-core GEMMs
 // read them (a host reference of that path) ("same roundings"). The first two
 // are reported (what bf16 storage does to these random tiny models: 3-10% of max |logit|); the
@@ -85,8 +86,10 @@ class Bf16WeightCpu final : public Backend {
   void SplitQkvRope(const Tensor& qkv, const std::vector<int>& p, float b, Tensor& q, Tensor& k, Tensor& v) override {
     cpu_->SplitQkvRope(qkv, p, b, q, k, v);
   }
+  // The CUDA KV cache is bf16 (AllocKvCache): the same roundings store the rounded k and v.
   void WriteCache(const Tensor& f, const AttentionMask& m, const std::vector<int>& c, Tensor& cache) override {
-    cpu_->WriteCache(f, m, c, cache);
+    if (!round_x_) return cpu_->WriteCache(f, m, c, cache);
+    cpu_->WriteCache(Rounded(f), m, c, cache);
   }
   void Attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& m, const AttentionParams& p,
                  Tensor& o) override {

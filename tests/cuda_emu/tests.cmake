@@ -59,7 +59,7 @@ set(PG_EMU_RT ${CMAKE_SOURCE_DIR}/runtime/cuda)
 file(GLOB PG_EMU_CU CONFIGURE_DEPENDS ${PG_EMU_RT}/*.cu)
 file(GLOB PG_EMU_CC CONFIGURE_DEPENDS ${PG_EMU_RT}/*.cc)
 list(REMOVE_ITEM PG_EMU_CU ${PG_EMU_RT}/attention.cu ${PG_EMU_RT}/embedding_cache.cu ${PG_EMU_RT}/norms.cu
-     ${PG_EMU_RT}/elementwise.cu)
+     ${PG_EMU_RT}/elementwise.cu ${PG_EMU_RT}/rope.cu)
 list(REMOVE_ITEM PG_EMU_CC ${PG_EMU_RT}/cuda_backend_attention.cc)
 set(PG_EMU_COMMON ${PG_EMU_DIR}/cuda_emu.cc ${PG_EMU_CC})
 foreach(cu ${PG_EMU_CU})
@@ -77,8 +77,11 @@ pg_emu_wrap(w ${PG_EMU_RT}/norms.cu)
 pg_emu_objects(pg_cuda_emu_norms ${w})
 pg_emu_wrap(w ${PG_EMU_RT}/elementwise.cu)
 pg_emu_objects(pg_cuda_emu_elementwise ${w})
+pg_emu_wrap(w ${PG_EMU_RT}/rope.cu)
+pg_emu_objects(pg_cuda_emu_rope ${w})
 # The kernel object libraries a test program links (after pg_cuda_emu_common); a mutant swaps one.
-set(PG_EMU_KERNELS pg_cuda_emu_attention pg_cuda_emu_embedding pg_cuda_emu_norms pg_cuda_emu_elementwise)
+set(PG_EMU_KERNELS pg_cuda_emu_attention pg_cuda_emu_embedding pg_cuda_emu_norms pg_cuda_emu_elementwise
+    pg_cuda_emu_rope)
 # pg_emu_kernels_with(<out-var> <library> <replacement>): PG_EMU_KERNELS with one library replaced.
 function(pg_emu_kernels_with out from to)
   set(libs ${PG_EMU_KERNELS})
@@ -115,6 +118,12 @@ gtest_discover_tests(cuda_backend_emu_test TEST_PREFIX emu. DISCOVERY_TIMEOUT 60
 pg_emu_test_exe(cuda_model_parity_emu_test pg_cuda_emu_common ${PG_EMU_KERNELS}
                 SOURCES ${PG_EMU_DIR}/cuda_model_parity_test.cc)
 gtest_discover_tests(cuda_model_parity_emu_test TEST_PREFIX emu. DISCOVERY_TIMEOUT 60
+  PROPERTIES ENVIRONMENT "${PG_EMU_ENV}" LABELS "cuda_emu")
+
+# Free device memory (emulated cudaMemGetInfo) and the caption batch sized from it.
+pg_emu_test_exe(cuda_device_memory_emu_test pg_cuda_emu_common ${PG_EMU_KERNELS}
+                SOURCES ${PG_EMU_DIR}/device_memory_emu_test.cc)
+gtest_discover_tests(cuda_device_memory_emu_test TEST_PREFIX emu. DISCOVERY_TIMEOUT 60
   PROPERTIES ENVIRONMENT "${PG_EMU_ENV}" LABELS "cuda_emu")
 
 # Emulator self-tests: barriers, shuffles, launch and memory checks.
@@ -184,6 +193,20 @@ pg_emu_objects(pg_cuda_emu_elementwise_bias ${w})
 pg_emu_kernels_with(libs pg_cuda_emu_elementwise pg_cuda_emu_elementwise_bias)
 pg_emu_mutant_test(bias_gelu_index CudaVsCpu.MatMulGelu CudaVsCpu.MatMulGelu pg_cuda_emu_common ${libs})
 
+# SplitQkvRopeToCache (RoPE fused with the KV-cache write): K stored without its rotation.
+pg_emu_mutant(w rope_cache_unrotated_k ${PG_EMU_RT}/rope.cu "if (is_k && p.positions) Rotate"
+              "if (false && p.positions) Rotate")
+pg_emu_objects(pg_cuda_emu_rope_unrotated ${w})
+pg_emu_kernels_with(libs pg_cuda_emu_rope pg_cuda_emu_rope_unrotated)
+pg_emu_mutant_test(rope_cache_unrotated_k CudaVsCpu.KvCache* CudaVsCpu.KvCacheBf16AndFusedRopeWrite
+                   pg_cuda_emu_common ${libs})
+# ... and one token past count[b] written into the cache (a padding token over a live slot).
+pg_emu_mutant(w rope_cache_count ${PG_EMU_RT}/rope.cu "if (t >= p.count[b]) continue;" "if (t > p.count[b]) continue;")
+pg_emu_objects(pg_cuda_emu_rope_count ${w})
+pg_emu_kernels_with(libs pg_cuda_emu_rope pg_cuda_emu_rope_count)
+pg_emu_mutant_test(rope_cache_count CudaVsCpu.KvCache* CudaVsCpu.KvCacheBf16AndFusedRopeWrite
+                   pg_cuda_emu_common ${libs})
+
 # The whole-model test catches a mask bug too: the window mutant on the Gemma 2 fixture.
 pg_emu_kernels_with(libs pg_cuda_emu_attention pg_cuda_emu_attention_window)
 pg_emu_test_exe(cuda_emu_mutant_parity_window pg_cuda_emu_common ${libs}
@@ -192,3 +215,58 @@ add_test(NAME emu.mutant_window_off_by_one_fails_model_parity COMMAND cuda_emu_m
          --gtest_filter=*gemma2_slots0)
 set_tests_properties(emu.mutant_window_off_by_one_fails_model_parity PROPERTIES ENVIRONMENT "${PG_EMU_ENV}"
                      LABELS "cuda_emu" PASS_REGULAR_EXPRESSION "\\[  FAILED  \\] Fixtures/CudaModelParity")
+
+# ---- AddressSanitizer + UndefinedBehaviorSanitizer twins (label cuda_emu_asan) ----------------
+# With -DPG_EMU_SANITIZERS=ON (scripts/test.sh sets it): the emulator, the backend's kernels and
+# host code, and the three emulated test programs compiled again with -fsanitize=address,undefined
+# (pgcore, the CPU reference, is linked uninstrumented: only the CUDA side is checked, which is
+# the point: the emulator does not bounds-check kernel memory accesses, ASan does, with each
+# allocation's padding poisoned by tests/cuda_emu/cuda_emu.cc). Built in ./build, so no second
+# pgcore is compiled.
+option(PG_EMU_SANITIZERS "also build and run the emulated CUDA tests under ASan/UBSan" OFF)
+if(PG_EMU_SANITIZERS)
+  # -fno-sanitize=null: GCC 12's null check of a thread_local's address (threadIdx, blockIdx and
+  # __shared__ are thread_locals in the emulation) can reuse the flags of the comparison before it
+  # (e.g. threadIdx.x == 0) and report a null pointer that is not there. A real null dereference
+  # still stops the test: AddressSanitizer reports the SEGV.
+  set(PG_EMU_SAN_FLAGS -fsanitize=address,undefined -fno-sanitize=null -fno-sanitize-recover=undefined
+      -fno-omit-frame-pointer -g1)
+  # pg_emu_sanitized(<object library>): <object library>_asan, the same sources instrumented.
+  function(pg_emu_sanitized lib)
+    get_target_property(srcs ${lib} SOURCES)
+    pg_emu_objects(${lib}_asan ${srcs})
+    target_compile_options(${lib}_asan PRIVATE ${PG_EMU_SAN_FLAGS})
+  endfunction()
+  set(PG_EMU_SAN_LIBS pg_cuda_emu_common_asan)
+  pg_emu_sanitized(pg_cuda_emu_common)
+  foreach(lib ${PG_EMU_KERNELS})
+    pg_emu_sanitized(${lib})
+    list(APPEND PG_EMU_SAN_LIBS ${lib}_asan)
+  endforeach()
+  foreach(t cuda_backend cuda_model_parity cuda_emu_self)
+    if(t STREQUAL "cuda_backend")
+      set(src ${CMAKE_SOURCE_DIR}/tests/cuda_backend_test.cc)
+    elseif(t STREQUAL "cuda_model_parity")
+      set(src ${PG_EMU_DIR}/cuda_model_parity_test.cc)
+    else()
+      set(src ${PG_EMU_DIR}/cuda_emu_self_test.cc)
+    endif()
+    set(exe ${t}_emu_asan_test)
+    pg_emu_test_exe(${exe} ${PG_EMU_SAN_LIBS} SOURCES ${src} ${PG_EMU_DIR}/sanitizer_options.cc)
+    target_compile_options(${exe} PRIVATE ${PG_EMU_SAN_FLAGS})
+    target_link_options(${exe} PRIVATE -fsanitize=address,undefined)
+    if(t STREQUAL "cuda_emu_self")
+      target_include_directories(${exe} BEFORE PRIVATE ${PG_EMU_DIR}/include)
+      target_compile_definitions(${exe} PRIVATE PG_CUDA_EMU=1)
+    endif()
+    gtest_discover_tests(${exe} TEST_PREFIX asan. DISCOVERY_TIMEOUT 120
+      PROPERTIES ENVIRONMENT "${PG_EMU_ENV}" LABELS "cuda_emu_asan")
+  endforeach()
+  # The sanitizer build catches what the emulator does not check: a kernel reading one float past
+  # its allocation (37 floats; the emulator's padding would absorb it) must give ASan's report (a read
+  # of the poisoned padding: use-after-poison).
+  add_test(NAME asan.kernel_read_past_allocation_is_caught COMMAND cuda_emu_self_emu_asan_test
+           --gtest_also_run_disabled_tests --gtest_filter=CudaEmuAsan.*)
+  set_tests_properties(asan.kernel_read_past_allocation_is_caught PROPERTIES ENVIRONMENT "${PG_EMU_ENV}"
+                       LABELS "cuda_emu_asan" PASS_REGULAR_EXPRESSION "ERROR: AddressSanitizer: use-after-poison")
+endif()
