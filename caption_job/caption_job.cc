@@ -114,6 +114,10 @@ void ReportInputSummary(const JobState& job) {
 void CheckOutputPath(const std::string& output) {
   if (output == "-") return;  // standard output
   std::error_code ec;
+  const std::string name = fs::path(output).filename().string();
+  PG_CHECK(!name.empty() && name != "." && name != "..",
+           "--output '" << output << "' names a directory, not a file; name the JSON Lines file to write, e.g. '"
+                        << (fs::path(output) / "captions.jsonl").lexically_normal().string() << "', or - for standard output");
   PG_CHECK(!fs::is_directory(output, ec), "--output '" << output << "' is a directory; name the JSON Lines file to write, "
                                                               "e.g. '" << (fs::path(output) / "captions.jsonl").string()
                                                               << "', or - for standard output");
@@ -323,7 +327,10 @@ void RunCaptionJob(CaptionJobOptions a) {
       std::ostringstream os;
       os << message << ": " << now.records << " of " << job.images.size() << " images are recorded in "
          << parts_dir << "/ (" << p.done_now << " this run; sequences in flight were dropped); "
-         << "run the same command again to resume, " << a.output << " is written when every image is done";
+         << "run the same command again to resume; "
+         << (a.output == "-" ? std::string("the merged records go to standard output")
+                             : a.output + " is written")
+         << " when every image is done";
       message = os.str();
       WriteStderrLine(message);
     }

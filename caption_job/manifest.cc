@@ -91,7 +91,12 @@ Manifest BuildManifest(const CaptionJobSpec& s) {
   if (!s.masks_dir.empty()) m.Set("masks_dir", s.masks_dir);
   m.Set("images.count", std::to_string(s.images.size()));
   m.Set("images.hash", ImageListHash(s.images));
-  if (!s.item_prompts.empty()) m.Set("prompts.hash", ImageListHash(s.item_prompts));
+  if (!s.item_prompts.empty()) {
+    // Length-prefixed, so prompts holding newlines cannot collide ("a\nb","c" vs "a","b\nc").
+    uint64_t h = Fnv1a64(std::to_string(s.item_prompts.size()) + "\n");
+    for (const std::string& p : s.item_prompts) h = Fnv1a64(std::to_string(p.size()) + ":" + p, h);
+    m.Set("prompts.hash", HexU64(h));
+  }
   return m;
 }
 

@@ -229,13 +229,11 @@ void RunShardCaptionJob(const CaptionJobOptions& a, ModelSession& s) {
     replica = std::make_unique<CaptionReplica>(*s.model, *s.tokenizer, s.world->tp_group(), ro);
   });
   const double t0 = Now();
-  ShardTotals mine_done;
-  {
-    // SIGINT/SIGTERM: each replica stops at its next engine step; finished shard outputs stay,
-    // the shards in progress are redone from their start by the same command (exit 128 + sig).
-    ScopedInterruptHandlers interrupt_handlers;
-    mine_done = CaptionShards(a, s, *replica, mine);
-  }
+  // SIGINT/SIGTERM: each replica stops at its next engine step; finished shard outputs stay,
+  // the shards in progress are redone from their start by the same command (exit 128 + sig).
+  // Kept through the reductions below, where a finished replica waits for the others.
+  ScopedInterruptHandlers interrupt_handlers;
+  const ShardTotals mine_done = CaptionShards(a, s, *replica, mine);
   all.SetCollectiveTimeout(std::max(all.collective_timeout(), kFinalBarrierTimeoutS));
   const bool leader = w.tp_rank == 0;
   ShardTotals t;

@@ -1,5 +1,6 @@
 #include "dist/collective_watchdog.h"
 
+#include <algorithm>
 #include <sstream>
 #include <utility>
 
@@ -31,7 +32,7 @@ void CollectiveWatchdog::Track(const char* op, uint64_t seq, std::function<bool(
                                    << ": the communicator's watchdog has already failed it");
   const auto timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(timeout_s_));
-  pending_.push_back({op, seq, std::move(done), std::chrono::steady_clock::now() + timeout});
+  pending_.push_back({op, seq, std::move(done), std::chrono::steady_clock::now() + timeout, timeout});
 }
 
 size_t CollectiveWatchdog::pending() const {
@@ -67,7 +68,13 @@ std::string CollectiveWatchdog::PollLocked() {
   }
   const size_t before = pending_.size();
   while (!pending_.empty() && pending_.front().done()) pending_.pop_front();
-  if (pending_.size() != before) cv_.notify_all();
+  if (pending_.size() != before) {
+    cv_.notify_all();
+    // The new oldest collective's clock starts now, if not later than its own enqueue + timeout.
+    if (!pending_.empty())
+      pending_.front().deadline =
+          std::max(pending_.front().deadline, std::chrono::steady_clock::now() + pending_.front().timeout);
+  }
   if (!pending_.empty() && std::chrono::steady_clock::now() >= pending_.front().deadline) {
     std::ostringstream os;
     os << "collective " << pending_.front().op << " #" << pending_.front().seq << " timed out after " << timeout_s_

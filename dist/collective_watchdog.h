@@ -7,7 +7,7 @@
 //      oldest unfinished collective (op #seq) and the communicator;
 //   2. the tracked collectives in enqueue order (the stream completes them in that order):
 //      done() pops them;
-//   3. the oldest one past its deadline (enqueue time + timeout) -> hooks.fail("... timed out
+//   3. the oldest one past its deadline -> hooks.fail("... timed out
 //      after T s ...").
 // fail() is called at most once (the real one, ncclCommAbort + job abort, does not return);
 // afterwards the watchdog stops polling and Track throws. Plain C++ (no CUDA): the hooks make it
@@ -33,7 +33,9 @@ struct CollectiveWatchdogHooks {
 
 class CollectiveWatchdog {
  public:
-  // communicator: its description for messages; timeout_s: per collective, from its enqueue.
+  // communicator: its description for messages; timeout_s: per collective, counted from when it
+  // is the oldest pending one (its enqueue time, or the completion of the one before it), so the
+  // compute queued ahead of a collective does not count against its deadline.
   CollectiveWatchdog(std::string communicator, double timeout_s, CollectiveWatchdogHooks hooks,
                      std::chrono::microseconds poll = std::chrono::microseconds(1000));
   ~CollectiveWatchdog();  // stops and joins the thread (pending collectives are not waited for)
@@ -56,7 +58,8 @@ class CollectiveWatchdog {
     const char* op;
     uint64_t seq;
     std::function<bool()> done;
-    std::chrono::steady_clock::time_point deadline;
+    std::chrono::steady_clock::time_point deadline;  // reset when the entry becomes the oldest
+    std::chrono::steady_clock::duration timeout;
   };
   void Run();
   // One poll (mu_ held); returns the failure message, or "".

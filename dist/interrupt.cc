@@ -1,11 +1,14 @@
 #include "dist/interrupt.h"
 
+#include <atomic>
 #include <csignal>
 
 namespace pg {
 namespace {
 
-volatile std::sig_atomic_t g_signal = 0;
+// Lock-free, so async-signal-safe to store from the handler, and race-free to read from any thread.
+std::atomic<int> g_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "the signal flag must be lock-free");
 
 struct sigaction g_old_int, g_old_term;
 
@@ -39,7 +42,7 @@ ScopedInterruptHandlers::~ScopedInterruptHandlers() {
   sigaction(SIGTERM, &g_old_term, nullptr);
 }
 
-int InterruptSignal() { return static_cast<int>(g_signal); }
+int InterruptSignal() { return g_signal.load(); }
 
 std::string SignalName(int signal) {
   if (signal == SIGINT) return "SIGINT";

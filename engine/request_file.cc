@@ -31,6 +31,8 @@ std::vector<ImagePrompt> ReadRequestFile(const std::string& path, const std::str
     if (!j.is_object()) bad("not a JSON object");
     if (!j.contains("image") || !j["image"].is_string() || j["image"].get<std::string>().empty())
       bad("no \"image\" string");
+    // NUL is refused: the jobs pass lists between ranks NUL-separated (and no path holds one).
+    if (j["image"].get<std::string>().find('\0') != std::string::npos) bad("\"image\" holds a NUL character");
     std::filesystem::path image(j["image"].get<std::string>());
     if (image.is_relative() && !base.empty()) image = base / image;
     if (j.contains("prompt") && j.contains("prompts")) bad("both \"prompt\" and \"prompts\"");
@@ -47,6 +49,8 @@ std::vector<ImagePrompt> ReadRequestFile(const std::string& path, const std::str
     } else {
       prompts.push_back(default_prompt);
     }
+    for (const std::string& p : prompts)
+      if (p.find('\0') != std::string::npos) bad("a prompt holds a NUL character");
     for (std::string& p : prompts) out.push_back({image.lexically_normal().string(), std::move(p)});
   }
   PG_CHECK(!out.empty(), "--requests '" << path << "' holds no request");

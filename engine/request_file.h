@@ -20,7 +20,7 @@ struct ImagePrompt {
 
 // Throws pg::Error naming the file and line: not JSON, not an object, no "image" string, a
 // "prompt" that is not a string, "prompts" not a non-empty array of strings, both given,
-// invalid UTF-8 in a prompt, or no request at all.
+// a NUL character in an image path or a prompt, or no request at all.
 std::vector<ImagePrompt> ReadRequestFile(const std::string& path, const std::string& default_prompt);
 
 }  // namespace pg

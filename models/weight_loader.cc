@@ -17,8 +17,9 @@ Tensor WeightLoader::Stage(const std::string& tag, std::vector<int64_t> shape) {
 }
 
 Tensor WeightLoader::Finish(Tensor staged) {
-  bytes_loaded_ += staged.bytes();
-  return backend_.FinishWeight(std::move(staged));
+  Tensor held = backend_.FinishWeight(std::move(staged));
+  bytes_loaded_ += held.bytes();  // as the backend holds it (a CUDA bf16 matrix: 2 bytes each)
+  return held;
 }
 
 void WeightLoader::ReadColumns(const std::string& name, const Slab& slab, Tensor& dst, int64_t col0) {

@@ -4,8 +4,11 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <sstream>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -90,6 +93,11 @@ class NcclCommunicator final : public Communicator {
   [[noreturn]] void Abort(const std::string& reason) override {
     PrintFatalOnce(reason);
     StartHardExitWatchdog(AbortGraceSeconds());
+    // The watchdog thread and the main thread may both get here: only the first aborts the
+    // communicator; the other waits for the process to end (HardAbort or the exit watchdog).
+    if (aborting_.exchange(true)) {
+      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
     if (comm_ != nullptr) ncclCommAbort(comm_);
     HardAbort(1);
   }
@@ -112,6 +120,7 @@ class NcclCommunicator final : public Communicator {
 
   std::unique_ptr<MpiCommunicator> control_;
   ncclComm_t comm_ = nullptr;
+  std::atomic<bool> aborting_{false};  // Abort() runs ncclCommAbort once, whichever thread comes first
   int device_ = 0;
   cudaStream_t stream_ = nullptr;
   std::string label_;

@@ -299,6 +299,9 @@ PY
   caption 1 1 --images images --output int.jsonl --batch 3 --prompt "caption en" 2> changed.log &&
     fail "resuming with other prompts was accepted"
   grep -q "prompts.hash" changed.log || { cat changed.log; fail "the manifest error does not name the prompts"; }
+  printf '%s\n' '{"image": "a.jpg", "prompt": "cap\u0000tion"}' > nul.jsonl
+  caption 1 1 --requests nul.jsonl --output nul_out.jsonl 2> nul.log && fail "a NUL in a prompt was accepted"
+  grep -q "nul.jsonl' line 1: a prompt holds a NUL character" nul.log || { cat nul.log; fail "NUL message"; }
   echo '{"image": "a.jpg", "prompts": []}' > bad.jsonl
   caption 1 1 --requests bad.jsonl --output bad_out.jsonl 2> bad.log && fail "an empty prompts array was accepted"
   grep -q "bad.jsonl' line 1: \"prompts\" is not a non-empty array" bad.log || { cat bad.log; fail "bad line message"; }
@@ -313,6 +316,9 @@ output_flags)
   grep -q "\-\-output 'outdir' is a directory" dir.log || { cat dir.log; fail "no clear --output message"; }
   ! grep -q "images/s" dir.log || { cat dir.log; fail "the job ran before --output was refused"; }
   [ ! -e outdir.parts ] || fail "outdir.parts was created"
+  rc=0; caption 1 1 --images images --output newdir/ --batch 3 > newdir.log 2>&1 || rc=$?
+  [ "$rc" -ne 0 ] && grep -q "\-\-output 'newdir/' names a directory" newdir.log || { cat newdir.log; fail "--output DIR/"; }
+  [ ! -e newdir ] || fail "--output newdir/ created newdir before it was refused"
   caption 2 1 --images images --output - --batch 3 --preprocess hf > stdout.jsonl 2> stdout.log ||
     { cat stdout.log; fail "--output -"; }
   cmp ref.jsonl stdout.jsonl || fail "--output - --preprocess hf differs from --output FILE --resize bicubic"
