@@ -1,0 +1,109 @@
+// The fp32 GEMM split (runtime/cpu/gemm_split.h): which split the rule picks at its boundaries,
+// and that every split (rows, 16-aligned columns, for tall and decode-sized x) gives results
+// bit-identical to one unsplit sgemm call (the backend at 1 thread), with and without the fused
+// bias / GELU epilogue, for both layouts of W.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "runtime/backend.h"
+#include "runtime/cpu/gemm_split.h"
+
+namespace pg {
+namespace {
+
+using cpu::ChooseGemmSplit;
+using cpu::GemmPackedElements;
+using cpu::GemmSplit;
+
+TEST(CpuGemmSplit, PackedElementsFollowTheFormulas) {
+  // rows: every thread packs all of W [K, N], x [M, K] once; columns: W once, x once per thread.
+  EXPECT_EQ(GemmPackedElements(GemmSplit::kRows, 1568, 3072, 768, 2), 2 * 768 * 3072 + 1568 * 768);
+  EXPECT_EQ(GemmPackedElements(GemmSplit::kColumns, 1568, 3072, 768, 2), 768 * 3072 + 2 * 1568 * 768);
+  EXPECT_EQ(GemmPackedElements(GemmSplit::kRows, 10, 20, 30, 1), GemmPackedElements(GemmSplit::kColumns, 10, 20, 30, 1));
+}
+
+TEST(CpuGemmSplit, ChoosesTheSplitThatPacksLess) {
+  // Decode-sized x (< 32 rows per thread): columns, whatever N.
+  EXPECT_EQ(ChooseGemmSplit(8, 2048, 2048, 2), GemmSplit::kColumns);
+  EXPECT_EQ(ChooseGemmSplit(63, 16, 8, 2), GemmSplit::kColumns);
+  // Tall x: columns exactly when N > M (and >= 64 columns per thread), else rows.
+  EXPECT_EQ(ChooseGemmSplit(1568, 3072, 768, 2), GemmSplit::kColumns);  // ViT fc1
+  EXPECT_EQ(ChooseGemmSplit(1568, 2304, 768, 2), GemmSplit::kColumns);  // ViT qkv
+  EXPECT_EQ(ChooseGemmSplit(1568, 768, 3072, 2), GemmSplit::kRows);     // ViT fc2
+  EXPECT_EQ(ChooseGemmSplit(2128, 8192, 1024, 2), GemmSplit::kColumns);  // decoder gate|up
+  EXPECT_EQ(ChooseGemmSplit(2128, 1024, 4096, 2), GemmSplit::kRows);    // decoder down
+  EXPECT_EQ(ChooseGemmSplit(300, 300, 64, 2), GemmSplit::kRows);        // equal packing: rows
+  EXPECT_EQ(ChooseGemmSplit(300, 301, 64, 2), GemmSplit::kColumns);
+  EXPECT_EQ(ChooseGemmSplit(64, 127, 64, 2), GemmSplit::kRows);  // N > M but < 64 columns per thread
+  EXPECT_EQ(ChooseGemmSplit(64, 128, 64, 2), GemmSplit::kColumns);
+  EXPECT_EQ(ChooseGemmSplit(96, 191, 64, 3), GemmSplit::kRows);
+  EXPECT_EQ(ChooseGemmSplit(96, 192, 64, 3), GemmSplit::kColumns);
+  // One thread: nothing to split for a tall x (one call either way).
+  EXPECT_EQ(ChooseGemmSplit(1568, 3072, 768, 1), GemmSplit::kRows);
+}
+
+std::vector<float> Random(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+struct Shape {
+  int64_t M, K, N;
+};
+
+enum class Op { kMatMul, kBias, kBiasGelu, kTransB };
+
+// out: [M, N] of x [M, K] @ w (w: [K, N], or [N, K] for kTransB) at `threads`.
+std::vector<float> GemmAt(int threads, const Shape& s, Op op) {
+  BackendOptions o;
+  o.threads = threads;
+  auto be = MakeBackend("cpu", o);
+  const auto xv = Random(s.M * s.K, 7), wv = Random(s.K * s.N, 8), bv = Random(s.N, 9);
+  Tensor x = be->Upload("x", {s.M, s.K}, xv.data()), b = be->Upload("b", {s.N}, bv.data()),
+         out = be->Alloc("out", {s.M, s.N});
+  if (op == Op::kTransB) {
+    Tensor wt = be->UploadWeight("wt", {s.N, s.K}, wv.data());
+    be->MatMulTransB(x, wt, out);
+  } else {
+    Tensor w = be->UploadWeight("w", {s.K, s.N}, wv.data());
+    if (op == Op::kBiasGelu) be->MatMulGelu(x, w, b, out);
+    else be->MatMul(x, w, op == Op::kBias ? &b : nullptr, out);
+  }
+  std::vector<float> h(out.numel());
+  be->Download(out, h.data());
+  return h;
+}
+
+TEST(CpuGemmSplit, EverySplitIsBitIdenticalToOneCall) {
+  // K = 700 spans several of OpenBLAS's K blocks; N not a multiple of 16 leaves a ragged last block.
+  const Shape shapes[] = {{200, 48, 70},    // rows (N < M)
+                          {96, 40, 300},    // columns (N > M)
+                          {130, 24, 131},   // columns by one column
+                          {96, 700, 517},   // columns, long K
+                          {300, 700, 100},  // rows, long K
+                          {5, 64, 200}};    // decode-sized: columns
+  for (const Shape& s : shapes)
+    for (Op op : {Op::kMatMul, Op::kBias, Op::kBiasGelu, Op::kTransB}) {
+      const auto one = GemmAt(1, s, op);
+      for (int threads : {2, 3}) {
+        const auto got = GemmAt(threads, s, op);
+        int64_t differ = 0;
+        for (size_t i = 0; i < one.size(); ++i) differ += std::memcmp(&one[i], &got[i], sizeof(float)) != 0;
+        const GemmSplit split = ChooseGemmSplit(s.M, s.N, s.K, threads);
+        EXPECT_EQ(differ, 0) << "M=" << s.M << " K=" << s.K << " N=" << s.N << " op " << static_cast<int>(op)
+                             << " threads " << threads << " split "
+                             << (split == GemmSplit::kRows ? "rows" : "columns") << ": elements that differ of "
+                             << one.size();
+      }
+    }
+}
+
+}  // namespace
+}  // namespace pg
