@@ -4,12 +4,14 @@
 // bias / GELU epilogue, for both layouts of W.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "runtime/backend.h"
+#include "runtime/cpu/gemm.h"
 #include "runtime/cpu/gemm_split.h"
 
 namespace pg {
@@ -103,6 +105,27 @@ TEST(CpuGemmSplit, EverySplitIsBitIdenticalToOneCall) {
                              << one.size();
       }
     }
+}
+
+// Both splits forced (cpu::GemmWithSplit) on shapes where Gemm picks each: the same bits as one call.
+TEST(CpuGemmSplit, BothForcedSplitsAreBitIdenticalToOneCall) {
+  auto be = MakeBackend("cpu", BackendOptions{});  // keeps OpenBLAS at one thread (runtime/cpu_backend.cc)
+  const Shape shapes[] = {{200, 48, 70}, {96, 700, 517}, {64, 33, 130}};
+  for (const Shape& s : shapes) {
+    const auto xv = Random(s.M * s.K, 7), wv = Random(s.K * s.N, 8), bv = Random(s.N, 9);
+    std::vector<float> one(s.M * s.N), got(s.M * s.N);
+    cpu::GemmArgs a{xv.data(), wv.data(), false, false, one.data(), s.M, s.N, s.K, bv.data(), true};
+    cpu::GemmWithSplit(a, 1, GemmSplit::kRows);
+    a.out = got.data();
+    for (GemmSplit split : {GemmSplit::kRows, GemmSplit::kColumns})
+      for (int threads : {2, 3}) {
+        std::fill(got.begin(), got.end(), -1.f);
+        cpu::GemmWithSplit(a, threads, split);
+        EXPECT_EQ(std::memcmp(one.data(), got.data(), one.size() * sizeof(float)), 0)
+            << "M=" << s.M << " K=" << s.K << " N=" << s.N << " threads " << threads << " split "
+            << (split == GemmSplit::kRows ? "rows" : "columns");
+      }
+  }
 }
 
 }  // namespace

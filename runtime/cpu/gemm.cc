@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "runtime/cpu/elementwise.h"
-#include "runtime/cpu/gemm_split.h"
 #include "runtime/cpu/onednn_matmul.h"
 #include "runtime/cpu/parallel.h"
 #include "runtime/check.h"
@@ -37,7 +36,9 @@ void Block(const GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
 
 }  // namespace
 
-void Gemm(const GemmArgs& a, int threads) {
+void Gemm(const GemmArgs& a, int threads) { GemmWithSplit(a, threads, ChooseGemmSplit(a.M, a.N, a.K, threads)); }
+
+void GemmWithSplit(const GemmArgs& a, int threads, GemmSplit split) {
   if (a.M == 0 || a.N == 0) return;
   if (a.K == 0) {
     std::fill(a.out, a.out + a.M * a.N, 0.f);
@@ -45,11 +46,11 @@ void Gemm(const GemmArgs& a, int threads) {
     return;
   }
   if (a.w_bf16) return OneDnnBf16Gemm(a, threads);  // oneDNN splits the work over the threads itself
-  // Rows or columns, whichever packs less (runtime/cpu/gemm_split.h). Block edges on multiples of
+  // Rows or columns (Gemm: whichever packs less, runtime/cpu/gemm_split.h). Block edges on multiples of
   // 16 (one AVX-512 vector of columns; sgemm's row unroll), so that every element meets the same
   // kernel path as in one unsplit call: bit-identical results for any thread count.
   auto aligned = [](int64_t i, int64_t n) { return i == 0 || i == n ? i : std::min((i + 15) / 16 * 16, n); };
-  if (ChooseGemmSplit(a.M, a.N, a.K, threads) == GemmSplit::kRows) {
+  if (split == GemmSplit::kRows) {
     ParallelFor(threads, a.M, kGemmMinRowsPerThread,
                 [&](int64_t m0, int64_t m1) { Block(a, aligned(m0, a.M), aligned(m1, a.M), 0, a.N); });
   } else {

@@ -13,6 +13,8 @@
 
 #include <cstdint>
 
+#include "runtime/cpu/gemm_split.h"
+
 namespace pg::cpu {
 
 struct GemmArgs {
@@ -27,6 +29,10 @@ struct GemmArgs {
 };
 
 void Gemm(const GemmArgs& a, int threads);
+
+// Gemm with the fp32 split forced (Gemm uses ChooseGemmSplit); for `paligemma bench --kernels`,
+// which times both splits. bf16 weights ignore `split` (oneDNN splits them itself).
+void GemmWithSplit(const GemmArgs& a, int threads, GemmSplit split);
 
 // bf16 weights are worth it here: the CPU has native bf16 dot products (oneDNN's ISA check).
 // Without them the backend keeps weights in fp32.
