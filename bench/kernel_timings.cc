@@ -119,7 +119,7 @@ std::string MeasureKernelTimings(int threads) {
       Split(threads, "split: ViT fc1, [1568, 768] x [768, 3072]", 1568, 768, 3072, &out);
       Split(threads, "split: ViT qkv, [1568, 768] x [768, 2304]", 1568, 768, 2304, &out);
       Split(threads, "split: ViT fc2, [1568, 3072] x [3072, 768]", 1568, 3072, 768, &out);
-      Split(threads, "split: prefill mid gate|up, [2112, 1024] x [1024, 8192]", 2112, 1024, 8192, &out);
+      Split(threads, "split: prefill mid gate|up (4 images), [1056, 1024] x [1024, 8192]", 1056, 1024, 8192, &out);
     }
     Decode(threads, bf16, "decode mid gate|up, [8, 1024] x [1024, 8192]", 1024, 8192, &out);
     Decode(threads, bf16, "decode mid down, [8, 4096] x [4096, 1024]", 4096, 1024, &out);
