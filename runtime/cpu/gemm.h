@@ -1,9 +1,9 @@
 // The CPU backend's GEMMs over its own threads: out[M, N] = x[M, K] @ W, where W is [K, N]
 // row-major, or [N, K] when trans_w (x @ W^T: the tied LM head). W is fp32 (OpenBLAS sgemm) or
 // bf16 (oneDNN matmul after rounding x to bf16 to nearest even; fp32 accumulation; see
-// runtime/cpu/onednn_matmul.h). fp32 work is split into one block per thread, by rows of x or by
-// 16-aligned columns of W, whichever makes OpenBLAS pack fewer bytes (runtime/cpu/gemm_split.h:
-// columns for decode and for wide prefill GEMMs, N > M), each block one single-threaded sgemm call.
+// runtime/cpu/onednn_matmul.h). fp32 work is split into one block per thread, by rows of x when M
+// is large (prefill) and by columns of W otherwise (decode: every thread streams its share of the
+// weights), each block one single-threaded OpenBLAS call (runtime/cpu/gemm_split.h).
 //
 // Epilogue (bias, GELU-tanh): fp32 blocks add the bias and apply GELU to their own block of out
 // right after its sgemm, while it is in cache, on the thread that computed it (no separate pass
