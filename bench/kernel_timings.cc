@@ -84,6 +84,21 @@ void Decode(int threads, bool bf16, const char* name, int64_t K, int64_t N, std:
          bytes / t_small * 1e-9, bytes * 1e-6);
 }
 
+// Prefill-shaped fp32 x[M, K] @ w[K, N] split by rows vs by 16-aligned column blocks
+// (runtime/cpu/gemm_split.h), with the split Gemm would choose.
+void Split(int threads, const char* name, int64_t M, int64_t K, int64_t N, std::string* out) {
+  const auto xv = Filler(M * K, 1.f), wv = Filler(K * N, 0.05f);
+  std::vector<float> o(M * N);
+  const cpu::GemmArgs a{xv.data(), wv.data(), false, false, o.data(), M, N, K};
+  const auto [rows, cols] = BestSeconds([&] { cpu::GemmWithSplit(a, threads, cpu::GemmSplit::kRows); },
+                                        [&] { cpu::GemmWithSplit(a, threads, cpu::GemmSplit::kColumns); });
+  const bool chosen_rows = cpu::ChooseGemmSplit(M, N, K, threads) == cpu::GemmSplit::kRows;
+  *out += std::string("#   ") + name;
+  Append(out, ": rows %.2f ms, columns %.2f ms (columns %.1f%% faster)", rows * 1e3, cols * 1e3,
+         100.0 * (rows - cols) / rows);
+  *out += chosen_rows ? ", Gemm chooses rows\n" : ", Gemm chooses columns\n";
+}
+
 }  // namespace
 
 std::string MeasureKernelTimings(int threads) {
@@ -100,6 +115,12 @@ std::string MeasureKernelTimings(int threads) {
     Epilogue(*be, "ViT fc2 + bias, [1568, 3072] x [3072, 768]", 1568, 3072, 768, false, &out);
     Epilogue(*be, "ViT qkv + bias, [1568, 768] x [768, 2304]", 1568, 768, 2304, false, &out);
     const bool bf16 = dtype == DType::kBF16;
+    if (!bf16) {
+      Split(threads, "split: ViT fc1, [1568, 768] x [768, 3072]", 1568, 768, 3072, &out);
+      Split(threads, "split: ViT qkv, [1568, 768] x [768, 2304]", 1568, 768, 2304, &out);
+      Split(threads, "split: ViT fc2, [1568, 3072] x [3072, 768]", 1568, 3072, 768, &out);
+      Split(threads, "split: prefill mid gate|up (4 images), [1056, 1024] x [1024, 8192]", 1056, 1024, 8192, &out);
+    }
     Decode(threads, bf16, "decode mid gate|up, [8, 1024] x [1024, 8192]", 1024, 8192, &out);
     Decode(threads, bf16, "decode mid down, [8, 4096] x [4096, 1024]", 4096, 1024, &out);
     Decode(threads, bf16, "decode 3B gate|up, [8, 2048] x [2048, 32768]", 2048, 32768, &out);

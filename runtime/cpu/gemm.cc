@@ -36,7 +36,9 @@ void Block(const GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
 
 }  // namespace
 
-void Gemm(const GemmArgs& a, int threads) {
+void Gemm(const GemmArgs& a, int threads) { GemmWithSplit(a, threads, ChooseGemmSplit(a.M, a.N, a.K, threads)); }
+
+void GemmWithSplit(const GemmArgs& a, int threads, GemmSplit split) {
   if (a.M == 0 || a.N == 0) return;
   if (a.K == 0) {
     std::fill(a.out, a.out + a.M * a.N, 0.f);
@@ -44,15 +46,16 @@ void Gemm(const GemmArgs& a, int threads) {
     return;
   }
   if (a.w_bf16) return OneDnnBf16Gemm(a, threads);  // oneDNN splits the work over the threads itself
-  // Rows when each thread gets a panel of >= 32 rows; else columns (>= 64 per thread).
-  if (a.M >= 32 * static_cast<int64_t>(threads)) {
-    ParallelFor(threads, a.M, 32, [&](int64_t m0, int64_t m1) { Block(a, m0, m1, 0, a.N); });
+  // Rows or columns (Gemm: ChooseGemmSplit, runtime/cpu/gemm_split.h). Block edges on multiples of
+  // 16 (one AVX-512 vector of columns; sgemm's row unroll), so that every element meets the same
+  // kernel path as in one unsplit call: bit-identical results for any thread count.
+  auto aligned = [](int64_t i, int64_t n) { return i == 0 || i == n ? i : std::min((i + 15) / 16 * 16, n); };
+  if (split == GemmSplit::kRows) {
+    ParallelFor(threads, a.M, kGemmMinRowsPerThread,
+                [&](int64_t m0, int64_t m1) { Block(a, aligned(m0, a.M), aligned(m1, a.M), 0, a.N); });
   } else {
-    ParallelFor(threads, a.N, 64, [&](int64_t n0, int64_t n1) {
-      // Keep column blocks on 16-column boundaries (one AVX-512 vector).
-      const int64_t b0 = n0 == 0 ? 0 : (n0 + 15) / 16 * 16, b1 = n1 == a.N ? a.N : (n1 + 15) / 16 * 16;
-      Block(a, 0, a.M, std::min(b0, a.N), std::min(b1, a.N));
-    });
+    ParallelFor(threads, a.N, kGemmMinColumnsPerThread,
+                [&](int64_t n0, int64_t n1) { Block(a, 0, a.M, aligned(n0, a.N), aligned(n1, a.N)); });
   }
 }
 

@@ -3,7 +3,7 @@
 // bf16 (oneDNN matmul after rounding x to bf16 to nearest even; fp32 accumulation; see
 // runtime/cpu/onednn_matmul.h). fp32 work is split into one block per thread, by rows of x when M
 // is large (prefill) and by columns of W otherwise (decode: every thread streams its share of the
-// weights), each block one single-threaded OpenBLAS call.
+// weights), each block one single-threaded OpenBLAS call (runtime/cpu/gemm_split.h).
 //
 // Epilogue (bias, GELU-tanh): fp32 blocks add the bias and apply GELU to their own block of out
 // right after its sgemm, while it is in cache, on the thread that computed it (no separate pass
@@ -12,6 +12,8 @@
 #pragma once
 
 #include <cstdint>
+
+#include "runtime/cpu/gemm_split.h"
 
 namespace pg::cpu {
 
@@ -27,6 +29,10 @@ struct GemmArgs {
 };
 
 void Gemm(const GemmArgs& a, int threads);
+
+// Gemm with the fp32 split forced (Gemm uses ChooseGemmSplit); for `paligemma bench --kernels`,
+// which times both splits. bf16 weights ignore `split` (oneDNN splits them itself).
+void GemmWithSplit(const GemmArgs& a, int threads, GemmSplit split);
 
 // bf16 weights are worth it here: the CPU has native bf16 dot products (oneDNN's ISA check).
 // Without them the backend keeps weights in fp32.

@@ -26,6 +26,6 @@ add_test(NAME bench_kernels_flag
                  --warmup 0 --iters 1 --kernels --out ${CMAKE_BINARY_DIR}/bench_kernels)
 set_tests_properties(bench_kernels_flag PROPERTIES
   ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OPENBLAS_NUM_THREADS=1"
-  PASS_REGULAR_EXPRESSION "kernels, fp32 weights.*ViT fc1 \\+ bias \\+ GELU[^\n]*fused [0-9.]+ ms.*decode 3B down[^\n]*[0-9.]+ GB/s of weights as held"
+  PASS_REGULAR_EXPRESSION "kernels, fp32 weights.*ViT fc1 \\+ bias \\+ GELU[^\n]*fused [0-9.]+ ms.*split: prefill mid gate\\|up[^\n]*rows [0-9.]+ ms, columns [0-9.]+ ms[^\n]*Gemm chooses (rows|columns).*decode 3B down[^\n]*[0-9.]+ GB/s of weights as held"
   FAIL_REGULAR_EXPRESSION "rror"
   TIMEOUT 300 LABELS "bench")

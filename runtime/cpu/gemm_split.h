@@ -1,0 +1,32 @@
+// How the CPU backend's fp32 GEMM out[M, N] = x[M, K] @ W[K, N] is split over its threads
+// (runtime/cpu/gemm.cc): each thread makes one single-threaded OpenBLAS sgemm call on its block,
+// either a block of x's rows (all of W) or a 16-aligned block of W's columns (all of x).
+//
+// The rule: rows when each thread gets >= 32 rows (prefill), else columns (decode: every thread
+// streams its share of the weights). A column split of wide prefill GEMMs (N > M) packs fewer
+// bytes (sgemm packs W once per call and x once per call: rows pack threads*K*N + M*K elements,
+// columns K*N + threads*M*K), but it measured no faster (docs/BENCHMARKS.md, "GEMM split"):
+// ViT fc1/qkv 2-5% faster, the decoder's gate|up 3% slower, end to end no gain. So the rule stays;
+// `paligemma bench --kernels` times both splits on the prefill shapes for a re-measurement.
+//
+// Either split gives bit-identical results to one unsplit call, provided block edges fall on
+// multiples of 16 (gemm.cc): every element of out is then the same dot product over the same K,
+// blocked the same way (OpenBLAS picks its K blocks from K alone) and through the same kernel path.
+// Unaligned row blocks were not: a 3-thread split of 200 rows changed 6-8 of 14,000 elements.
+#pragma once
+
+#include <cstdint>
+
+namespace pg::cpu {
+
+enum class GemmSplit { kRows, kColumns };
+
+// Rows need >= kGemmMinRowsPerThread rows per thread (else columns); a column block is at least
+// kGemmMinColumnsPerThread columns (else fewer threads).
+constexpr int64_t kGemmMinRowsPerThread = 32;
+constexpr int64_t kGemmMinColumnsPerThread = 64;
+
+// The split of an fp32 GEMM [M, K] x [K, N] over `threads` (>= 1).
+GemmSplit ChooseGemmSplit(int64_t M, int64_t N, int64_t K, int threads);
+
+}  // namespace pg::cpu
