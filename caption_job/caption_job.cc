@@ -168,6 +168,20 @@ void PrepareJob(const CaptionJobOptions& a, const ModelSession& s, const std::st
   PG_CHECK(fs::exists(manifest_path) || ListPartFiles(parts_dir).empty(),
            "'" << parts_dir << "' holds part files but no manifest.json, so they cannot be checked against this job; "
                   "pass --restart to discard them or choose another --output");
+  CaptionJobSpec spec = JobSpecFromOptions(a, s);
+  spec.images = job->images;
+  spec.item_prompts = job->prompts;
+  CheckOrWriteManifest(manifest_path, BuildManifest(spec));
+  job->scan = ScanPartFiles(parts_dir, job->images, /*repair=*/true);
+  job->done = job->scan.done;
+  job->progress = std::make_unique<ProgressReporter>(parts_dir, static_cast<int64_t>(job->images.size()),
+                                                     job->scan.records, ParseProgressMode(a.progress),
+                                                     a.progress_every_s);
+}
+
+}  // namespace
+
+CaptionJobSpec JobSpecFromOptions(const CaptionJobOptions& a, const ModelSession& s) {
   CaptionJobSpec spec;
   spec.model_path = a.session.model_path;
   spec.model_config_json = s.checkpoint->config().ToJsonText();
@@ -185,17 +199,8 @@ void PrepareJob(const CaptionJobOptions& a, const ModelSession& s, const std::st
   spec.exif_transpose = a.exif_transpose;
   spec.vae_path = a.vae;
   spec.masks_dir = a.masks_dir;
-  spec.images = job->images;
-  spec.item_prompts = job->prompts;
-  CheckOrWriteManifest(manifest_path, BuildManifest(spec));
-  job->scan = ScanPartFiles(parts_dir, job->images, /*repair=*/true);
-  job->done = job->scan.done;
-  job->progress = std::make_unique<ProgressReporter>(parts_dir, static_cast<int64_t>(job->images.size()),
-                                                     job->scan.records, ParseProgressMode(a.progress),
-                                                     a.progress_every_s);
+  return spec;
 }
-
-}  // namespace
 
 // slots: the KV-cache slots this replica uses (CaptionSlots: --batch capped by its images).
 ReplicaOptions MakeReplicaOptions(const CaptionJobOptions& a, const ModelConfig& c, int slots) {

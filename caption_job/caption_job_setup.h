@@ -6,9 +6,13 @@
 
 #include "caption_job/caption_job.h"
 #include "caption_job/caption_replica.h"
+#include "caption_job/manifest.h"
 #include "engine/model_session.h"
 
 namespace pg {
+
+// What the manifest records of the job's flags and model (the input list is added by the job).
+CaptionJobSpec JobSpecFromOptions(const CaptionJobOptions& a, const ModelSession& s);
 
 // The replica's options from the job's flags; slots: the KV-cache slots it uses.
 ReplicaOptions MakeReplicaOptions(const CaptionJobOptions& a, const ModelConfig& c, int slots);

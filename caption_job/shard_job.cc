@@ -42,23 +42,7 @@ struct ShardPlan {
 };
 
 Manifest ShardManifest(const CaptionJobOptions& a, const ModelSession& s) {
-  CaptionJobSpec spec;
-  spec.model_path = a.session.model_path;
-  spec.model_config_json = s.checkpoint->config().ToJsonText();
-  spec.model_dtype = DTypeName(s.checkpoint->dtype());
-  spec.tokenizer_path = a.session.tokenizer_path;
-  spec.prompt = a.prompt;
-  spec.max_new_tokens = a.max_new_tokens;
-  spec.sampling = a.sampling;
-  spec.resize = a.resize;
-  spec.backend = a.session.backend;
-  if (a.session.backend == "cpu")
-    spec.weight_dtype = DTypeName(ResolveWeightDtype(a.session.weight_dtype, s.checkpoint->dtype()));
-  spec.max_image_pixels = a.max_image_pixels;
-  spec.scores = a.scores;
-  spec.exif_transpose = a.exif_transpose;
-  spec.vae_path = a.vae;
-  Manifest m = BuildManifest(spec);  // images: none (the shard list may differ between array elements)
+  Manifest m = BuildManifest(JobSpecFromOptions(a, s));  // images: none (the shard list may differ between array elements)
   m.Set("input", "tar shards");
   m.Set("keep_meta", a.shard.keep_meta ? "true" : "false");
   return m;
