@@ -1,7 +1,6 @@
 #include "caption_job/part_files.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -157,23 +156,9 @@ void PartWriter::Commit(const std::vector<std::string>& lines) {
   SyncFile(fd_, path_);
 }
 
-PartsDirLock::PartsDirLock(const std::string& dir) {
-  const std::string path = (fs::path(dir) / "lock").string();
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  PG_CHECK(fd_ >= 0, "cannot open the lock file '" << path << "': " << std::strerror(errno));
-  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-    const int err = errno;
-    ::close(fd_);
-    fd_ = -1;
-    PG_CHECK(err != EWOULDBLOCK, "another caption job is writing '" << dir << "' (it holds " << path
-                                                                     << "); wait for it or choose another --output");
-    PG_THROW("cannot lock '" << path << "': " << std::strerror(err));
-  }
-}
-
-PartsDirLock::~PartsDirLock() {
-  if (fd_ >= 0) ::close(fd_);  // releases the flock
-}
+PartsDirLock::PartsDirLock(const std::string& dir)
+    : FileLock((fs::path(dir) / "lock").string(), "another caption job is writing '" + dir + "'",
+               "wait for it or choose another --output") {}
 
 MergeStats MergePartFiles(const std::string& dir, const std::vector<std::string>& images, const std::string& output) {
   std::vector<std::string> lines(images.size());

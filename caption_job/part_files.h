@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "caption_job/file_lock.h"
+
 namespace pg {
 
 // OUT + ".parts"; for --output - (records merged to standard output) ./caption-stdout.parts.
@@ -67,15 +69,9 @@ class PartWriter {
 
 // An exclusive flock on dir/lock held for the object's lifetime, so that two jobs never write
 // the same parts directory. Throws pg::Error if another process holds it.
-class PartsDirLock {
+class PartsDirLock : public FileLock {
  public:
   explicit PartsDirLock(const std::string& dir);
-  ~PartsDirLock();
-  PartsDirLock(const PartsDirLock&) = delete;
-  PartsDirLock& operator=(const PartsDirLock&) = delete;
-
- private:
-  int fd_ = -1;
 };
 
 struct MergeStats {

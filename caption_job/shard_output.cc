@@ -1,11 +1,5 @@
 #include "caption_job/shard_output.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <vector>
 
@@ -135,24 +129,7 @@ ShardOutputStats WriteShardOutput(const std::string& part_path, const ShardConte
   return stats;
 }
 
-ShardLock::ShardLock(const std::string& path, const std::string& what, bool wait) {
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  PG_CHECK(fd_ >= 0, "cannot open the lock file '" << path << "': " << std::strerror(errno));
-  int r;
-  while ((r = ::flock(fd_, wait ? LOCK_EX : LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
-  }
-  if (r != 0) {
-    const int err = errno;
-    ::close(fd_);
-    fd_ = -1;
-    PG_CHECK(err != EWOULDBLOCK, "another caption job is captioning " << what << " (it holds " << path
-                                                                      << "); give each job its own --shard-range");
-    PG_THROW("cannot lock '" << path << "': " << std::strerror(err));
-  }
-}
-
-ShardLock::~ShardLock() {
-  if (fd_ >= 0) ::close(fd_);
-}
+ShardLock::ShardLock(const std::string& path, const std::string& what, bool wait)
+    : FileLock(path, "another caption job is captioning " + what, "give each job its own --shard-range", wait) {}
 
 }  // namespace pg

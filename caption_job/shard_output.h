@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <string>
 
+#include "caption_job/file_lock.h"
 #include "caption_job/shard_samples.h"
 
 namespace pg {
@@ -55,15 +56,9 @@ ShardOutputStats WriteShardOutput(const std::string& part_path, const ShardConte
 
 // An exclusive flock on `path` for the object's lifetime; throws pg::Error naming `what`
 // (e.g. the shard) if another process holds it, or with `wait`, waits for it.
-class ShardLock {
+class ShardLock : public FileLock {
  public:
   ShardLock(const std::string& path, const std::string& what, bool wait = false);
-  ~ShardLock();
-  ShardLock(const ShardLock&) = delete;
-  ShardLock& operator=(const ShardLock&) = delete;
-
- private:
-  int fd_ = -1;
 };
 
 }  // namespace pg
