@@ -1,6 +1,7 @@
 // NCCL communicator vs the expected integer-valued results and vs MpiCommunicator, bit for bit
-// (nccl-tests "verifiable"). Built only with CUDA; one GPU per rank (local rank = device).
-// Exits 77 (ctest SKIP_RETURN_CODE) on every rank when there are fewer GPUs than ranks.
+// (nccl-tests "verifiable"). Built with CUDA (one GPU per rank, local rank = device; exits 77,
+// ctest SKIP_RETURN_CODE, on every rank when there are fewer GPUs than ranks) and under the CUDA
+// + NCCL emulation (tests/cuda_emu/tests.cmake: PG_CUDA_EMU_DEVICES gives every rank a device).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -64,6 +65,23 @@ int Run() {
           break;
         }
       }
+    }
+    // Bit-identical to MPI on non-integer inputs (the same summation for the same group).
+    {
+      std::vector<float> in(4099);
+      for (size_t i = 0; i < in.size(); ++i) in[i] = 1.f / float(int(i % 13) + 3 + r);
+      auto mpi_out = in;
+      mpi->AllReduceSum(mpi_out.data(), mpi_out.size());
+      auto out = OnDevice(in, in.size(), [&](float* d) { nccl->AllReduceSum(d, in.size()); });
+      MPITEST_CHECK(out == mpi_out, "NCCL f32 all-reduce of non-integers differs from MPI's");
+    }
+    // bf16 partial sums round to nearest even: ranks 0 and 1 give 1 and 1.5 ulp(1) (the others
+    // 0), so the one inexact partial sum is a tie, 1 + 2 ulp; truncating it would give 1 + 1 ulp.
+    if (n >= 2) {
+      const uint16_t one = 0x3F80, ulp_and_half = 0x3C40;  // 1.0 and 0.01171875 = 1.5 * 2^-7
+      std::vector<uint16_t> in(7, r == 0 ? one : r == 1 ? ulp_and_half : uint16_t{0});
+      auto out = OnDevice(in, in.size(), [&](uint16_t* d) { nccl->AllReduceSumBf16(d, in.size()); });
+      for (uint16_t v : out) MPITEST_CHECK_EQ(int(v), 0x3F82);  // 1.015625
     }
     // bf16: small integers are exact.
     std::vector<uint16_t> bf(301);
