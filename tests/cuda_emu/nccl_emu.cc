@@ -248,11 +248,11 @@ ncclResult_t ncclCommDestroy(ncclComm_t comm) {
 }
 
 // May be called from any thread (the watchdog): marks the communicator dead without calling MPI
-// (the caller then ends the job; the MPI communicator is left to MPI_Abort).
+// (the caller then ends the job; the MPI communicator is left to MPI_Abort). The asynchronous
+// state is left as it was (a real aborted communicator is gone; this one reports no new error).
 ncclResult_t ncclCommAbort(ncclComm_t comm) {
   if (!comm) return ncclInvalidArgument;
   comm->aborted = true;
-  comm->state = ncclInvalidUsage;
   return ncclSuccess;
 }
 
