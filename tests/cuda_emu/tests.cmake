@@ -358,4 +358,17 @@ if(PG_EMU_SANITIZERS)
            --gtest_also_run_disabled_tests --gtest_filter=CudaEmuAsan.*)
   set_tests_properties(asan.kernel_read_past_allocation_is_caught PROPERTIES ENVIRONMENT "${PG_EMU_ENV}"
                        LABELS "cuda_emu_asan" PASS_REGULAR_EXPRESSION "ERROR: AddressSanitizer: use-after-poison")
+  # Tensor parallel on the emulated NCCL under ASan: the image-token all-gather and the
+  # all-reduces on device buffers, tp 2 with the ViT sharded.
+  pg_emu_sanitized(pg_cuda_emu_nccl)
+  pg_emu_mpi_exe(tp_cuda_emu_asan_mpitest ${PG_EMU_DIR}/tp_cuda_emu_mpitest.cc ${PG_EMU_SAN_LIBS} pg_cuda_emu_nccl_asan)
+  target_sources(tp_cuda_emu_asan_mpitest PRIVATE ${PG_EMU_DIR}/sanitizer_options.cc)
+  target_compile_options(tp_cuda_emu_asan_mpitest PRIVATE ${PG_EMU_SAN_FLAGS})
+  target_link_options(tp_cuda_emu_asan_mpitest PRIVATE -fsanitize=address,undefined)
+  add_test(NAME asan.tp_cuda_gemma2_np2_sharded
+           COMMAND ${PG_EMU_MPIRUN} -np 2 $<TARGET_FILE:tp_cuda_emu_asan_mpitest> gemma2 ${PG_EMU_TP_WORK}/gemma2.h5
+                   --tp 2 --vit sharded --baseline ${PG_EMU_TP_WORK}/gemma2_cuda_emu_tp1.h5)
+  set_tests_properties(asan.tp_cuda_gemma2_np2_sharded PROPERTIES ENVIRONMENT "${PG_EMU_MPI_ENV}" TIMEOUT 300
+                       PROCESSORS 2 LABELS "cuda_emu_asan;mpi"
+                       FIXTURES_REQUIRED "tp_model_gemma2;emu_tp_base_gemma2")
 endif()
