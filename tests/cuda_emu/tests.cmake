@@ -257,6 +257,13 @@ pg_emu_mpi_test(emu.nccl_stall_timeout_np2 2 90 "PG_COLLECTIVE_TIMEOUT_S=1;PG_DE
     --expect [=[PASS nccl collectives]=] 0
     --expect [=[asynchronous error]=] 0
     -- ${PG_EMU_MPIRUN} -np 2 $<TARGET_FILE:nccl_emu_mpitest>)
+# A host buffer given to the NCCL data plane: the emulated NCCL rejects it (naming the pointer)
+# and the communicator aborts the job naming the collective.
+pg_emu_mpi_test(emu.nccl_host_buffer_rejected_np2 2 90 ""
+  ${CMAKE_SOURCE_DIR}/tests/mpi/expect_failure.sh --max-seconds 20
+    --expect [=[fatal: NCCL collective AllReduceSum #2 on nccl:world \(rank [01] of 2, device [01]\) failed: invalid argument \(ncclAllReduce: buffer 0x[0-9a-f]+ \(\+32 bytes. not inside any device allocation\) is not device memory of this rank\)]=] 1+
+    --expect [=[host-buffer case finished]=] 0
+    -- ${PG_EMU_MPIRUN} -np 2 $<TARGET_FILE:nccl_emu_mpitest> host_buffer)
 # A bf16 all-reduce that truncates its partial sums instead of rounding them must fail the test.
 pg_emu_mutant(w nccl_bf16_truncates ${PG_EMU_DIR}/nccl_emu.cc
   "b[i] = pg::F32ToBf16(pg::Bf16ToF32(a[i]) + pg::Bf16ToF32(b[i]));"

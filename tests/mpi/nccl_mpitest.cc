@@ -39,7 +39,16 @@ std::vector<T> OnDevice(const std::vector<T>& host, size_t out_elems, Op op) {
   return out;
 }
 
-int Run() {
+// A host buffer handed to the NCCL data plane: the job must abort naming the collective (the
+// emulation's buffer check; on a GPU NCCL's own). Reaching the end is the failure.
+int HostBuffer(pg::Communicator& nccl) {
+  std::vector<float> host(8, 1.f);
+  nccl.AllReduceSum(host.data(), host.size());
+  std::printf("host-buffer case finished without an error\n");
+  return 1;
+}
+
+int Run(const std::string& mode) {
   auto mpi = pg::MpiCommunicator::Duplicate(MPI_COMM_WORLD, "world");
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess) devices = 0;
@@ -53,6 +62,7 @@ int Run() {
   {
     auto nccl = pg::MakeNcclCommunicator(MPI_COMM_WORLD, mpi->rank(), stream, "world");
     MPITEST_CHECK(nccl->buffer_space() == pg::MemorySpace::kDevice, "NCCL buffers not on device");
+    if (mode == "host_buffer") return HostBuffer(*nccl);
     const int n = nccl->size(), r = nccl->rank();
     // AllReduceSum: exact, and bit-identical to MPI on the same non-integer inputs.
     for (size_t count : {size_t{1}, size_t{1000003}}) {
@@ -126,5 +136,5 @@ int Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return pg::RunMpiMain(argc, argv, [](int, char**) { return Run(); });
+  return pg::RunMpiMain(argc, argv, [](int c, char** v) { return Run(c > 1 ? v[1] : ""); });
 }
