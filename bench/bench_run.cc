@@ -95,7 +95,7 @@ std::vector<float> BenchRunner::DecodeImages(const std::vector<int64_t>& ids) {
 
 // Decodes this rank's share of the chunk's images and runs the group's ViT placement
 // (EncodeImagesForGroup) with a barrier before the ViT and before the exchange.
-std::vector<float> BenchRunner::EncodeAndShare(const BenchCase& c, const std::vector<int64_t>& ids,
+Tensor BenchRunner::EncodeAndShare(const BenchCase& c, const std::vector<int64_t>& ids,
                                                PhaseTimes* t) {
   const ModelConfig& mc = model_.config();
   const int B = static_cast<int>(ids.size());
@@ -109,17 +109,17 @@ std::vector<float> BenchRunner::EncodeAndShare(const BenchCase& c, const std::ve
   t->image += Now() - s;
   EncodeTiming timing;
   timing.barriers = true;
-  std::vector<float> tokens = EncodeImagesForGroup(model_, c.vit, pixels, B, &timing);
+  Tensor tokens = EncodeImagesForGroupOnBackend(model_, c.vit, pixels, B, &timing);  // [B, Np, D] on the backend
   t->vit += timing.vit_s;
   t->bcast += timing.exchange_s;
   return tokens;
 }
 
-void BenchRunner::Generate(const BenchCase& c, const std::vector<int64_t>& ids, const std::vector<float>& tokens,
+void BenchRunner::Generate(const BenchCase& c, const std::vector<int64_t>& ids, const Tensor& tokens,
                            PhaseTimes* t) {
   const ModelConfig& mc = model_.config();
-  const int B = static_cast<int>(ids.size()), D = mc.text.width;
-  const size_t per_image = static_cast<size_t>(mc.num_image_tokens()) * D;
+  const int B = static_cast<int>(ids.size());
+  const int64_t Np = mc.num_image_tokens();
   // The engine's one generation loop, all of the chunk admitted in one prefill and every
   // sequence run to new_tokens (random weights emit <eos> at random).
   BatcherOptions bo;
@@ -137,7 +137,7 @@ void BenchRunner::Generate(const BenchCase& c, const std::vector<int64_t>& ids, 
   }
   for (int b = 0; b < B; ++b) {
     GenerationInput in;
-    in.image_tokens.assign(tokens.begin() + per_image * b, tokens.begin() + per_image * (b + 1));
+    in.image_tokens_on_backend = tokens.RowSlice(Np * b, Np);
     in.text_ids = SyntheticPrompt(mc, c.prompt_len, c.seed, ids[b]);
     in.seq_id = ids[b];
     batcher_->Submit(std::move(in));
@@ -177,7 +177,7 @@ PhaseTimes BenchRunner::Run(const BenchCase& c) {
   for (size_t first = 0; first < mine.size(); first += c.batch) {
     const std::vector<int64_t> ids(mine.begin() + first,
                                    mine.begin() + std::min(mine.size(), first + static_cast<size_t>(c.batch)));
-    const std::vector<float> tokens = EncodeAndShare(c, ids, &t);
+    const Tensor tokens = EncodeAndShare(c, ids, &t);
     Generate(c, ids, tokens, &t);
     t.images += static_cast<double>(ids.size());
   }

@@ -69,8 +69,8 @@ class BenchRunner {
 
  private:
   std::vector<float> DecodeImages(const std::vector<int64_t>& ids);
-  std::vector<float> EncodeAndShare(const BenchCase& c, const std::vector<int64_t>& ids, PhaseTimes* t);
-  void Generate(const BenchCase& c, const std::vector<int64_t>& ids, const std::vector<float>& tokens,
+  Tensor EncodeAndShare(const BenchCase& c, const std::vector<int64_t>& ids, PhaseTimes* t);
+  void Generate(const BenchCase& c, const std::vector<int64_t>& ids, const Tensor& tokens,
                 PhaseTimes* t);
 
   PaliGemma& model_;

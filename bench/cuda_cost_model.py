@@ -103,7 +103,6 @@ def main():
     ap.add_argument("--bw-eff", type=float, default=0.8)
     ap.add_argument("--launch-us", type=float, default=4.0, help="host enqueue per kernel (no CUDA graphs)")
     ap.add_argument("--sync-us", type=float, default=20.0, help="per decode step: TopK copy + host sync")
-    ap.add_argument("--pcie-gbs", type=float, default=20.0, help="pageable D2H + H2D of the image tokens")
     a = ap.parse_args()
     cfg = json.load(open(a.config))
     v, t = cfg["vision"], cfg["text"]
@@ -119,8 +118,10 @@ def main():
     g, at, o, n = vit_costs(v, t["width"], B)
     rows.append(("ViT (encode)", g + at, o, n / B, secs(g, at, o), "tensor cores (GEMMs); f32 elementwise ~%.0f%%" %
                  (100 * o / (a.bw_eff * bw) / secs(g, at, o))))
-    tok = 2 * Np * t["width"] * 4
-    rows.append(("image tokens via host", 0, tok, 0, tok / (a.pcie_gbs * 1e9), "PCIe (pageable copies)"))
+    # Image tokens stay on the device (tensor_parallel/image_token_broadcast.h): two f32 CopyRows,
+    # ViT output -> the batch's token tensor -> the prefill input, each read + write (no PCIe).
+    tok = 2 * 2 * Np * t["width"] * 4
+    rows.append(("image tokens (device copies)", 0, tok, (1 + B) / B, tok / (a.bw_eff * bw), "HBM"))
     g, at, o, n = prefill_costs(t, T, B)
     rows.append(("prefill (%d rows)" % T, g + at, o, n / B, secs(g, at, o), "tensor cores (GEMMs); f32 elementwise ~%.0f%%"
                  % (100 * o / (a.bw_eff * bw) / secs(g, at, o))))

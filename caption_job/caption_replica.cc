@@ -179,14 +179,14 @@ class CaptionReplica::Impl {
     }
     FaultPoint("caption vit");
     const double t0 = Now();
-    // tokens: [k, Np, D] on every rank
-    const std::vector<float> tokens = EncodeImagesForGroup(model_, o_.vit, pixels, k);
+    // tokens: [k, Np, D] on the backend of every rank (no host round trip with CUDA)
+    const Tensor tokens = EncodeImagesForGroupOnBackend(model_, o_.vit, pixels, k);
     stats_.vit_s += Now() - t0;
-    const size_t per_tokens = static_cast<size_t>(c.num_image_tokens()) * c.text.width;
+    const int64_t Np = c.num_image_tokens();
     for (int i = 0; i < k; ++i) {
       for (int64_t item : ItemsOf(ids[i])) {  // one sequence per prompt of the image
         GenerationInput in;
-        in.image_tokens.assign(tokens.begin() + per_tokens * i, tokens.begin() + per_tokens * (i + 1));
+        in.image_tokens_on_backend = tokens.RowSlice(Np * i, Np);  // shares the storage
         in.text_ids = PromptIds(PromptOf(item));
         in.seq_id = item;
         batcher_->Submit(std::move(in));

@@ -31,7 +31,8 @@ int64_t EstimateCudaCaptionBytes(const ModelConfig& c, const RankShapes& r, int6
   const int64_t gemm_x = 2 * std::max({rows * std::max<int64_t>({t.width, r.d_ff_local, r.heads_local * t.head_dim}),
                                        slots * Np * std::max<int64_t>(v.mlp_dim, v.width)});
   constexpr int64_t kCublasWorkspace = int64_t{32} << 20;
-  return kv_bf16 + host.decoder_workspace + host.vit_workspace + attention + gemm_x + kCublasWorkspace;
+  const int64_t image_tokens = 2 * slots * Np * t.width * static_cast<int64_t>(sizeof(float));
+  return kv_bf16 + host.decoder_workspace + host.vit_workspace + attention + gemm_x + kCublasWorkspace + image_tokens;
 }
 
 int64_t CudaCaptionBatchFor(const ModelConfig& c, const RankShapes& r, int64_t free_bytes, int max_new_tokens) {

@@ -10,6 +10,9 @@
 //                       (runtime/cuda/cuda_backend_attention.cc), T = max_seq_len - max_new_tokens
 //   GEMM input scratch  the largest activation rounded to bf16 (CudaBackend::AsBf16)
 //   cuBLAS workspace    32 MiB
+//   image tokens        f32 [Np, D] per sequence, kept on the device from the ViT to the prefill
+//                       (tensor_parallel/image_token_broadcast.h): at most `slots` waiting plus the
+//                       rest of one admission batch being prefilled, so 2 x slots
 // Prefetched images live in host memory and are not counted.
 #pragma once
 

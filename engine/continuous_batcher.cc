@@ -40,9 +40,11 @@ void ContinuousBatcher::Submit(GenerationInput input) {
                                << " fit with " << options_.max_new_tokens << " new tokens in max_seq_len "
                                << c.max_seq_len);
   const size_t per_image = static_cast<size_t>(c.num_image_tokens()) * c.text.width;
-  PG_CHECK(input.image_tokens.size() == per_image, "request " << input.seq_id << " has " << input.image_tokens.size()
-                                                              << " image-token values; expected "
-                                                              << c.num_image_tokens() << " x " << c.text.width);
+  const size_t given = input.image_tokens_on_backend.empty()
+                           ? input.image_tokens.size()
+                           : static_cast<size_t>(input.image_tokens_on_backend.numel());
+  PG_CHECK(given == per_image, "request " << input.seq_id << " has " << given << " image-token values; expected "
+                                          << c.num_image_tokens() << " x " << c.text.width);
   PG_CHECK(!input.text_ids.empty(), "request " << input.seq_id << " has an empty prompt (expected <bos> ... \\n)");
   for (int id : input.text_ids)
     PG_CHECK(id >= 0 && id < c.text.vocab_size,
@@ -132,7 +134,11 @@ std::vector<SequenceResult> ContinuousBatcher::Prefill() {
   int64_t text_row = 0;
   for (int i = 0; i < n; ++i) {
     Tensor image_rows = x2d.RowSlice(static_cast<int64_t>(i) * T, Np);
-    be.CopyFromHost(batch[i].image_tokens.data(), image_rows);
+    if (batch[i].image_tokens_on_backend.empty()) {
+      be.CopyFromHost(batch[i].image_tokens.data(), image_rows);
+    } else {  // device to device on CUDA: the image tokens never visit the host
+      be.CopyRows(batch[i].image_tokens_on_backend.Reshaped({Np, D}), 0, x2d, static_cast<int64_t>(i) * T, Np);
+    }
     const int m = len[i] - Np;
     be.CopyRows(text, text_row, x2d, static_cast<int64_t>(i) * T + Np, m);
     text_row += m;

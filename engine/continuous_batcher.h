@@ -8,7 +8,7 @@
 // decoder's activations are sized once (GemmaDecoder::Reserve).
 //
 // Every rank of a tensor-parallel group must make the same calls in the same order with the
-// same requests (the image tokens come from the leader's broadcast); the sampled tokens are
+// same requests (the image tokens come from the leader's broadcast, on the backend); the sampled tokens are
 // computed identically on every rank from the same gathered candidates.
 //
 //   ContinuousBatcher cb(model, {.max_batch = 64, .max_new_tokens = 32});
@@ -26,7 +26,10 @@
 namespace pg {
 
 struct GenerationInput {
-  std::vector<float> image_tokens;  // [Np, D] projected image tokens
+  std::vector<float> image_tokens;  // [Np, D] projected image tokens (host), or:
+  // [Np, D] on the model's backend (a RowSlice of EncodeImagesForGroupOnBackend's tokens),
+  // copied device to device into the prefill; used instead of image_tokens when not empty.
+  Tensor image_tokens_on_backend;
   std::vector<int> text_ids;        // <bos> prompt "\n"  (Tokenizer::BuildPrompt)
   int64_t seq_id = 0;               // request id and the sampler's random stream
 };

@@ -79,12 +79,13 @@ void RunGenerateJob(const GenerateJobOptions& a) {
       std::copy(p.begin(), p.end(), pixels.begin() + per_image * b);
     }
   });
-  std::vector<float> tokens = EncodeImagesForGroup(*s.model, ParseVitPlacement(a.vit), pixels, B);
+  // tokens: [B, Np, D] on the backend of every rank (no host round trip with CUDA)
+  const Tensor tokens = EncodeImagesForGroupOnBackend(*s.model, ParseVitPlacement(a.vit), pixels, B);
 
   std::vector<GenerationInput> batch(B);
-  const size_t tok_per_image = static_cast<size_t>(c.num_image_tokens()) * c.text.width;
+  const int64_t Np = c.num_image_tokens();
   for (int b = 0; b < B; ++b) {
-    batch[b].image_tokens.assign(tokens.begin() + tok_per_image * b, tokens.begin() + tok_per_image * (b + 1));
+    batch[b].image_tokens_on_backend = tokens.RowSlice(Np * b, Np);
     batch[b].text_ids = s.tokenizer->BuildPrompt(requests[b].prompt);
     batch[b].seq_id = b;
   }

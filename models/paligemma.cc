@@ -26,4 +26,15 @@ std::vector<float> PaliGemma::EncodeImages(const float* pixels, int batch, std::
   return host;
 }
 
+void PaliGemma::EncodeImagesInto(const float* pixels, int batch, Tensor& out) {
+  if (batch == 0) return;
+  PG_CHECK(vit_, "this rank did not load the vision tower (it runs on the tensor-parallel leader)");
+  const int64_t Np = config_.num_image_tokens(), D = config_.text.width;
+  PG_CHECK(out.rank() == 3 && out.dim(0) >= batch && out.dim(1) == Np && out.dim(2) == D,
+           "image tokens '" << out.name << "' " << ShapeStr(out.shape) << " cannot hold [" << batch << ", " << Np
+                            << ", " << D << "]");
+  Tensor tokens = VitForward(be_, *vit_, config_, pixels, batch, vit_ws_, nullptr);  // [batch, Np, D]
+  be_.CopyRows(tokens.Reshaped({batch * Np, D}), 0, out, 0, batch * Np);
+}
+
 }  // namespace pg

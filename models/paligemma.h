@@ -33,6 +33,9 @@ class PaliGemma {
 
   // pixels: host [batch, S, S, 3] in [-1, 1] -> host image tokens [batch, Np, D].
   std::vector<float> EncodeImages(const float* pixels, int batch, std::vector<float>* vit_hidden = nullptr);
+  // pixels: host [batch, S, S, 3] -> out rows [0, batch * Np) of out [>= batch, Np, D] (a backend
+  // tensor: the image tokens stay on the device, no host copy).
+  void EncodeImagesInto(const float* pixels, int batch, Tensor& out);
 
   // Text embeddings are multiplied by sqrt(D), rounded to the checkpoint dtype as
   // big_vision's Embedder does (exact sqrt for f32 checkpoints, 45.25 for bf16 at D=2048).

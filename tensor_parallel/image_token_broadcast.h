@@ -4,6 +4,11 @@
 //             image tokens (the design card's default);
 //   kSharded  every rank runs the ViT on its contiguous share of the images and the shares
 //             are all-gathered (needs the ViT weights on every rank).
+// The tokens stay in backend memory: the ViT writes them into a backend tensor and the group's
+// data plane (TpGroup::comm) moves them, so with CUDA they go device to device over NCCL with no
+// host copy, straight into the tensor the prefill copies its rows from
+// (GenerationInput::image_tokens_on_backend); on the CPU backend the data plane is the MPI
+// communicator on host memory, as before.
 #pragma once
 
 #include <string>
@@ -33,7 +38,14 @@ struct EncodeTiming {
 };
 
 // pixels: host [batch, S, S, 3]; a rank reads only its VitShare (others may pass an empty
-// vector, or zeros there, but must pass the same batch). Returns [batch, Np, D] on every rank.
+// vector, or zeros there, but must pass the same batch). Returns image tokens [batch, Np, D] f32
+// on the model's backend on every rank (an empty tensor for batch 0). Moves no image-token bytes
+// through the host (BackendStats); the leader uploads the pixels it encodes.
+Tensor EncodeImagesForGroupOnBackend(PaliGemma& model, VitPlacement placement, const std::vector<float>& pixels,
+                                     int batch, EncodeTiming* timing = nullptr);
+
+// The same, downloaded: host [batch, Np, D] on every rank (tests and tools that want host
+// tokens).
 std::vector<float> EncodeImagesForGroup(PaliGemma& model, VitPlacement placement, const std::vector<float>& pixels,
                                         int batch, EncodeTiming* timing = nullptr);
 

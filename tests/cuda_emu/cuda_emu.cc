@@ -394,6 +394,11 @@ void Launch(dim3 grid, dim3 block, size_t smem, cudaStream_t stream, const char*
 }
 
 void SetDeviceCount(int n) { g_device_count_override = n; }
+bool DeviceRange(const void* p, size_t bytes, std::string* why) {
+  if (IsDevice(p, bytes)) return true;
+  if (why) *why = Describe(p, bytes);
+  return false;
+}
 int64_t LaunchCount() { return g_launches; }
 
 }  // namespace pgemu
@@ -410,6 +415,7 @@ const char* cudaGetErrorName(cudaError_t e) {
     case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
     case cudaErrorInvalidMemcpyDirection: return "cudaErrorInvalidMemcpyDirection";
     case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
+    case cudaErrorNotReady: return "cudaErrorNotReady";
     case cudaErrorNoDevice: return "cudaErrorNoDevice";
     case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
     case cudaErrorNoKernelImageForDevice: return "cudaErrorNoKernelImageForDevice";
@@ -584,6 +590,11 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
 }
 cudaError_t cudaEventSynchronize(cudaEvent_t e) {
   if (!e || !e->live) return Fail(cudaErrorInvalidResourceHandle, "cudaEventSynchronize of a destroyed event");
+  return cudaSuccess;
+}
+// Streams execute at the call, so recorded work is always complete.
+cudaError_t cudaEventQuery(cudaEvent_t e) {
+  if (!e || !e->live) return Fail(cudaErrorInvalidResourceHandle, "cudaEventQuery of a destroyed event");
   return cudaSuccess;
 }
 cudaError_t cudaEventDestroy(cudaEvent_t e) {

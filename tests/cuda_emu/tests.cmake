@@ -216,6 +216,102 @@ add_test(NAME emu.mutant_window_off_by_one_fails_model_parity COMMAND cuda_emu_m
 set_tests_properties(emu.mutant_window_off_by_one_fails_model_parity PROPERTIES ENVIRONMENT "${PG_EMU_ENV}"
                      LABELS "cuda_emu" PASS_REGULAR_EXPRESSION "\\[  FAILED  \\] Fixtures/CudaModelParity")
 
+# ---- Emulated NCCL (tests/cuda_emu/nccl_emu.cc): the NCCL communicator, the device data plane and
+# the collective deadlines under mpirun, ranks = processes, each with its own emulated device.
+pg_emu_objects(pg_cuda_emu_nccl ${PG_EMU_DIR}/nccl_emu.cc ${CMAKE_SOURCE_DIR}/dist/cuda/nccl_communicator.cc)
+set(PG_EMU_MPI_ENV "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OPENBLAS_NUM_THREADS=1;OMP_NUM_THREADS=1;PG_CUDA_EMU_DEVICES=4")
+set(PG_EMU_MPIRUN ${MPIEXEC_EXECUTABLE} --oversubscribe --bind-to none)
+# pg_emu_mpi_exe(<name> <source> <object libraries...>): an MPI program (its own main) linked
+# against the emulation; the NCCL objects come before pgcore's dist/nccl_communicator_unavailable.cc.
+function(pg_emu_mpi_exe name src)
+  add_executable(${name} ${src} ${PG_EMU_DIR}/emu_test_env.cc)
+  foreach(lib ${ARGN})
+    target_sources(${name} PRIVATE $<TARGET_OBJECTS:${lib}>)
+  endforeach()
+  target_link_libraries(${name} PRIVATE pgcore)
+  target_include_directories(${name} BEFORE PRIVATE ${PG_EMU_DIR}/include)
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR})
+  target_compile_definitions(${name} PRIVATE PG_CUDA_EMU=1 PG_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
+                             PG_BINARY_DIR="${CMAKE_BINARY_DIR}")
+endfunction()
+# pg_emu_mpi_test(<name> <np> <timeout-s> <extra env> COMMAND...)
+function(pg_emu_mpi_test name np timeout env)
+  add_test(NAME ${name} COMMAND ${ARGN})
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${PG_EMU_MPI_ENV};${env}" TIMEOUT ${timeout}
+                       PROCESSORS ${np} LABELS "cuda_emu;mpi")
+endfunction()
+
+# The communicator's collectives (tests/mpi/nccl_mpitest.cc, the program the GPU runs at np 1)
+# against exact results and against MpiCommunicator, bit for bit.
+pg_emu_mpi_exe(nccl_emu_mpitest ${CMAKE_SOURCE_DIR}/tests/mpi/nccl_mpitest.cc pg_cuda_emu_common ${PG_EMU_KERNELS}
+               pg_cuda_emu_nccl)
+foreach(np 1 2 4)
+  pg_emu_mpi_test(emu.nccl_collectives_np${np} ${np} 120 "" ${PG_EMU_MPIRUN} -np ${np} $<TARGET_FILE:nccl_emu_mpitest>)
+endforeach()
+# Deadline: rank 1 never joins AllReduceSum #3 (#1 is CommInitRank); rank 0's non-blocking
+# communicator keeps it in progress until the 1 s deadline names it and the job ends.
+pg_emu_mpi_test(emu.nccl_stall_timeout_np2 2 90 "PG_COLLECTIVE_TIMEOUT_S=1;PG_DEBUG_STALL_BEFORE_OP=1:3:nccl:world"
+  ${CMAKE_SOURCE_DIR}/tests/mpi/expect_failure.sh --max-seconds 20
+    --expect [=[^.rank 0. collective AllReduceSum #3 timed out after 1 s on communicator nccl:world \(rank 0 of 2, device 0\)]=] 1
+    --expect [=[^.rank 1. debug: PG_DEBUG_STALL_BEFORE_OP: stalling before collective AllReduceSum #3 on nccl:world]=] 1
+    --expect [=[PASS nccl collectives]=] 0
+    --expect [=[asynchronous error]=] 0
+    -- ${PG_EMU_MPIRUN} -np 2 $<TARGET_FILE:nccl_emu_mpitest>)
+# A host buffer given to the NCCL data plane: the emulated NCCL rejects it (naming the pointer)
+# and the communicator aborts the job naming the collective.
+pg_emu_mpi_test(emu.nccl_host_buffer_rejected_np2 2 90 ""
+  ${CMAKE_SOURCE_DIR}/tests/mpi/expect_failure.sh --max-seconds 20
+    --expect [=[fatal: NCCL collective AllReduceSum #2 on nccl:world \(rank [01] of 2, device [01]\) failed: invalid argument \(ncclAllReduce: buffer 0x[0-9a-f]+ \(\+32 bytes. not inside any device allocation\) is not device memory of this rank\)]=] 1+
+    --expect [=[host-buffer case finished]=] 0
+    -- ${PG_EMU_MPIRUN} -np 2 $<TARGET_FILE:nccl_emu_mpitest> host_buffer)
+# A bf16 all-reduce that truncates its partial sums instead of rounding them must fail the test.
+pg_emu_mutant(w nccl_bf16_truncates ${PG_EMU_DIR}/nccl_emu.cc
+  "b[i] = pg::F32ToBf16(pg::Bf16ToF32(a[i]) + pg::Bf16ToF32(b[i]));"
+  "{ const float s = pg::Bf16ToF32(a[i]) + pg::Bf16ToF32(b[i]); uint32_t u; std::memcpy(&u, &s, 4); b[i] = uint16_t(u >> 16); }")
+pg_emu_objects(pg_cuda_emu_nccl_truncates ${w} ${CMAKE_SOURCE_DIR}/dist/cuda/nccl_communicator.cc)
+pg_emu_mpi_exe(nccl_emu_mutant_bf16 ${CMAKE_SOURCE_DIR}/tests/mpi/nccl_mpitest.cc pg_cuda_emu_common
+               ${PG_EMU_KERNELS} pg_cuda_emu_nccl_truncates)
+pg_emu_mpi_test(emu.mutant_nccl_bf16_truncates_is_caught 2 120 "" ${PG_EMU_MPIRUN} -np 2 $<TARGET_FILE:nccl_emu_mutant_bf16>)
+set_tests_properties(emu.mutant_nccl_bf16_truncates_is_caught PROPERTIES PASS_REGULAR_EXPRESSION
+                     "FAIL .*got 16257, expected 16258")
+
+# The whole model at tp 1, 2 and 4 on the emulated CUDA backend + NCCL: greedy tokens identical
+# to tp 1, logits within 2^-6 max |logit|, and no image-token byte through the host. The
+# checkpoints are the tp tests' conversions (tests/tp/tests.cmake, fixtures tp_model_<case>).
+pg_emu_mpi_exe(tp_cuda_emu_mpitest ${PG_EMU_DIR}/tp_cuda_emu_mpitest.cc pg_cuda_emu_common ${PG_EMU_KERNELS}
+               pg_cuda_emu_nccl)
+set(PG_EMU_TP_WORK ${CMAKE_BINARY_DIR}/tp_parity)
+foreach(case gemma1_mqa gemma2)
+  set(h5 ${PG_EMU_TP_WORK}/${case}.h5)
+  set(base ${PG_EMU_TP_WORK}/${case}_cuda_emu_tp1.h5)
+  pg_emu_mpi_test(emu.tp_cuda_${case}_np1 1 300 ""
+    ${PG_EMU_MPIRUN} -np 1 $<TARGET_FILE:tp_cuda_emu_mpitest> ${case} ${h5} --tp 1 --write-baseline ${base})
+  set_tests_properties(emu.tp_cuda_${case}_np1 PROPERTIES FIXTURES_REQUIRED tp_model_${case}
+                       FIXTURES_SETUP emu_tp_base_${case})
+  foreach(layout "2;leader" "4;leader" "2;sharded")
+    list(GET layout 0 np)
+    list(GET layout 1 vit)
+    pg_emu_mpi_test(emu.tp_cuda_${case}_np${np}_${vit} ${np} 300 ""
+      ${PG_EMU_MPIRUN} -np ${np} $<TARGET_FILE:tp_cuda_emu_mpitest> ${case} ${h5} --tp ${np} --vit ${vit}
+      --baseline ${base})
+    set_tests_properties(emu.tp_cuda_${case}_np${np}_${vit} PROPERTIES
+                         FIXTURES_REQUIRED "tp_model_${case};emu_tp_base_${case}")
+  endforeach()
+endforeach()
+# The image-token broadcast from the wrong root (rank 1, which ran no ViT) must fail the tp test.
+pg_emu_mutant(w nccl_broadcast_root ${CMAKE_SOURCE_DIR}/dist/cuda/nccl_communicator.cc
+  "ncclBroadcast(buf, buf, bytes, ncclUint8, root, comm_, stream_)"
+  "ncclBroadcast(buf, buf, bytes, ncclUint8, (root + 1) % size(), comm_, stream_)")
+pg_emu_objects(pg_cuda_emu_nccl_root ${PG_EMU_DIR}/nccl_emu.cc ${w})
+pg_emu_mpi_exe(tp_cuda_emu_mutant_root ${PG_EMU_DIR}/tp_cuda_emu_mpitest.cc pg_cuda_emu_common ${PG_EMU_KERNELS}
+               pg_cuda_emu_nccl_root)
+pg_emu_mpi_test(emu.mutant_nccl_broadcast_root_fails_tp 2 300 ""
+  ${PG_EMU_MPIRUN} -np 2 $<TARGET_FILE:tp_cuda_emu_mutant_root> gemma1_mqa ${PG_EMU_TP_WORK}/gemma1_mqa.h5 --tp 2
+  --baseline ${PG_EMU_TP_WORK}/gemma1_mqa_cuda_emu_tp1.h5)
+set_tests_properties(emu.mutant_nccl_broadcast_root_fails_tp PROPERTIES
+                     FIXTURES_REQUIRED "tp_model_gemma1_mqa;emu_tp_base_gemma1_mqa"
+                     PASS_REGULAR_EXPRESSION "FAIL: seq 0: greedy tokens differ|FAIL: max .logit - tp1.")
+
 # ---- AddressSanitizer + UndefinedBehaviorSanitizer twins (label cuda_emu_asan) ----------------
 # With -DPG_EMU_SANITIZERS=ON (scripts/test.sh sets it): the emulator, the backend's kernels and
 # host code, and the three emulated test programs compiled again with -fsanitize=address,undefined
@@ -269,4 +365,17 @@ if(PG_EMU_SANITIZERS)
            --gtest_also_run_disabled_tests --gtest_filter=CudaEmuAsan.*)
   set_tests_properties(asan.kernel_read_past_allocation_is_caught PROPERTIES ENVIRONMENT "${PG_EMU_ENV}"
                        LABELS "cuda_emu_asan" PASS_REGULAR_EXPRESSION "ERROR: AddressSanitizer: use-after-poison")
+  # Tensor parallel on the emulated NCCL under ASan: the image-token all-gather and the
+  # all-reduces on device buffers, tp 2 with the ViT sharded.
+  pg_emu_sanitized(pg_cuda_emu_nccl)
+  pg_emu_mpi_exe(tp_cuda_emu_asan_mpitest ${PG_EMU_DIR}/tp_cuda_emu_mpitest.cc ${PG_EMU_SAN_LIBS} pg_cuda_emu_nccl_asan)
+  target_sources(tp_cuda_emu_asan_mpitest PRIVATE ${PG_EMU_DIR}/sanitizer_options.cc)
+  target_compile_options(tp_cuda_emu_asan_mpitest PRIVATE ${PG_EMU_SAN_FLAGS})
+  target_link_options(tp_cuda_emu_asan_mpitest PRIVATE -fsanitize=address,undefined)
+  add_test(NAME asan.tp_cuda_gemma2_np2_sharded
+           COMMAND ${PG_EMU_MPIRUN} -np 2 $<TARGET_FILE:tp_cuda_emu_asan_mpitest> gemma2 ${PG_EMU_TP_WORK}/gemma2.h5
+                   --tp 2 --vit sharded --baseline ${PG_EMU_TP_WORK}/gemma2_cuda_emu_tp1.h5)
+  set_tests_properties(asan.tp_cuda_gemma2_np2_sharded PROPERTIES ENVIRONMENT "${PG_EMU_MPI_ENV}" TIMEOUT 300
+                       PROCESSORS 2 LABELS "cuda_emu_asan;mpi"
+                       FIXTURES_REQUIRED "tp_model_gemma2;emu_tp_base_gemma2")
 endif()

@@ -1,6 +1,7 @@
 // NCCL communicator vs the expected integer-valued results and vs MpiCommunicator, bit for bit
-// (nccl-tests "verifiable"). Built only with CUDA; one GPU per rank (local rank = device).
-// Exits 77 (ctest SKIP_RETURN_CODE) on every rank when there are fewer GPUs than ranks.
+// (nccl-tests "verifiable"). Built with CUDA (one GPU per rank, local rank = device; exits 77,
+// ctest SKIP_RETURN_CODE, on every rank when there are fewer GPUs than ranks) and under the CUDA
+// + NCCL emulation (tests/cuda_emu/tests.cmake: PG_CUDA_EMU_DEVICES gives every rank a device).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -38,7 +39,16 @@ std::vector<T> OnDevice(const std::vector<T>& host, size_t out_elems, Op op) {
   return out;
 }
 
-int Run() {
+// A host buffer handed to the NCCL data plane: the job must abort naming the collective (the
+// emulation's buffer check; on a GPU NCCL's own). Reaching the end is the failure.
+int HostBuffer(pg::Communicator& nccl) {
+  std::vector<float> host(8, 1.f);
+  nccl.AllReduceSum(host.data(), host.size());
+  std::printf("host-buffer case finished without an error\n");
+  return 1;
+}
+
+int Run(const std::string& mode) {
   auto mpi = pg::MpiCommunicator::Duplicate(MPI_COMM_WORLD, "world");
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess) devices = 0;
@@ -52,6 +62,7 @@ int Run() {
   {
     auto nccl = pg::MakeNcclCommunicator(MPI_COMM_WORLD, mpi->rank(), stream, "world");
     MPITEST_CHECK(nccl->buffer_space() == pg::MemorySpace::kDevice, "NCCL buffers not on device");
+    if (mode == "host_buffer") return HostBuffer(*nccl);
     const int n = nccl->size(), r = nccl->rank();
     // AllReduceSum: exact, and bit-identical to MPI on the same non-integer inputs.
     for (size_t count : {size_t{1}, size_t{1000003}}) {
@@ -64,6 +75,23 @@ int Run() {
           break;
         }
       }
+    }
+    // Bit-identical to MPI on non-integer inputs (the same summation for the same group).
+    {
+      std::vector<float> in(4099);
+      for (size_t i = 0; i < in.size(); ++i) in[i] = 1.f / float(int(i % 13) + 3 + r);
+      auto mpi_out = in;
+      mpi->AllReduceSum(mpi_out.data(), mpi_out.size());
+      auto out = OnDevice(in, in.size(), [&](float* d) { nccl->AllReduceSum(d, in.size()); });
+      MPITEST_CHECK(out == mpi_out, "NCCL f32 all-reduce of non-integers differs from MPI's");
+    }
+    // bf16 partial sums round to nearest even: ranks 0 and 1 give 1 and 1.5 ulp(1) (the others
+    // 0), so the one inexact partial sum is a tie, 1 + 2 ulp; truncating it would give 1 + 1 ulp.
+    if (n >= 2) {
+      const uint16_t one = 0x3F80, ulp_and_half = 0x3C40;  // 1.0 and 0.01171875 = 1.5 * 2^-7
+      std::vector<uint16_t> in(7, r == 0 ? one : r == 1 ? ulp_and_half : uint16_t{0});
+      auto out = OnDevice(in, in.size(), [&](uint16_t* d) { nccl->AllReduceSumBf16(d, in.size()); });
+      for (uint16_t v : out) MPITEST_CHECK_EQ(int(v), 0x3F82);  // 1.015625
     }
     // bf16: small integers are exact.
     std::vector<uint16_t> bf(301);
@@ -108,5 +136,5 @@ int Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return pg::RunMpiMain(argc, argv, [](int, char**) { return Run(); });
+  return pg::RunMpiMain(argc, argv, [](int c, char** v) { return Run(c > 1 ? v[1] : ""); });
 }

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <utility>
 
 #ifndef PG_CUDA_EMU
@@ -35,6 +36,7 @@ enum cudaError_t {
   cudaErrorInvalidDevicePointer = 17,
   cudaErrorInvalidMemcpyDirection = 21,
   cudaErrorInvalidResourceHandle = 33,
+  cudaErrorNotReady = 600,
   cudaErrorNoDevice = 100,
   cudaErrorInvalidDevice = 101,
   cudaErrorNoKernelImageForDevice = 209,
@@ -96,6 +98,11 @@ cudaError_t cudaDeviceSynchronize();
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes);
 
 cudaError_t cudaMalloc(void** p, size_t bytes);
+// The typed overload CUDA's runtime header adds for C++.
+template <class T>
+inline cudaError_t cudaMalloc(T** p, size_t bytes) {
+  return cudaMalloc(reinterpret_cast<void**>(p), bytes);
+}
 cudaError_t cudaFree(void* p);
 cudaError_t cudaMallocAsync(void** p, size_t bytes, cudaStream_t stream);
 cudaError_t cudaFreeAsync(void* p, cudaStream_t stream);
@@ -113,6 +120,7 @@ cudaError_t cudaEventCreate(cudaEvent_t* event);
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags);
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream);
 cudaError_t cudaEventSynchronize(cudaEvent_t event);
+cudaError_t cudaEventQuery(cudaEvent_t event);
 cudaError_t cudaEventDestroy(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);
 
@@ -167,6 +175,9 @@ PendingLaunch<K> MakeLaunch(K* kernel, dim3 grid, dim3 block, size_t smem, cudaS
 // Test hooks: how many devices the emulation reports (default 1; PG_CUDA_EMU_DEVICES overrides),
 // and the number of kernel launches so far.
 void SetDeviceCount(int n);
+// Whether [p, p + bytes) lies inside one live device allocation; if not, *why describes p
+// (for the emulated NCCL's buffer checks).
+bool DeviceRange(const void* p, size_t bytes, std::string* why);
 int64_t LaunchCount();
 
 }  // namespace pgemu
