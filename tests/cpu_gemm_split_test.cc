@@ -1,14 +1,19 @@
 // The fp32 GEMM split (runtime/cpu/gemm_split.h): which split the rule picks at its boundary,
-// and that every split (rows, 16-aligned columns, chosen or forced) gives results
-// bit-identical to one unsplit sgemm call (the backend at 1 thread), with and without the fused
-// bias / GELU epilogue, for both layouts of W.
+// and that every split (rows, 16-aligned columns, chosen or forced) gives the results of one
+// unsplit sgemm call (the backend at 1 thread), with and without the fused bias / GELU epilogue,
+// for both layouts of W: bit-identical on OpenBLAS's AVX-512 sgemm kernels (where that was
+// established), within a few ulps of the dot products elsewhere (OpenBLAS's Haswell / Zen kernels
+// round some elements of a split call differently: measured up to 5.2e-7 of the largest output at K = 700).
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <cblas.h>
 
 #include "runtime/backend.h"
 #include "runtime/cpu/gemm.h"
@@ -32,6 +37,45 @@ TEST(CpuGemmSplit, RowsForTallXColumnsForDecode) {
   EXPECT_EQ(ChooseGemmSplit(2112, 8192, 1024, 2), GemmSplit::kRows);  // decoder gate|up
   EXPECT_EQ(ChooseGemmSplit(1568, 768, 3072, 2), GemmSplit::kRows);   // ViT fc2
   EXPECT_EQ(ChooseGemmSplit(1, 16384, 1024, 1), GemmSplit::kColumns);
+}
+
+// OpenBLAS's sgemm kernels for which a 16-aligned split is bit-identical to one call.
+bool SplitsAreBitIdentical() {
+  const std::string core = openblas_get_corename();
+  for (const char* c : {"SkylakeX", "Cooperlake", "SapphireRapids"})
+    if (core == c) return true;
+  return false;
+}
+
+// Elements of `got` that differ from `one` in their bits, and the largest difference relative to
+// the largest |one| (the dot products' scale).
+struct Difference {
+  int64_t elements = 0;
+  double relative = 0;
+};
+Difference Compare(const std::vector<float>& one, const std::vector<float>& got) {
+  Difference d;
+  double scale = 0, worst = 0;
+  for (size_t i = 0; i < one.size(); ++i) {
+    d.elements += std::memcmp(&one[i], &got[i], sizeof(float)) != 0;
+    scale = std::max(scale, static_cast<double>(std::fabs(one[i])));
+    worst = std::max(worst, std::fabs(static_cast<double>(one[i]) - got[i]));
+  }
+  d.relative = worst / std::max(scale, 1e-30);
+  return d;
+}
+
+// Bit-identical where the kernels give that, else a few ulps of the outputs' scale (a wrong block
+// edge or a skipped epilogue is off by O(1)).
+void ExpectSameAsOneCall(const std::vector<float>& one, const std::vector<float>& got, const std::string& what) {
+  const Difference d = Compare(one, got);
+  if (SplitsAreBitIdentical()) {
+    EXPECT_EQ(d.elements, 0) << what << ": elements that differ of " << one.size() << " (OpenBLAS core "
+                             << openblas_get_corename() << ")";
+  } else {
+    EXPECT_LE(d.relative, 2e-6) << what << ": " << d.elements << " of " << one.size() << " differ (OpenBLAS core "
+                                << openblas_get_corename() << ")";
+  }
 }
 
 std::vector<float> Random(size_t n, uint32_t seed) {
@@ -82,13 +126,11 @@ TEST(CpuGemmSplit, EverySplitIsBitIdenticalToOneCall) {
       const auto one = GemmAt(1, s, op);
       for (int threads : {2, 3}) {
         const auto got = GemmAt(threads, s, op);
-        int64_t differ = 0;
-        for (size_t i = 0; i < one.size(); ++i) differ += std::memcmp(&one[i], &got[i], sizeof(float)) != 0;
         const GemmSplit split = ChooseGemmSplit(s.M, s.N, s.K, threads);
-        EXPECT_EQ(differ, 0) << "M=" << s.M << " K=" << s.K << " N=" << s.N << " op " << static_cast<int>(op)
-                             << " threads " << threads << " split "
-                             << (split == GemmSplit::kRows ? "rows" : "columns") << ": elements that differ of "
-                             << one.size();
+        ExpectSameAsOneCall(one, got, "M=" + std::to_string(s.M) + " K=" + std::to_string(s.K) + " N=" +
+                                          std::to_string(s.N) + " op " + std::to_string(static_cast<int>(op)) +
+                                          " threads " + std::to_string(threads) + " split " +
+                                          (split == GemmSplit::kRows ? "rows" : "columns"));
       }
     }
 }
@@ -107,9 +149,9 @@ TEST(CpuGemmSplit, BothForcedSplitsAreBitIdenticalToOneCall) {
       for (int threads : {2, 3}) {
         std::fill(got.begin(), got.end(), -1.f);
         cpu::GemmWithSplit(a, threads, split);
-        EXPECT_EQ(std::memcmp(one.data(), got.data(), one.size() * sizeof(float)), 0)
-            << "M=" << s.M << " K=" << s.K << " N=" << s.N << " threads " << threads << " split "
-            << (split == GemmSplit::kRows ? "rows" : "columns");
+        ExpectSameAsOneCall(one, got, "M=" + std::to_string(s.M) + " K=" + std::to_string(s.K) + " N=" +
+                                          std::to_string(s.N) + " threads " + std::to_string(threads) + " split " +
+                                          (split == GemmSplit::kRows ? "rows" : "columns"));
       }
   }
 }

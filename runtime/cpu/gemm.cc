@@ -48,7 +48,8 @@ void GemmWithSplit(const GemmArgs& a, int threads, GemmSplit split) {
   if (a.w_bf16) return OneDnnBf16Gemm(a, threads);  // oneDNN splits the work over the threads itself
   // Rows or columns (Gemm: ChooseGemmSplit, runtime/cpu/gemm_split.h). Block edges on multiples of
   // 16 (one AVX-512 vector of columns; sgemm's row unroll), so that every element meets the same
-  // kernel path as in one unsplit call: bit-identical results for any thread count.
+  // kernel path as in one unsplit call: bit-identical results for any thread count with OpenBLAS's
+  // AVX-512 kernels (its AVX2 kernels differ in the last bits, gemm_split.h).
   auto aligned = [](int64_t i, int64_t n) { return i == 0 || i == n ? i : std::min((i + 15) / 16 * 16, n); };
   if (split == GemmSplit::kRows) {
     ParallelFor(threads, a.M, kGemmMinRowsPerThread,

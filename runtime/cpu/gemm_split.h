@@ -9,10 +9,13 @@
 // ViT fc1/qkv 2-5% faster, the decoder's gate|up 3% slower, end to end no gain. So the rule stays;
 // `paligemma bench --kernels` times both splits on the prefill shapes for a re-measurement.
 //
-// Either split gives bit-identical results to one unsplit call, provided block edges fall on
-// multiples of 16 (gemm.cc): every element of out is then the same dot product over the same K,
-// blocked the same way (OpenBLAS picks its K blocks from K alone) and through the same kernel path.
-// Unaligned row blocks were not: a 3-thread split of 200 rows changed 6-8 of 14,000 elements.
+// With OpenBLAS's AVX-512 sgemm kernels (core SkylakeX / Cooperlake) either split gives
+// bit-identical results to one unsplit call, provided block edges fall on multiples of 16
+// (gemm.cc): every element of out is then the same dot product over the same K, blocked the same
+// way and through the same kernel path (unaligned row blocks were not: a 3-thread split of 200 rows
+// changed 6-8 of 14,000 elements). OpenBLAS's Haswell / Zen kernels (AVX2 CPUs) round some
+// elements of a split call differently whatever the alignment (up to 5e-7 of the largest output at
+// K = 700): results then depend on the thread count in the last bits (tests/cpu_gemm_split_test.cc).
 #pragma once
 
 #include <cstdint>
