@@ -111,8 +111,8 @@ set(PG_EMU_ENV "OPENBLAS_NUM_THREADS=1")
 
 # Every CUDA op against the CPU backend (the same source as the GPU test; PG_REQUIRE_CUDA=1 so
 # nothing passes by skipping).
-pg_emu_test_exe(cuda_backend_emu_test pg_cuda_emu_common ${PG_EMU_KERNELS}
-                SOURCES ${CMAKE_SOURCE_DIR}/tests/cuda_backend_test.cc)
+set(PG_EMU_OP_TESTS ${CMAKE_SOURCE_DIR}/tests/cuda_backend_test.cc ${CMAKE_SOURCE_DIR}/tests/cuda_bf16_activations_test.cc)
+pg_emu_test_exe(cuda_backend_emu_test pg_cuda_emu_common ${PG_EMU_KERNELS} SOURCES ${PG_EMU_OP_TESTS})
 gtest_discover_tests(cuda_backend_emu_test TEST_PREFIX emu. DISCOVERY_TIMEOUT 60
   PROPERTIES ENVIRONMENT "${PG_EMU_ENV}" LABELS "cuda_emu")
 
@@ -140,7 +140,7 @@ gtest_discover_tests(cuda_emu_self_test TEST_PREFIX emu. DISCOVERY_TIMEOUT 60
 # condition, so a crash or a skip does not count as catching the bug).
 # pg_emu_mutant_test(<name> <test filter> <failing test> <object libraries...>)
 function(pg_emu_mutant_test name filter failing)
-  pg_emu_test_exe(cuda_emu_mutant_${name} ${ARGN} SOURCES ${CMAKE_SOURCE_DIR}/tests/cuda_backend_test.cc)
+  pg_emu_test_exe(cuda_emu_mutant_${name} ${ARGN} SOURCES ${PG_EMU_OP_TESTS})
   add_test(NAME emu.mutant_${name}_is_caught COMMAND cuda_emu_mutant_${name} --gtest_filter=${filter})
   set_tests_properties(emu.mutant_${name}_is_caught PROPERTIES ENVIRONMENT "${PG_EMU_ENV}" LABELS "cuda_emu"
                        PASS_REGULAR_EXPRESSION "\\[  FAILED  \\] ${failing}")
@@ -207,7 +207,7 @@ pg_emu_mutant(w bf16_out_as_f32 ${PG_EMU_RT}/gemm.cc "const cudaDataType_t out_t
               "const cudaDataType_t out_type = CUDA_R_32F;")
 pg_emu_objects(pg_cuda_emu_gemm_out ${w})
 pg_emu_kernels_with(libs pg_cuda_emu_gemm pg_cuda_emu_gemm_out)
-pg_emu_mutant_test(bf16_out_as_f32 CudaVsCpu.MatMul* CudaVsCpu.MatMulFollowsTheBf16Rule pg_cuda_emu_common ${libs})
+pg_emu_mutant_test(bf16_out_as_f32 CudaVsCpuBf16.MatMul* CudaVsCpuBf16.MatMulBf16Out pg_cuda_emu_common ${libs})
 
 # SplitQkvRopeToCache (RoPE fused with the KV-cache write): K stored without its rotation.
 pg_emu_mutant(w rope_cache_unrotated_k ${PG_EMU_RT}/rope.cu "if (is_k && p.positions) Rotate"
@@ -261,7 +261,7 @@ if(PG_EMU_SANITIZERS)
   endforeach()
   foreach(t cuda_backend cuda_model_parity cuda_emu_self)
     if(t STREQUAL "cuda_backend")
-      set(src ${CMAKE_SOURCE_DIR}/tests/cuda_backend_test.cc)
+      set(src ${PG_EMU_OP_TESTS})
     elseif(t STREQUAL "cuda_model_parity")
       set(src ${PG_EMU_DIR}/cuda_model_parity_test.cc)
     else()
