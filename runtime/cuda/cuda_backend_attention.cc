@@ -3,10 +3,11 @@
 //  - one query per sequence (decode): attention_decode_kernel (runtime/cuda/attention.cu), one
 //    K/V read per kv head for all its query heads, the key range split over enough blocks to
 //    fill the GPU when the batch is small (flash-decoding), merged by a combine kernel;
-//  - several queries (prefill, the ViT): q and the visible cache rows rounded to bf16, then per
+//  - several queries (prefill, the ViT): q (used in place when bf16, else rounded) and the
+//    visible cache rows as bf16 operands, then per
 //    sequence scores = q k^T as strided-batched bf16 GEMMs on the tensor cores (fp32
 //    accumulation), attention_softmax_kernel (scale, soft-cap, mask, softmax in fp32, probabilities
-//    written as bf16), then out = p v, again batched bf16 GEMMs.
+//    written as bf16), then out = p v, again batched bf16 GEMMs (out f32 or bf16, as the tensor).
 #include <algorithm>
 #include <climits>
 #include <cstdint>
