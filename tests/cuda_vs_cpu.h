@@ -1,4 +1,4 @@
-// Shared by the CUDA-vs-CPU op tests (tests/cuda_backend_test.cc, tests/cuda_bf16_activations_test.cc):
+// Shared by the CUDA-vs-CPU op tests (tests/cuda_backend_test.cc, tests/cuda_backend_bf16_test_part.cc):
 // random inputs, host copies, element-wise comparisons that print the worst element, the
 // flash-attention bf16 rule, and the CudaVsCpu fixture (skips with the reason where CUDA is not
 // usable; PG_REQUIRE_CUDA=1 turns the skip into a failure).

@@ -4,6 +4,10 @@
 # Only in builds without real CUDA: with PG_WITH_CUDA=ON, pgcore holds the real backend and
 # cuda_backend_test runs it on the device (or skips, with the reason, where there is none).
 if(PG_WITH_CUDA)
+  # cuda_backend_test (made by tests/CMakeLists.txt from tests/cuda_backend_test.cc) also runs the
+  # bf16-activation op tests, so the GPU's first contact (scripts/gpu_first_contact.sh, its
+  # compute-sanitizer steps included) covers them.
+  target_sources(cuda_backend_test PRIVATE ${CMAKE_SOURCE_DIR}/tests/cuda_backend_bf16_test_part.cc)
   # The same whole-model test on the real backend (skips without a GPU; scripts/gpu_first_contact.sh
   # runs it with PG_REQUIRE_CUDA=1).
   add_executable(cuda_model_parity_test ${CMAKE_CURRENT_LIST_DIR}/cuda_model_parity_test.cc
@@ -111,7 +115,7 @@ set(PG_EMU_ENV "OPENBLAS_NUM_THREADS=1")
 
 # Every CUDA op against the CPU backend (the same source as the GPU test; PG_REQUIRE_CUDA=1 so
 # nothing passes by skipping).
-set(PG_EMU_OP_TESTS ${CMAKE_SOURCE_DIR}/tests/cuda_backend_test.cc ${CMAKE_SOURCE_DIR}/tests/cuda_bf16_activations_test.cc)
+set(PG_EMU_OP_TESTS ${CMAKE_SOURCE_DIR}/tests/cuda_backend_test.cc ${CMAKE_SOURCE_DIR}/tests/cuda_backend_bf16_test_part.cc)
 pg_emu_test_exe(cuda_backend_emu_test pg_cuda_emu_common ${PG_EMU_KERNELS} SOURCES ${PG_EMU_OP_TESTS})
 gtest_discover_tests(cuda_backend_emu_test TEST_PREFIX emu. DISCOVERY_TIMEOUT 60
   PROPERTIES ENVIRONMENT "${PG_EMU_ENV}" LABELS "cuda_emu")

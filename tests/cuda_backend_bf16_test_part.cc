@@ -10,6 +10,10 @@
 //  - against the CPU (fp32, on the same bf16-valued inputs): the op's f32 tolerance of
 //    tests/cuda_backend_test.cc plus the output rounding, u |ref_i|.
 // A bf16 input holds exactly the values of its bf16-rounded f32 copy, so the CPU runs on those.
+//
+// Part of the cuda_backend_test program (not its own *_test.cc executable): linked into
+// cuda_backend_test in a CUDA build and into the emulated cuda_backend_emu_test, its mutants and
+// its ASan twin (tests/cuda_emu/tests.cmake).
 #include <gtest/gtest.h>
 
 #include <cmath>
