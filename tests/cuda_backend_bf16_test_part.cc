@@ -127,6 +127,23 @@ TEST_F(CudaVsCpuBf16, MatMulBf16Out) {
   }
 }
 
+// A GEMM on row slices of activations (x from row 1 of a [5, 7] bf16 tensor: 14 bytes past its
+// 256-byte aligned start; out from row 1 of [5, 5]: 10 bytes): cuBLASLt must be told the operands'
+// real alignment (its heuristic assumes 256 bytes by default; the emulator faults a less aligned
+// operand, as the real kernels may). Against the CPU on the same rows: the bf16 rule + rounding.
+TEST_F(CudaVsCpuBf16, MatMulOnUnalignedRowSlices) {
+  const auto x = Bf16Rounded(Random(5 * 7, 150)), w = Bf16Rounded(Random(7 * 5, 151)), bias = Bf16Rounded(Random(5, 152));
+  auto run = [&](Backend& be) {
+    Tensor xt = Put(be, "x", {5, 7}, x, true), out = be.AllocActivation("out", {5, 5});
+    Tensor wt = be.UploadWeight("w", {7, 5}, w.data()), bt = be.UploadWeight("b", {5}, bias.data());
+    Tensor o = out.RowSlice(1, 3);
+    be.MatMul(xt.RowSlice(1, 3), wt, &bt, o);
+    return Host(be, out);
+  };
+  const auto ref = run(*cpu_);
+  ExpectNearCpu("MatMul on row slices", ref, run(*cuda_), std::vector<double>(ref.size(), 16 * kEps * MaxAbs(ref)));
+}
+
 // Elementwise ops on bf16 tensors (in place and outputs), the residual f32 += bf16, GeGlu,
 // Embed into bf16: f32 arithmetic then one rounding, so against the CPU on the same values
 // exact for the adds and Scale (one f32 rounding on both sides, then the same bf16 rounding)

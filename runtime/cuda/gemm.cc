@@ -1,6 +1,7 @@
 #include "runtime/cuda/gemm.h"
 
 #include <climits>
+#include <cstdint>
 
 #include "runtime/cuda/cuda_check.h"
 
@@ -21,6 +22,16 @@ struct LtCall {
     if (desc) cublasLtMatmulDescDestroy(desc);
   }
 };
+
+// The largest power of two up to 256 that divides p's address: cuBLASLt's heuristic assumes 256-byte
+// aligned operands unless told otherwise (CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_*_BYTES, default
+// 256), and a row slice of an activation is less aligned.
+uint32_t AlignmentOf(const void* p) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  uint32_t align = 256;
+  while (align > 1 && a % align != 0) align /= 2;
+  return align;
+}
 
 cublasLtEpilogue_t LtEpilogue(GemmEpilogue e) {
   switch (e) {
@@ -66,6 +77,15 @@ void LaunchGemmLt(const GemmParams& p, cublasLtHandle_t handle, void* workspace,
   const uint64_t ws = workspace_bytes;
   CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(c.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws),
                p.op);
+  const uint32_t align_a = AlignmentOf(p.w_bf16), align_b = AlignmentOf(p.x_bf16), align_d = AlignmentOf(p.out.data);
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(c.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a,
+                                                    sizeof align_a),
+               p.op);
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(c.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b,
+                                                    sizeof align_b),
+               p.op);
+  for (const auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(c.pref, attr, &align_d, sizeof align_d), p.op);
   cublasLtMatmulHeuristicResult_t heuristic{};
   int found = 0;
   CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle, c.desc, c.a, c.b, c.d, c.d, c.pref, 1, &heuristic, &found), p.op);

@@ -31,6 +31,7 @@ struct PgEmuLtLayout {
 };
 struct PgEmuLtPreference {
   uint64_t max_workspace = 0;
+  uint32_t min_align[4] = {256, 256, 256, 256};  // A, B, C, D (cublasLt.h's default)
 };
 
 namespace {
@@ -148,11 +149,19 @@ cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t p
                                                     cublasLtMatmulPreferenceAttributes_t attr, const void* buf,
                                                     size_t size) {
   if (!p) return CUBLAS_STATUS_NOT_INITIALIZED;
-  if (attr != CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES || !SetFrom(&p->max_workspace, buf, size))
-    return Reject(CUBLAS_STATUS_INVALID_VALUE, "cublasLtMatmulPreferenceSetAttribute: not emulated");
+  bool ok = false;
+  if (attr == CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES) {
+    ok = SetFrom(&p->max_workspace, buf, size);
+  } else if (attr >= CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES && attr <= CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES) {
+    uint32_t& a = p->min_align[attr - CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES];
+    ok = SetFrom(&a, buf, size) && a > 0 && (a & (a - 1)) == 0;
+  }
+  if (!ok) return Reject(CUBLAS_STATUS_INVALID_VALUE, "cublasLtMatmulPreferenceSetAttribute " + std::to_string(attr) +
+                                                          ": wrong size or value not emulated");
   return CUBLAS_STATUS_SUCCESS;
 }
-// One "algorithm" (the reference GEMM), needing no workspace.
+// One "algorithm" (the reference GEMM), needing no workspace; it remembers the operand alignments
+// the preference allowed (cublasLtMatmul checks the pointers against them).
 cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t h, cublasLtMatmulDesc_t d, cublasLtMatrixLayout_t a,
                                               cublasLtMatrixLayout_t b, cublasLtMatrixLayout_t c,
                                               cublasLtMatrixLayout_t dl, cublasLtMatmulPreference_t pref,
@@ -161,6 +170,7 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t h, cublasLtMatmul
   if (!h || !d || !a || !b || !c || !dl || !pref || !results || !returned) return CUBLAS_STATUS_INVALID_VALUE;
   if (requested < 1) return CUBLAS_STATUS_INVALID_VALUE;
   std::memset(&results[0], 0, sizeof(results[0]));
+  for (int i = 0; i < 4; ++i) results[0].algo.data[i] = pref->min_align[i];
   results[0].state = CUBLAS_STATUS_SUCCESS;
   results[0].wavesCount = 1.f;
   *returned = 1;
@@ -179,6 +189,18 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t d, const 
       bd->type != CUDA_R_16BF || (dd->type != CUDA_R_32F && dd->type != CUDA_R_16BF) || cd->type != dd->type)
     return Reject(CUBLAS_STATUS_NOT_SUPPORTED, "cublasLtMatmul: type combination not emulated (bf16 A, B; C = D "
                                                "bf16 or f32; fp32 compute and scale)");
+  const char* names[4] = {"A", "B", "C", "D"};
+  const void* ptrs[4] = {A, B, C, D};
+  for (int i = 0; i < 4; ++i) {
+    const uint64_t align = algo->data[i] ? algo->data[i] : 256;
+    if (reinterpret_cast<uintptr_t>(ptrs[i]) % align != 0) {
+      pgemu::RecordError(cudaErrorMisalignedAddress,
+                         std::string("cublasLtMatmul: operand ") + names[i] + " is not " + std::to_string(align) +
+                             "-byte aligned as the algorithm assumes (set CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_" +
+                             names[i] + "_BYTES)");
+      return CUBLAS_STATUS_EXECUTION_FAILED;
+    }
+  }
   if (workspace_bytes > 0 && !pgemu::IsDeviceRange(workspace, workspace_bytes))
     return Reject(CUBLAS_STATUS_INVALID_VALUE, "cublasLtMatmul: workspace is not device memory");
   const bool a_t = d->trans_a == CUBLAS_OP_T, b_t = d->trans_b == CUBLAS_OP_T;

@@ -212,6 +212,13 @@ pg_emu_mutant(w bf16_out_as_f32 ${PG_EMU_RT}/gemm.cc "const cudaDataType_t out_t
 pg_emu_objects(pg_cuda_emu_gemm_out ${w})
 pg_emu_kernels_with(libs pg_cuda_emu_gemm pg_cuda_emu_gemm_out)
 pg_emu_mutant_test(bf16_out_as_f32 CudaVsCpuBf16.MatMul* CudaVsCpuBf16.MatMulBf16Out pg_cuda_emu_common ${libs})
+# cuBLASLt left to assume 256-byte aligned operands (its default) for a row slice of an activation.
+pg_emu_mutant(w gemm_alignment_unset ${PG_EMU_RT}/gemm.cc
+              "align_a = AlignmentOf(p.w_bf16), align_b = AlignmentOf(p.x_bf16), align_d = AlignmentOf(p.out.data);"
+              "align_a = 256, align_b = 256, align_d = 256;")
+pg_emu_objects(pg_cuda_emu_gemm_align ${w})
+pg_emu_kernels_with(libs pg_cuda_emu_gemm pg_cuda_emu_gemm_align)
+pg_emu_mutant_test(gemm_alignment_unset CudaVsCpuBf16.MatMul* CudaVsCpuBf16.MatMulOnUnalignedRowSlices pg_cuda_emu_common ${libs})
 
 # SplitQkvRopeToCache (RoPE fused with the KV-cache write): K stored without its rotation.
 pg_emu_mutant(w rope_cache_unrotated_k ${PG_EMU_RT}/rope.cu "if (is_k && p.positions) Rotate"

@@ -3,7 +3,10 @@
 // run as a checked reference GEMM: types (bf16 A and B, C = D of bf16 or f32, fp32 compute and
 // scale, the bias of D's type unless CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE says otherwise), the
 // layouts' extents against op(A), op(B) and D, leading dimensions, every operand, the bias and
-// the workspace inside one device allocation, then fp32 accumulation, the epilogue in fp32
+// the workspace inside one device allocation, each of A, B, C, D aligned as the algorithm from
+// cublasLtMatmulAlgoGetHeuristic assumes (the preference's MIN_ALIGNMENT_*_BYTES, default 256,
+// as the real heuristic: a less aligned pointer is cudaErrorMisalignedAddress), then fp32
+// accumulation, the epilogue in fp32
 // (GELU: the tanh approximation, as cuBLASLt documents) and one rounding of D to its type.
 // Names and enum values follow CUDA 13's cublasLt.h.
 #pragma once
@@ -35,7 +38,13 @@ enum cublasLtEpilogue_t {
   CUBLASLT_EPILOGUE_GELU = 32,
   CUBLASLT_EPILOGUE_GELU_BIAS = 36,
 };
-enum cublasLtMatmulPreferenceAttributes_t { CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1 };
+enum cublasLtMatmulPreferenceAttributes_t {
+  CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1,
+  CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = 5,  // uint32_t, default 256
+  CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = 6,
+  CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = 7,
+  CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = 8,
+};
 
 struct cublasLtMatmulAlgo_t {
   uint64_t data[8];
