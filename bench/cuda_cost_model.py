@@ -3,8 +3,10 @@
 
 A PROJECTION, not a measurement: no GPU has run this code. For one replica (TP 1) captioning
 images with a PaliGemma config it counts, per phase and per image, the FLOPs, the HBM bytes the
-kernels move (from the kernels' actual passes: f32 activations, bf16 copies made for each GEMM,
-bf16 KV cache written by the fused split + RoPE + cache-write kernel), the kernel launches, and turns them into time with the peaks and efficiencies
+kernels move (from the kernels' actual passes: bf16 activations with an f32 residual stream, GEMMs
+reading them in place and writing bf16 with the bias (+ GELU) in the cuBLASLt epilogue, bf16 KV
+cache written by the fused split + RoPE + cache-write kernel), the kernel launches, and turns them
+into time with the peaks and efficiencies
 given on the command line:
   time of a phase = GEMM FLOPs / (gemm_eff x peak) + other bytes / (bw_eff x HBM bandwidth)
   decode step     = max(that, launches x launch_us) + one host sync (TopK results)
@@ -29,16 +31,19 @@ def vit_costs(v, text_width, images):
     params_layer = 4 * Dv * Dv + 2 * Dv * Fv
     gemm = 2 * Np * (L * params_layer + 3 * v["patch_size"] ** 2 * Dv + Dv * text_width)
     attn = 4 * Np * Np * Dv * L
-    # Elementwise / conversion bytes per patch row and layer (models/vit.cc, f32 activations):
-    # LN 8Dv; qkv convert 6Dv + C 12Dv + bias 24Dv + split 24Dv; o convert 6Dv + C 4Dv + bias 8Dv;
-    # Add 12Dv; LN 8Dv; fc1 convert 6Dv + C 4Fv + bias and GELU in one pass 8Fv; fc2 convert 6Fv + C 4Dv +
-    # bias 8Dv; Add 12Dv.
-    row = (8 + 6 + 12 + 24 + 24 + 6 + 4 + 8 + 12 + 8 + 6 + 4 + 8 + 12) * Dv + (4 + 8 + 6) * Fv
-    # Attention prefill path per image and layer: q convert, K/V gather, scores f32 write+read,
-    # probabilities bf16 write+read, out f32 write.
-    attn_bytes = Np * Dv * (6 + 12 + 4) + heads * Np * Np * (4 + 4 + 2 + 2)
+    # Elementwise bytes per patch row and layer (models/vit.cc: x f32, every other activation
+    # bf16; GEMMs read bf16 x in place, write bf16 C with the bias / bias + GELU in the epilogue):
+    # LN 6Dv (f32 in, bf16 out); qkv C 6Dv; split 12Dv; o C 2Dv; Add (f32 x += bf16) 10Dv; LN 6Dv;
+    # fc1 C 2Fv (GELU in the epilogue); fc2 C 2Dv; Add 10Dv.
+    row = (6 + 6 + 12 + 2 + 10 + 6 + 2 + 10) * Dv + 2 * Fv
+    # Attention prefill path per image and layer: K/V gather (bf16 in, bf16 out), scores f32
+    # write+read, probabilities bf16 write+read, out bf16 write (q is a GEMM operand in place).
+    attn_bytes = Np * Dv * (8 + 2) + heads * Np * Np * (4 + 4 + 2 + 2)
     other = L * (Np * row + attn_bytes)
-    launches = L * (20 + 2 * images) + 6  # + 2 GEMMs per image per layer (G = 1); patch, pos, norm, projector
+    # Per layer: LN, qkv GEMM, split, gather, softmax, o GEMM, Add, LN, fc1, fc2, Add (11), + 4
+    # bias conversions f32 -> bf16 ([N] each, before the 4 bias epilogues), + 2 GEMMs per image
+    # (G = 1); patch GEMM, pos, norm, projector GEMM.
+    launches = L * (15 + 2 * images) + 4
     return gemm, attn, other, launches
 
 
@@ -46,19 +51,19 @@ def decoder_dims(t):
     D, F, H, KH, hd = t["width"], t["mlp_dim"], t["num_heads"], t["num_kv_heads"], t["head_dim"]
     W = (H + 2 * KH) * hd
     layer_params = D * W + H * hd * D + 2 * D * F + F * D
-    # Elementwise / conversion bytes per token row and layer (models/gemma.cc): qkv convert 6D +
-    # C 4W; SplitQkvRopeToCache reads 4W, writes q 4 H hd and k, v into the bf16 cache 4 KH hd;
-    # o convert 6 H hd + C 4D; AddRmsNorm 16D; gate_up convert 6D + C 8F; GeGlu 12F; down
-    # convert 6F + C 4D; AddRmsNorm 16D.
-    row = (6 * D + 4 * W + 4 * W + 4 * H * hd + 4 * KH * hd + 6 * H * hd + 4 * D + 16 * D + 6 * D + 8 * F + 12 * F
-           + 6 * F + 4 * D + 16 * D)
+    # Elementwise bytes per token row and layer (models/gemma.cc: x f32, the rest bf16; GEMMs read
+    # bf16 in place): qkv C 2W; SplitQkvRopeToCache reads 2W, writes q 2 H hd and k, v into the
+    # bf16 cache 4 KH hd; o C 2D; AddRmsNorm (x f32 += bf16, h bf16) 12D; gate_up C 4F; GeGlu 6F;
+    # down C 2D; AddRmsNorm 12D.
+    row = 2 * W + 2 * W + 2 * H * hd + 4 * KH * hd + 2 * D + 12 * D + 4 * F + 6 * F + 2 * D + 12 * D
     return D, F, H, KH, hd, layer_params, row
 
 
 def decoder_layer_launches():
-    """Kernels per decoder layer besides attention: convert + GEMM for each of qkv, o, gate_up,
-    down (8), SplitQkvRopeToCache (1; split, RoPE and both cache writes), AddRmsNorm x 2, GeGlu."""
-    return 8 + 1 + 2 + 1 + 1  # + Attention (1) = 13 in the counts below
+    """Kernels per decoder layer: the GEMMs qkv, o, gate_up, down (4, no conversions: bf16 in
+    place), SplitQkvRopeToCache (1; split, RoPE and both cache writes), AddRmsNorm x 2, GeGlu,
+    Attention (1)."""
+    return 4 + 1 + 2 + 1 + 1  # = 9 in the counts below
 
 
 def prefill_costs(t, T, images):
@@ -68,12 +73,12 @@ def prefill_costs(t, T, images):
     gemm = 2 * T * L * layer_params + 2 * D * V  # LM head on each sequence's last row
     attn = 4 * T * T * H * hd * L
     ld = (T + 7) // 8 * 8
-    # q convert 6 H hd; K/V gather from the bf16 cache (read 2 x 2, write 2 x 2); scores f32 and
-    # probabilities bf16 written and read; out f32 written.
-    attn_bytes = T * H * hd * 6 + T * KH * hd * 8 + H * T * ld * (4 + 4 + 2 + 2) + T * H * hd * 4
+    # K/V gather from the bf16 cache (read 2 x 2, write 2 x 2); scores f32 and probabilities bf16
+    # written and read; out bf16 written (q bf16 is a GEMM operand in place).
+    attn_bytes = T * KH * hd * 8 + H * T * ld * (4 + 4 + 2 + 2) + T * H * hd * 2
     other = L * (T * row + attn_bytes) + V * 4 * 2  # + logits f32 written and read by TopK
     calls = 2 * min(H // KH, KH)
-    launches = L * (13 + 3 + calls * images) + 6  # 13: decoder_layer_launches()
+    launches = L * (9 + 2 + calls * images) + 6  # 9: decoder_layer_launches(); + gather, softmax
     return gemm, attn, other, launches
 
 
@@ -87,7 +92,7 @@ def decode_step(t, B, ctx):
     act_bytes = B * (L * row + V * 4 * 2)
     blocks = B * KH * ((H // KH + 7) // 8)
     splits = max(1, min(-(-264 // blocks), ctx // 32, 64))
-    launches = 1 + 1 + L * (13 + (1 if splits > 1 else 0)) + 2 + 1  # 13: decoder_layer_launches()
+    launches = 1 + 1 + L * (9 + (1 if splits > 1 else 0)) + 2 + 1  # 9: decoder_layer_launches()
     return flops, weight_bytes + kv_bytes + act_bytes, launches, splits, (weight_bytes, kv_bytes, act_bytes)
 
 
@@ -116,14 +121,14 @@ def main():
 
     rows = []
     g, at, o, n = vit_costs(v, t["width"], B)
-    rows.append(("ViT (encode)", g + at, o, n / B, secs(g, at, o), "tensor cores (GEMMs); f32 elementwise ~%.0f%%" %
+    rows.append(("ViT (encode)", g + at, o, n / B, secs(g, at, o), "tensor cores (GEMMs); elementwise ~%.0f%%" %
                  (100 * o / (a.bw_eff * bw) / secs(g, at, o))))
     # Image tokens stay on the device (tensor_parallel/image_token_broadcast.h): two f32 CopyRows,
     # ViT output -> the batch's token tensor -> the prefill input, each read + write (no PCIe).
     tok = 2 * 2 * Np * t["width"] * 4
     rows.append(("image tokens (device copies)", 0, tok, (1 + B) / B, tok / (a.bw_eff * bw), "HBM"))
     g, at, o, n = prefill_costs(t, T, B)
-    rows.append(("prefill (%d rows)" % T, g + at, o, n / B, secs(g, at, o), "tensor cores (GEMMs); f32 elementwise ~%.0f%%"
+    rows.append(("prefill (%d rows)" % T, g + at, o, n / B, secs(g, at, o), "tensor cores (GEMMs); elementwise ~%.0f%%"
                  % (100 * o / (a.bw_eff * bw) / secs(g, at, o))))
     dec_s, dec_f, dec_b, launches, parts = 0.0, 0, 0, 0, None
     for i in range(a.new_tokens - 1):  # the first token comes from the prefill

@@ -120,17 +120,20 @@ void GemmaDecoder::Reserve(Backend& be, int64_t rows, int64_t batch) {
   DecoderWorkspace w;
   w.rows = rows;
   w.batch = batch;
+  // f32 (Alloc): the residual stream x, the text embeddings, the final hidden row and the logits;
+  // the rest in the backend's activation precision (CUDA: bf16; block_out is then all-reduced
+  // as bf16, see AllReduce).
   w.x = be.Alloc("llm.x", {rows, D});
   w.text = be.Alloc("llm.text_embeddings", {rows, D});
-  w.normed = be.Alloc("llm.normed", {rows, D});
-  w.block_out = be.Alloc("llm.block_out", {rows, D});
-  w.qkv = be.Alloc("llm.qkv", {rows, (H + 2 * KH) * hd});
-  w.q = be.Alloc("llm.q", {rows, H, hd});
-  w.attn = be.Alloc("llm.attn", {rows, H, hd});
-  w.k = be.Alloc("llm.k", {rows, KH, hd});
-  w.v = be.Alloc("llm.v", {rows, KH, hd});
-  w.gate_up = be.Alloc("llm.gate_up", {rows, 2 * F});
-  w.act = be.Alloc("llm.mlp_act", {rows, F});
+  w.normed = be.AllocActivation("llm.normed", {rows, D});
+  w.block_out = be.AllocActivation("llm.block_out", {rows, D});
+  w.qkv = be.AllocActivation("llm.qkv", {rows, (H + 2 * KH) * hd});
+  w.q = be.AllocActivation("llm.q", {rows, H, hd});
+  w.attn = be.AllocActivation("llm.attn", {rows, H, hd});
+  w.k = be.AllocActivation("llm.k", {rows, KH, hd});
+  w.v = be.AllocActivation("llm.v", {rows, KH, hd});
+  w.gate_up = be.AllocActivation("llm.gate_up", {rows, 2 * F});
+  w.act = be.AllocActivation("llm.mlp_act", {rows, F});
   w.last = be.Alloc("llm.last_hidden", {batch, D});
   w.logits = be.Alloc("llm.logits_local", {batch, w_.embedding.dim(0)});
   ws_ = std::move(w);

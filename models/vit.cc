@@ -75,16 +75,18 @@ void VitWorkspace::Reserve(Backend& be, const ModelConfig& config, int64_t want)
   const int64_t B = want, Np = vc.num_patches(), Dv = vc.width, Fv = vc.mlp_dim, P = vc.patch_size;
   const int64_t heads = vc.num_heads, hd = vc.head_dim();
   batch = B;
-  patches = be.Alloc("vit.patches", {B * Np, P * P * 3});
+  // f32 (Alloc): the residual stream x and the image tokens; the rest (patches included: the
+  // GEMM reads them as bf16 anyway) in the backend's activation precision (CUDA: bf16).
+  patches = be.AllocActivation("vit.patches", {B * Np, P * P * 3});
   x = be.Alloc("vit.x", {B, Np, Dv});
-  normed = be.Alloc("vit.ln_out", {B, Np, Dv});
-  proj = be.Alloc("vit.proj", {B, Np, Dv});
-  qkv = be.Alloc("vit.qkv", {B, Np, 3 * Dv});
-  q = be.Alloc("vit.q", {B, Np, heads, hd});
-  k = be.Alloc("vit.k", {B, Np, heads, hd});
-  v = be.Alloc("vit.v", {B, Np, heads, hd});
-  attn = be.Alloc("vit.attn", {B, Np, heads, hd});
-  mlp_hidden = be.Alloc("vit.mlp_hidden", {B, Np, Fv});
+  normed = be.AllocActivation("vit.ln_out", {B, Np, Dv});
+  proj = be.AllocActivation("vit.proj", {B, Np, Dv});
+  qkv = be.AllocActivation("vit.qkv", {B, Np, 3 * Dv});
+  q = be.AllocActivation("vit.q", {B, Np, heads, hd});
+  k = be.AllocActivation("vit.k", {B, Np, heads, hd});
+  v = be.AllocActivation("vit.v", {B, Np, heads, hd});
+  attn = be.AllocActivation("vit.attn", {B, Np, heads, hd});
+  mlp_hidden = be.AllocActivation("vit.mlp_hidden", {B, Np, Fv});
   tokens = be.Alloc("image_tokens", {B, Np, config.text.width});
 }
 

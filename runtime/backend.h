@@ -1,5 +1,5 @@
 // Backend: the one interface the model code computes through. CpuBackend (fp32, OpenBLAS)
-// is the reference; CudaBackend (bf16 storage, fp32 accumulation, cuBLAS) implements the same
+// is the reference; CudaBackend (bf16 weights and activations, fp32 accumulation, cuBLASLt) implements the same
 // ops. Every op documents its shapes; implementations check them at entry.
 //
 // Row-major throughout. A "matrix" [M, K] is any tensor whose leading dims multiply to M.
@@ -48,7 +48,15 @@ class Backend {
   virtual std::string name() const = 0;
 
   // ---- memory ----------------------------------------------------------------
-  virtual Tensor Alloc(const std::string& name, std::vector<int64_t> shape) = 0;  // zero-filled
+  virtual Tensor Alloc(const std::string& name, std::vector<int64_t> shape) = 0;  // zero-filled, f32
+  // An intermediate activation (a norm's output, q/k/v, the attention output, an MLP hidden,
+  // a projection's output), zero-filled, in this backend's activation precision: CpuBackend f32
+  // (Alloc, unchanged), CudaBackend bf16. The residual stream, logits and anything read on the
+  // host for sampling stay Alloc (f32). Every op accepts either dtype wherever an activation may
+  // go, computes in f32 and rounds once when it writes a bf16 tensor.
+  virtual Tensor AllocActivation(const std::string& name, std::vector<int64_t> shape) {
+    return Alloc(name, std::move(shape));
+  }
   virtual Tensor Upload(const std::string& name, std::vector<int64_t> shape, const float* host) = 0;
   // A model weight: the backend may store it in its weight precision (CUDA: 2-D matrices as bf16).
   virtual Tensor UploadWeight(const std::string& name, std::vector<int64_t> shape, const float* host) {
@@ -72,7 +80,7 @@ class Backend {
   // out[M, N] = x[M, K] @ w[K, N] (+ bias[N]).
   virtual void MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) = 0;
   // out[M, N] = gelu_tanh(x[M, K] @ w[K, N] + bias[N])   (the ViT's fc1). The default is the
-  // two ops; the CUDA backend adds the bias and applies GELU in one pass after the GEMM.
+  // two ops; the CUDA backend applies bias and GELU in the GEMM's cuBLASLt epilogue.
   virtual void MatMulGelu(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) {
     MatMul(x, w, &bias, out);
     GeluTanh(out);

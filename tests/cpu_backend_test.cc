@@ -50,6 +50,16 @@ TEST(CpuBackend, MatMulWithBiasMatchesNaive) {
     }
 }
 
+// The CPU's activation precision is f32: AllocActivation is Alloc (the model's workspaces, and
+// so every CPU result, are unchanged by the CUDA backend's bf16 activations).
+TEST(CpuBackend, AllocActivationIsAnF32Alloc) {
+  auto be = MakeBackend("cpu");
+  Tensor a = be->AllocActivation("act", {3, 5});
+  EXPECT_EQ(a.dtype, DType::kF32);
+  EXPECT_EQ(a.device, Device::kCpu);
+  for (int i = 0; i < 15; ++i) EXPECT_EQ(a.f32()[i], 0.f);
+}
+
 TEST(CpuBackend, MatMulRejectsMismatchedShapes) {
   auto be = MakeBackend("cpu");
   Tensor x = be->Alloc("x", {2, 3}), w = be->Alloc("w", {4, 5}), out = be->Alloc("out", {2, 5});

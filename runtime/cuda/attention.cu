@@ -64,11 +64,11 @@ __global__ void __launch_bounds__(kAttentionDecodeWarps * 32) attention_decode_k
   const int qs = p.q_start[b] + static_cast<int>(t), kv_len = p.kv_len[b], prefix = p.prefix_len[b];
   if (qs >= kv_len) {  // padding query (uniform over the block): zero output; combine does the same
     if (p.splits == 1 && active)
-      for (int d = lane; d < hd; d += 32) p.out[row * hd + d] = 0.f;
+      for (int d = lane; d < hd; d += 32) Store(p.out, row * hd + d, 0.f);
     return;
   }
   if (active)
-    for (int d = lane; d < hd; d += 32) q_s[warp][d] = p.q[row * hd + d];
+    for (int d = lane; d < hd; d += 32) q_s[warp][d] = Load(p.q, row * hd + d);
   int lo, hi;
   KeyRange(qs, kv_len, prefix, p.window, &lo, &hi);
   const int per = (hi - lo + p.splits - 1) / p.splits;
@@ -112,7 +112,7 @@ __global__ void __launch_bounds__(kAttentionDecodeWarps * 32) attention_decode_k
 #pragma unroll
     for (int i = 0; i < kPerLane; ++i) {
       const int d = lane + 32 * i;
-      if (d < hd) p.out[row * hd + d] = acc[i] * inv;
+      if (d < hd) Store(p.out, row * hd + d, acc[i] * inv);
     }
     return;
   }
@@ -132,13 +132,13 @@ __global__ void __launch_bounds__(kAttentionDecodeWarps * 32) attention_decode_k
 __global__ void attention_combine_kernel(AttentionKernelParams p) {
   const int64_t row = blockIdx.x, bt = row / p.H, t = bt % p.T, b = bt / p.T;
   const int hd = static_cast<int>(p.head_dim);
-  float* dst = p.out + row * hd;
+  const int64_t dst = row * hd;
   const bool padding = p.q_start[b] + static_cast<int>(t) >= p.kv_len[b];
   const float* ml = p.part_ml + row * p.splits * 2;
   float M = -INFINITY;
   for (int i = 0; i < p.splits && !padding; ++i) M = fmaxf(M, ml[2 * i]);
   if (M == -INFINITY) {  // padding query, or no visible key
-    for (int d = threadIdx.x; d < hd; d += blockDim.x) dst[d] = 0.f;
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) Store(p.out, dst + d, 0.f);
     return;
   }
   float L = 0.f;
@@ -148,7 +148,7 @@ __global__ void attention_combine_kernel(AttentionKernelParams p) {
   for (int d = threadIdx.x; d < hd; d += blockDim.x) {
     float o = 0.f;
     for (int i = 0; i < p.splits; ++i) o += acc[i * hd + d] * expf(ml[2 * i] - M);
-    dst[d] = o * inv;
+    Store(p.out, dst + d, o * inv);
   }
 }
 

@@ -14,7 +14,6 @@ namespace pg {
 namespace cuda {
 namespace {
 
-constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;  // cuBLAS's recommendation for Hopper
 
 // "device 0 (NVIDIA H100 80GB HBM3, sm_90)" for messages.
 std::string DeviceLabel(int device) {
@@ -69,14 +68,17 @@ ConstView In(const Tensor& t, const char* op) {
   return ConstView{t.data, t.dtype == DType::kBF16};
 }
 
-float* Out(Tensor& t, const char* op) {
+MutView Out(Tensor& t, const char* op) {
   CheckOnDevice(t, op);
-  PG_CHECK(t.dtype == DType::kF32, "CudaBackend::" << op << ": tensor '" << t.name << "' " << ShapeStr(t.shape)
-                                                   << " is " << DTypeName(t.dtype)
-                                                   << "; outputs must be f32 (2-D uploads are read-only bf16 "
-                                                      "weights; use Alloc for activations)");
-  return static_cast<float*>(t.data);
+  PG_CHECK(!IsWeight(t), "CudaBackend::" << op << ": tensor '" << t.name << "' " << ShapeStr(t.shape)
+                                         << " is a weight (UploadWeight): read-only; outputs are tensors from "
+                                            "Alloc, AllocActivation or Upload");
+  PG_CHECK(t.dtype == DType::kF32 || t.dtype == DType::kBF16,
+           "CudaBackend::" << op << ": tensor '" << t.name << "' is " << DTypeName(t.dtype) << "; outputs are f32 or bf16");
+  return MutView{t.data, t.dtype == DType::kBF16};
 }
+
+bool IsWeight(const Tensor& t) { return std::get_deleter<WeightFree>(t.storage) != nullptr; }
 
 const float* InF32(const Tensor& t, const char* op) {
   CheckOnDevice(t, op);
@@ -94,8 +96,10 @@ CudaBackend::CudaBackend(const BackendOptions& options) {
   try {
     CUBLAS_CHECK(cublasCreate(&cublas_), "MakeCudaBackend");
     CUBLAS_CHECK(cublasSetStream(cublas_, ctx_->stream()), "MakeCudaBackend");
-    void* ws = cublas_workspace_.Reserve(*ctx_, kCublasWorkspaceBytes, "MakeCudaBackend");
-    CUBLAS_CHECK(cublasSetWorkspace(cublas_, ws, kCublasWorkspaceBytes), "MakeCudaBackend");
+    workspace_ = cublas_workspace_.Reserve(*ctx_, kCublasWorkspaceBytes, "MakeCudaBackend");
+    CUBLAS_CHECK(cublasSetWorkspace(cublas_, workspace_, kCublasWorkspaceBytes), "MakeCudaBackend");
+    // cuBLASLt (MatMul's epilogues) shares the workspace: both run in order on the one stream.
+    CUBLAS_CHECK(cublasLtCreate(&cublas_lt_), "MakeCudaBackend");
   } catch (...) {
     Release();
     throw;
@@ -114,8 +118,10 @@ void CudaBackend::Release() noexcept {
   cudaStreamSynchronize(ctx_->stream());
   if (cublas_) cublasDestroy(cublas_);
   cublas_ = nullptr;
+  if (cublas_lt_) cublasLtDestroy(cublas_lt_);
+  cublas_lt_ = nullptr;
   for (DeviceMirror* m : {&positions_, &inv_freq_, &ids_, &cache_meta_, &mask_meta_}) m->Release(*ctx_);
-  for (DeviceScratch* s : {&cublas_workspace_, &gemm_x_, &gemm_w_, &top_k_, &attn_scratch_}) s->Release(*ctx_);
+  for (DeviceScratch* s : {&cublas_workspace_, &gemm_x_, &gemm_w_, &gemm_bias_, &top_k_, &attn_scratch_}) s->Release(*ctx_);
   // ctx_ (the stream) lives on while tensors from this backend do.
 }
 
@@ -125,7 +131,8 @@ void CudaBackend::Launched(const char* op) {
 }
 
 // ---- memory ---------------------------------------------------------------------------------
-Tensor CudaBackend::NewTensor(const std::string& name, std::vector<int64_t> shape, DType dtype, const char* op) {
+Tensor CudaBackend::NewTensor(const std::string& name, std::vector<int64_t> shape, DType dtype, const char* op,
+                              bool weight) {
   Tensor t;
   t.name = name;
   t.shape = std::move(shape);
@@ -135,7 +142,10 @@ Tensor CudaBackend::NewTensor(const std::string& name, std::vector<int64_t> shap
   void* p = ctx_->Malloc(t.bytes() > 0 ? t.bytes() : 16, op);
   ++stats_.allocations;
   std::shared_ptr<CudaContext> ctx = ctx_;
-  t.storage = std::shared_ptr<void>(p, [ctx](void* q) { ctx->Free(q); });
+  if (weight)  // the deleter's type marks the tensor read-only (IsWeight)
+    t.storage = std::shared_ptr<void>(p, WeightFree{ctx});
+  else
+    t.storage = std::shared_ptr<void>(p, [ctx](void* q) { ctx->Free(q); });
   t.data = p;
   return t;
 }
@@ -146,17 +156,25 @@ Tensor CudaBackend::Alloc(const std::string& name, std::vector<int64_t> shape) {
   return t;
 }
 
+// An activation: bf16 (docs/CUDA_BACKEND.md, "Precision"), zero-filled.
+Tensor CudaBackend::AllocActivation(const std::string& name, std::vector<int64_t> shape) {
+  Tensor t = NewTensor(name, std::move(shape), DType::kBF16, "AllocActivation");
+  CUDA_CHECK(cudaMemsetAsync(t.data, 0, t.bytes(), ctx_->stream()), "AllocActivation '" << name << "'");
+  return t;
+}
+
 Tensor CudaBackend::Upload(const std::string& name, std::vector<int64_t> shape, const float* host) {
   return UploadAs(name, std::move(shape), host, DType::kF32);
 }
 
 Tensor CudaBackend::UploadWeight(const std::string& name, std::vector<int64_t> shape, const float* host) {
   const DType dtype = shape.size() == 2 ? DType::kBF16 : DType::kF32;  // 2-D: a weight matrix
-  return UploadAs(name, std::move(shape), host, dtype);
+  return UploadAs(name, std::move(shape), host, dtype, /*weight=*/true);
 }
 
-Tensor CudaBackend::UploadAs(const std::string& name, std::vector<int64_t> shape, const float* host, DType dtype) {
-  Tensor t = NewTensor(name, std::move(shape), dtype, "Upload");
+Tensor CudaBackend::UploadAs(const std::string& name, std::vector<int64_t> shape, const float* host, DType dtype,
+                             bool weight) {
+  Tensor t = NewTensor(name, std::move(shape), dtype, "Upload", weight);
   const int64_t n = t.numel();
   stats_.bytes_from_host += static_cast<int64_t>(n * sizeof(float));
   if (dtype == DType::kBF16) {
@@ -174,10 +192,18 @@ Tensor CudaBackend::UploadAs(const std::string& name, std::vector<int64_t> shape
 }
 
 void CudaBackend::CopyFromHost(const float* host, Tensor& dst) {
-  float* d = Out(dst, "CopyFromHost");
-  CUDA_CHECK(cudaMemcpyAsync(d, host, dst.bytes(), cudaMemcpyHostToDevice, ctx_->stream()),
+  const MutView d = Out(dst, "CopyFromHost");
+  std::vector<uint16_t> words;  // a bf16 destination: rounded on the host (half the bytes to copy)
+  const void* src = host;
+  if (d.bf16) {
+    words.resize(dst.numel());
+    for (int64_t i = 0; i < dst.numel(); ++i) words[i] = F32ToBf16(host[i]);
+    src = words.data();
+  }
+  CUDA_CHECK(cudaMemcpyAsync(d.data, src, dst.bytes(), cudaMemcpyHostToDevice, ctx_->stream()),
              "CopyFromHost '" << dst.name << "'");
-  CUDA_CHECK(cudaStreamSynchronize(ctx_->stream()), "CopyFromHost '" << dst.name << "'");  // the caller may free `host`
+  // The caller may free `host` (and `words` goes).
+  CUDA_CHECK(cudaStreamSynchronize(ctx_->stream()), "CopyFromHost '" << dst.name << "'");
   stats_.bytes_from_host += static_cast<int64_t>(dst.bytes());
 }
 

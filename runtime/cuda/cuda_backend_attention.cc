@@ -3,10 +3,11 @@
 //  - one query per sequence (decode): attention_decode_kernel (runtime/cuda/attention.cu), one
 //    K/V read per kv head for all its query heads, the key range split over enough blocks to
 //    fill the GPU when the batch is small (flash-decoding), merged by a combine kernel;
-//  - several queries (prefill, the ViT): q and the visible cache rows rounded to bf16, then per
+//  - several queries (prefill, the ViT): q (used in place when bf16, else rounded) and the
+//    visible cache rows as bf16 operands, then per
 //    sequence scores = q k^T as strided-batched bf16 GEMMs on the tensor cores (fp32
 //    accumulation), attention_softmax_kernel (scale, soft-cap, mask, softmax in fp32, probabilities
-//    written as bf16), then out = p v, again batched bf16 GEMMs.
+//    written as bf16), then out = p v, again batched bf16 GEMMs (out f32 or bf16, as the tensor).
 #include <algorithm>
 #include <climits>
 #include <cstdint>
@@ -73,7 +74,7 @@ void CudaBackend::Attention(const Tensor& q, const Tensor& k, const Tensor& v, c
   meta.insert(meta.end(), mask.prefix_len.begin(), mask.prefix_len.end());
   meta.insert(meta.end(), slot.begin(), slot.end());
   AttentionKernelParams kp{};
-  kp.q = InF32(q, "Attention");
+  kp.q = In(q, "Attention");
   kp.k = In(k, "Attention");  // the KV cache: f32, or bf16 from AllocKvCache
   kp.v = In(v, "Attention");
   kp.out = Out(out, "Attention");
@@ -129,10 +130,16 @@ void CudaBackend::AttentionPrefill(const AttentionKernelParams& kp, const std::v
   char* base = static_cast<char*>(attn_scratch_.Reserve(*ctx_, off_kv + 2 * n_kv * 2, "Attention"));
   float* scores = reinterpret_cast<float*>(base);
   uint16_t* probs = reinterpret_cast<uint16_t*>(base + off_probs);
-  uint16_t* q16 = reinterpret_cast<uint16_t*>(base + off_q);
+  const uint16_t* q16 = static_cast<const uint16_t*>(kp.q.data);  // a bf16 q is a GEMM operand as it is
   uint16_t* k16 = reinterpret_cast<uint16_t*>(base + off_kv);
   uint16_t* v16 = k16 + n_kv;
-  LaunchConvert({ConstView{kp.q, false}, q16, true, static_cast<int64_t>(n_q)}, ctx_->stream());
+  if (!kp.q.bf16) {  // an f32 q: rounded to bf16 first
+    uint16_t* q_round = reinterpret_cast<uint16_t*>(base + off_q);
+    LaunchConvert({kp.q, q_round, true, static_cast<int64_t>(n_q)}, ctx_->stream());
+    q16 = q_round;
+  }
+  const size_t out_size = kp.out.bf16 ? 2 : 4;
+  auto out_at = [&](int64_t i) { return MutView{static_cast<char*>(kp.out.data) + i * out_size, kp.out.bf16}; };
   LaunchAttentionGather({kp.k, kp.v, k16, kp.kv_len, kp.slot, B, kp.S, KH, hd, ld}, ctx_->stream());
   // Per sequence, min(G, KH) batched GEMMs: by kv head (batched over its G query heads, the K/V
   // operand shared: stride 0) when G > KH (MQA), else by query head within the group (batched
@@ -146,7 +153,7 @@ void CudaBackend::AttentionPrefill(const AttentionKernelParams& kp, const std::v
       const int64_t n = kv_len[b];
       if (n == 0) {  // every query of b is padding
         if (pass == 1)
-          CUDA_CHECK(cudaMemsetAsync(kp.out + b * T * H * hd, 0, T * H * hd * sizeof(float), ctx_->stream()),
+          CUDA_CHECK(cudaMemsetAsync(out_at(b * T * H * hd).data, 0, T * H * hd * out_size, ctx_->stream()),
                      "Attention");
         continue;
       }
@@ -156,10 +163,10 @@ void CudaBackend::AttentionPrefill(const AttentionKernelParams& kp, const std::v
         BatchedGemmBf16 g;
         if (pass == 0)  // column-major C[s, t] = K[s, :] . Q[t, :]: m = n keys, n = T queries, k = hd
           g = {true, n, T, hd, k16 + kv_off, KH * hd, kh_step * hd, q16 + (b * T * H + h0) * hd, H * hd,
-               h_step * hd, scores + p_off, ld, h_step * T * ld, count, "Attention"};
+               h_step * hd, MutView{scores + p_off, false}, ld, h_step * T * ld, count, "Attention"};
         else  // column-major C[d, t] = sum_s V[s, d] P[t, s]: m = hd, n = T, k = n keys
           g = {false, hd, T, n, v16 + kv_off, KH * hd, kh_step * hd, probs + p_off, ld, h_step * T * ld,
-               kp.out + (b * T * H + h0) * hd, H * hd, h_step * hd, count, "Attention"};
+               out_at((b * T * H + h0) * hd), H * hd, h_step * hd, count, "Attention"};
         LaunchGemmBf16Batched(g, cublas_, ctx_->stream());
       }
     }

@@ -10,12 +10,7 @@ namespace pg {
 namespace cuda {
 
 CacheView CacheOut(Tensor& t, const char* op) {
-  CheckOnDevice(t, op);
-  PG_CHECK(t.dtype == DType::kF32 || (t.dtype == DType::kBF16 && t.rank() == 4),
-           "CudaBackend::" << op << ": cache '" << t.name << "' " << ShapeStr(t.shape) << " is " << DTypeName(t.dtype)
-                           << "; a KV cache is f32 or a 4-D bf16 tensor from AllocKvCache (2-D bf16 tensors are "
-                              "read-only weights)");
-  return CacheView{t.data, t.dtype == DType::kBF16};
+  return Out(t, op);  // f32, or bf16 (AllocKvCache); never a weight
 }
 
 Tensor CudaBackend::AllocKvCache(const std::string& name, std::vector<int64_t> shape) {

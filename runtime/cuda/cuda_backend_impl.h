@@ -1,13 +1,17 @@
 // CudaBackend: the Backend interface (runtime/backend.h) on one CUDA device. Precision:
-//  - Tensors from Alloc are f32 (activations, residual stream, KV cache, logits).
-//  - Upload of a 2-D tensor stores bf16 (round to nearest even): the weight matrices used by
-//    MatMul / MatMulTransB / Embed. Other ranks (norm scales, biases, [B, T, ...] inputs) are f32.
-//  - MatMul / MatMulTransB: bf16 x bf16 -> fp32 accumulation -> f32 out (cublasGemmEx); an f32
-//    operand is rounded to bf16 into a scratch buffer first.
-//  - Every other op computes in fp32, reading bf16 or f32 inputs and writing f32 outputs.
+//  - Alloc: f32 (the residual stream, logits); AllocActivation: bf16 (the model's intermediate
+//    activations); AllocKvCache: bf16.
+//  - UploadWeight of a 2-D tensor stores bf16 (round to nearest even): the weight matrices used by
+//    MatMul / MatMulTransB / Embed; read-only (IsWeight). Other ranks (norm scales, biases) are f32.
+//  - MatMul / MatMulGelu / MatMulTransB: bf16 x bf16 -> fp32 accumulation -> the bias (+ GELU) in
+//    cuBLASLt's epilogue -> out in out's dtype (cublasLtMatmul); an f32 x is rounded to bf16 into
+//    a scratch buffer first, a bf16 x is used in place.
+//  - Every other op computes in fp32, reading bf16 or f32 inputs and writing its output's dtype
+//    (bf16: round to nearest even).
 // See docs/CUDA_BACKEND.md. Ops enqueue on one stream and return; Download synchronises.
 #pragma once
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -17,10 +21,13 @@
 
 #include "runtime/backend.h"
 #include "runtime/cuda/cuda_context.h"
+#include "runtime/cuda/gemm.h"
 #include "runtime/cuda/kernels.h"
 
 namespace pg {
 namespace cuda {
+
+constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;  // cuBLAS's recommendation for Hopper
 
 class CudaBackend final : public Backend {
  public:
@@ -35,9 +42,11 @@ class CudaBackend final : public Backend {
 
   // ---- memory (cuda_backend.cc) ----
   Tensor Alloc(const std::string& name, std::vector<int64_t> shape) override;
+  Tensor AllocActivation(const std::string& name, std::vector<int64_t> shape) override;
   Tensor Upload(const std::string& name, std::vector<int64_t> shape, const float* host) override;
   Tensor UploadWeight(const std::string& name, std::vector<int64_t> shape, const float* host) override;
-  Tensor UploadAs(const std::string& name, std::vector<int64_t> shape, const float* host, DType dtype);
+  Tensor UploadAs(const std::string& name, std::vector<int64_t> shape, const float* host, DType dtype,
+                  bool weight = false);
   void Download(const Tensor& t, float* host) override;
   void CopyFromHost(const float* host, Tensor& dst) override;
   void Zero(Tensor& t) override;
@@ -75,7 +84,9 @@ class CudaBackend final : public Backend {
 
  private:
   // A device tensor of `dtype` (contents undefined) whose storage frees itself on the stream.
-  Tensor NewTensor(const std::string& name, std::vector<int64_t> shape, DType dtype, const char* op);
+  // weight: read-only afterwards (IsWeight).
+  Tensor NewTensor(const std::string& name, std::vector<int64_t> shape, DType dtype, const char* op,
+                   bool weight = false);
   // `t` as device bf16: its own data when bf16, else rounded into `scratch`.
   const void* AsBf16(const Tensor& t, DeviceScratch& scratch, const char* op);
   // Device copy of small host metadata, through `mirror`.
@@ -85,8 +96,10 @@ class CudaBackend final : public Backend {
                             const Tensor& cache, const char* op);
   // RoPE's inv_freq [head_dim / 2] on the device.
   const float* InverseFrequencies(int64_t head_dim, float base, const char* op);
-  void Gemm(const Tensor& x, const Tensor& w, bool trans_w, Tensor& out, int64_t M, int64_t N, int64_t K,
-            const char* op);
+  // out[M, N] = epilogue(x w (+ bias)): cuBLASLt, x rounded to bf16 first when f32, the bias
+  // converted to out's dtype when it differs (cuBLASLt's bias type is the output's).
+  void Gemm(const Tensor& x, const Tensor& w, bool trans_w, const Tensor* bias, GemmEpilogue epilogue, Tensor& out,
+            int64_t M, int64_t N, int64_t K, const char* op);
   // After a launch: surfaces launch errors; with PG_CUDA_SYNC=1 (or a debug build) also waits
   // for the op, so an asynchronous fault is reported by the op that caused it.
   void Launched(const char* op);
@@ -97,7 +110,9 @@ class CudaBackend final : public Backend {
 
   std::shared_ptr<CudaContext> ctx_;
   cublasHandle_t cublas_ = nullptr;
-  DeviceScratch cublas_workspace_, gemm_x_, gemm_w_, top_k_;
+  cublasLtHandle_t cublas_lt_ = nullptr;
+  DeviceScratch cublas_workspace_, gemm_x_, gemm_w_, gemm_bias_, top_k_;
+  void* workspace_ = nullptr;  // cublas_workspace_'s memory: cuBLAS's and cuBLASLt's workspace
   DeviceScratch attn_scratch_;  // prefill scores [B, H, T, ld] or decode partials
   DeviceMirror positions_, inv_freq_, ids_, cache_meta_, mask_meta_;
   bool sync_each_op_ = false;
@@ -111,7 +126,13 @@ int DecodeAttentionSplits(int64_t blocks_per_split, int64_t max_keys);
 int64_t Rows(const Tensor& t);  // numel / dim(-1): the rows of t viewed as [rows, cols]
 void CheckOnDevice(const Tensor& t, const char* op);
 ConstView In(const Tensor& t, const char* op);   // a read-only input, f32 or bf16
-float* Out(Tensor& t, const char* op);           // an output / in-place tensor: must be f32
+MutView Out(Tensor& t, const char* op);          // an output / in-place tensor: f32 or bf16, not a weight
+// The storage deleter of UploadWeight's tensors: its type marks them read-only.
+struct WeightFree {
+  std::shared_ptr<CudaContext> ctx;
+  void operator()(void* p) const { ctx->Free(p); }
+};
+bool IsWeight(const Tensor& t);
 CacheView CacheOut(Tensor& t, const char* op);   // a KV cache: f32, or bf16 and 4-D (AllocKvCache)
 const float* InF32(const Tensor& t, const char* op);  // an input the kernel reads as f32 only
 

@@ -6,18 +6,28 @@
 #include "runtime/op_shapes.h"
 #include "runtime/cuda/cuda_backend_impl.h"
 #include "runtime/cuda/cuda_check.h"
-#include "runtime/cuda/gemm.h"
 
 namespace pg {
 namespace cuda {
 
 // ---- linear algebra -------------------------------------------------------------------------
-void CudaBackend::Gemm(const Tensor& x, const Tensor& w, bool trans_w, Tensor& out, int64_t M, int64_t N,
-                       int64_t K, const char* op) {
-  float* o = Out(out, op);
+void CudaBackend::Gemm(const Tensor& x, const Tensor& w, bool trans_w, const Tensor* bias, GemmEpilogue epilogue,
+                       Tensor& out, int64_t M, int64_t N, int64_t K, const char* op) {
+  const MutView o = Out(out, op);
   const void* xb = AsBf16(x, gemm_x_, op);
   const void* wb = AsBf16(w, gemm_w_, op);
-  LaunchGemmBf16(GemmParams{xb, wb, trans_w, o, M, N, K, op}, cublas_, ctx_->stream());
+  const void* b = nullptr;
+  if (bias) {  // cuBLASLt reads the bias in the output's type: convert when it differs ([N], small)
+    const ConstView bv = In(*bias, op);
+    b = bv.data;
+    if (bv.bf16 != o.bf16) {
+      void* dst = gemm_bias_.Reserve(*ctx_, N * (o.bf16 ? 2 : 4), op);
+      LaunchConvert({bv, dst, o.bf16, N}, ctx_->stream());
+      b = dst;
+    }
+  }
+  LaunchGemmLt(GemmParams{xb, wb, trans_w, o, b, epilogue, M, N, K, op}, cublas_lt_, workspace_,
+               kCublasWorkspaceBytes, ctx_->stream());
   Launched(op);
 }
 
@@ -27,18 +37,15 @@ void CudaBackend::MatMul(const Tensor& x, const Tensor& w, const Tensor* bias, T
   if (bias)
     PG_CHECK(bias->numel() == N, "MatMul: bias '" << bias->name << "' " << ShapeStr(bias->shape) << " for "
                                                   << N << " output columns");
-  Gemm(x, w, false, out, M, N, K, "MatMul");
-  if (bias) AddRowBroadcast(out, *bias);
+  Gemm(x, w, false, bias, bias ? GemmEpilogue::kBias : GemmEpilogue::kNone, out, M, N, K, "MatMul");
 }
 
 void CudaBackend::MatMulGelu(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& out) {
-  // x: [M, K], w: [K, N], bias: [N] -> out: [M, N] = gelu_tanh(x w + bias)
+  // x: [M, K], w: [K, N], bias: [N] -> out: [M, N] = gelu_tanh(x w + bias), in the GEMM's epilogue
   const auto [M, N, K] = CheckMatMul(x, w, out);
   PG_CHECK(bias.numel() == N, "MatMulGelu: bias '" << bias.name << "' " << ShapeStr(bias.shape) << " for " << N
                                                    << " output columns");
-  Gemm(x, w, false, out, M, N, K, "MatMulGelu");
-  LaunchBiasGelu({Out(out, "MatMulGelu"), In(bias, "MatMulGelu"), out.numel(), N}, ctx_->stream());
-  Launched("MatMulGelu");
+  Gemm(x, w, false, &bias, GemmEpilogue::kGeluBias, out, M, N, K, "MatMulGelu");
 }
 
 void CudaBackend::MatMulTransB(const Tensor& x, const Tensor& w, Tensor& out) {
@@ -47,7 +54,7 @@ void CudaBackend::MatMulTransB(const Tensor& x, const Tensor& w, Tensor& out) {
   PG_CHECK(x.dim(-1) == K && out.dim(-1) == N && Rows(out) == M && w.numel() == N * K,
            "MatMulTransB: '" << x.name << "' " << ShapeStr(x.shape) << " x '" << w.name << "'^T "
                              << ShapeStr(w.shape) << " -> '" << out.name << "' " << ShapeStr(out.shape));
-  Gemm(x, w, true, out, M, N, K, "MatMulTransB");
+  Gemm(x, w, true, nullptr, GemmEpilogue::kNone, out, M, N, K, "MatMulTransB");
 }
 
 // ---- elementwise ----------------------------------------------------------------------------
@@ -162,7 +169,7 @@ void CudaBackend::Embed(const Tensor& table, const std::vector<int>& ids, int64_
                                                        << " must be [rows, D]");
   PG_CHECK(out.dim(-1) == D && Rows(out) == static_cast<int64_t>(ids.size()),
            "Embed: '" << out.name << "' " << ShapeStr(out.shape) << " for " << ids.size() << " ids");
-  float* o = Out(out, "Embed");
+  const MutView o = Out(out, "Embed");
   const ConstView t = In(table, "Embed");
   const int* d_ids = Ints(ids_, ids, "Embed");
   LaunchEmbed({t, d_ids, o, static_cast<int64_t>(ids.size()), row_offset, rows, D, scale}, ctx_->stream());

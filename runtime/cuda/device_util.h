@@ -31,8 +31,13 @@ __device__ __forceinline__ float Load(const ConstView& v, int64_t i) {
                 : static_cast<const float*>(v.data)[i];
 }
 
-// Stores v into a KV-cache array (bf16: round to nearest even).
-__device__ __forceinline__ void Store(const CacheView& c, int64_t i, float v) {
+__device__ __forceinline__ float Load(const MutView& v, int64_t i) {
+  return v.bf16 ? __bfloat162float(static_cast<const __nv_bfloat16*>(v.data)[i])
+                : static_cast<const float*>(v.data)[i];
+}
+
+// Stores v into an output array (bf16: round to nearest even).
+__device__ __forceinline__ void Store(const MutView& c, int64_t i, float v) {
   if (c.bf16)
     static_cast<__nv_bfloat16*>(c.data)[i] = __float2bfloat16_rn(v);
   else

@@ -1,6 +1,8 @@
 // Elementwise kernels of the CUDA backend: Add, AddRowBroadcast / AddBatchBroadcast (one tiled
-// add), Scale, GeluTanh, bias + GeluTanh (MatMulGelu), GeGlu, SoftCap, and the f32 <-> bf16 conversion used by the GEMM
-// wrapper and CopyRows. All arithmetic in f32, as CpuBackend (runtime/cpu_backend.cc).
+// add), Scale, GeluTanh, GeGlu, SoftCap, and the f32 <-> bf16 conversion used by the GEMM
+// wrapper (f32 inputs) and CopyRows. All arithmetic in f32, as CpuBackend (runtime/cpu_backend.cc);
+// each array f32 or bf16 (read widened, written rounded to nearest even).
+// (MatMulGelu's bias + GELU is the GEMM's cuBLASLt epilogue, runtime/cuda/gemm.cc.)
 #include <cuda_bf16.h>
 
 #include "runtime/cuda/device_util.h"
@@ -17,24 +19,19 @@ __device__ __forceinline__ float GeluTanh(float x) {
 }
 
 __global__ void add_kernel(AddParams p) {
-  for (int64_t i = GridStart(); i < p.n; i += GridStride()) p.x[i] += Load(p.y, i);
+  for (int64_t i = GridStart(); i < p.n; i += GridStride()) Store(p.x, i, Load(p.x, i) + Load(p.y, i));
 }
 
 __global__ void add_tiled_kernel(AddTiledParams p) {
-  for (int64_t i = GridStart(); i < p.n; i += GridStride()) p.x[i] += Load(p.tile, i % p.period);
+  for (int64_t i = GridStart(); i < p.n; i += GridStride()) Store(p.x, i, Load(p.x, i) + Load(p.tile, i % p.period));
 }
 
 __global__ void scale_kernel(ScaleParams p) {
-  for (int64_t i = GridStart(); i < p.n; i += GridStride()) p.x[i] *= p.s;
+  for (int64_t i = GridStart(); i < p.n; i += GridStride()) Store(p.x, i, Load(p.x, i) * p.s);
 }
 
 __global__ void gelu_tanh_kernel(GeluTanhParams p) {
-  for (int64_t i = GridStart(); i < p.n; i += GridStride()) p.x[i] = GeluTanh(p.x[i]);
-}
-
-// The same f32 sum and the same GeluTanh as add_tiled_kernel then gelu_tanh_kernel: bit-identical.
-__global__ void bias_gelu_kernel(BiasGeluParams p) {
-  for (int64_t i = GridStart(); i < p.n; i += GridStride()) p.x[i] = GeluTanh(p.x[i] + Load(p.bias, i % p.period));
+  for (int64_t i = GridStart(); i < p.n; i += GridStride()) Store(p.x, i, GeluTanh(Load(p.x, i)));
 }
 
 // gate_up: [rows, 2F] -> out: [rows, F]
@@ -43,12 +40,12 @@ __global__ void geglu_kernel(GeGluParams p) {
   for (int64_t i = GridStart(); i < n; i += GridStride()) {
     const int64_t m = i / p.F, f = i % p.F;
     const float gate = Load(p.gate_up, m * 2 * p.F + f), up = Load(p.gate_up, m * 2 * p.F + p.F + f);
-    p.out[i] = GeluTanh(gate) * up;
+    Store(p.out, i, GeluTanh(gate) * up);
   }
 }
 
 __global__ void softcap_kernel(SoftCapParams p) {
-  for (int64_t i = GridStart(); i < p.n; i += GridStride()) p.x[i] = tanhf(p.x[i] / p.cap) * p.cap;
+  for (int64_t i = GridStart(); i < p.n; i += GridStride()) Store(p.x, i, tanhf(Load(p.x, i) / p.cap) * p.cap);
 }
 
 __global__ void convert_kernel(ConvertParams p) {
@@ -83,10 +80,6 @@ void LaunchScale(const ScaleParams& p, cudaStream_t stream) {
 
 void LaunchGeluTanh(const GeluTanhParams& p, cudaStream_t stream) {
   if (p.n > 0) PG_LAUNCH(gelu_tanh_kernel, GridFor(p.n), kThreads, 0, stream)(p);
-}
-
-void LaunchBiasGelu(const BiasGeluParams& p, cudaStream_t stream) {
-  if (p.n > 0) PG_LAUNCH(bias_gelu_kernel, GridFor(p.n), kThreads, 0, stream)(p);
 }
 
 void LaunchGeGlu(const GeGluParams& p, cudaStream_t stream) {

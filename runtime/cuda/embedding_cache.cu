@@ -13,7 +13,7 @@ __global__ void embed_kernel(EmbedParams p) {
   for (int64_t e = GridStart(); e < n; e += GridStride()) {
     const int64_t m = e / p.D, d = e % p.D;
     const int64_t r = static_cast<int64_t>(p.ids[m]) - p.row_offset;
-    p.out[e] = (r >= 0 && r < p.table_rows) ? Load(p.table, r * p.D + d) * p.scale : 0.f;
+    Store(p.out, e, (r >= 0 && r < p.table_rows) ? Load(p.table, r * p.D + d) * p.scale : 0.f);
   }
 }
 

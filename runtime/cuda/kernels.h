@@ -4,8 +4,9 @@
 // embedding_cache.cu. Launchers enqueue on `stream` and return at once; they check nothing
 // but the launch itself (CudaBackend::Foo checks shapes and dtypes first).
 //
-// Storage: outputs and tensors updated in place are f32. Read-only inputs may be f32 or bf16
-// (2-D uploads are bf16 weights), passed as a ConstView and widened to f32 on load.
+// Storage: every array is f32 or bf16 (docs/CUDA_BACKEND.md, "Precision"). Read-only inputs are
+// a ConstView, outputs and tensors updated in place a MutView; kernels widen bf16 to f32 on load,
+// compute in f32 and round to nearest even on a bf16 store.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -21,23 +22,24 @@ struct ConstView {
   bool bf16 = false;
 };
 
-// A KV-cache array written by WriteCache / SplitQkvRopeToCache: f32, or bf16 (the CUDA
-// backend's AllocKvCache; values rounded to nearest even on store).
-struct CacheView {
+// A device array a kernel writes (an output, or a tensor updated in place): f32, or bf16 (values
+// rounded to nearest even on store): activations from AllocActivation, the KV cache.
+struct MutView {
   void* data = nullptr;
   bool bf16 = false;
 };
+using CacheView = MutView;  // a KV cache (AllocKvCache: bf16)
 
 // ---- elementwise.cu -------------------------------------------------------------------------
 struct AddParams {  // x[i] += y[i], i < n
-  float* x;
+  MutView x;
   ConstView y;
   int64_t n;
 };
 void LaunchAdd(const AddParams& p, cudaStream_t stream);
 
 struct AddTiledParams {  // x[i] += tile[i % period], i < n (AddRowBroadcast, AddBatchBroadcast)
-  float* x;
+  MutView x;
   ConstView tile;
   int64_t n;
   int64_t period;
@@ -45,36 +47,28 @@ struct AddTiledParams {  // x[i] += tile[i % period], i < n (AddRowBroadcast, Ad
 void LaunchAddTiled(const AddTiledParams& p, cudaStream_t stream);
 
 struct ScaleParams {  // x[i] *= s
-  float* x;
+  MutView x;
   float s;
   int64_t n;
 };
 void LaunchScale(const ScaleParams& p, cudaStream_t stream);
 
 struct GeluTanhParams {  // x[i] = gelu_tanh(x[i])
-  float* x;
+  MutView x;
   int64_t n;
 };
 void LaunchGeluTanh(const GeluTanhParams& p, cudaStream_t stream);
 
-struct BiasGeluParams {  // x[i] = gelu_tanh(x[i] + bias[i % period]) (MatMulGelu's epilogue)
-  float* x;
-  ConstView bias;
-  int64_t n;
-  int64_t period;
-};
-void LaunchBiasGelu(const BiasGeluParams& p, cudaStream_t stream);
-
 struct GeGluParams {  // gate_up: [rows, 2F] = [gate | up] -> out: [rows, F]
   ConstView gate_up;
-  float* out;
+  MutView out;
   int64_t rows;
   int64_t F;
 };
 void LaunchGeGlu(const GeGluParams& p, cudaStream_t stream);
 
 struct SoftCapParams {  // x[i] = tanh(x[i] / cap) * cap
-  float* x;
+  MutView x;
   float cap;
   int64_t n;
 };
@@ -95,7 +89,7 @@ cudaError_t ProbeKernelImage();
 // ---- norms.cu -------------------------------------------------------------------------------
 struct LayerNormParams {  // x: [rows, cols] -> out: [rows, cols] (out may alias x)
   ConstView x, scale, bias;  // scale, bias: [cols]
-  float* out;
+  MutView out;
   int64_t rows, cols;
   float eps;
 };
@@ -103,16 +97,16 @@ void LaunchLayerNorm(const LayerNormParams& p, cudaStream_t stream);
 
 struct RmsNormParams {  // x: [rows, cols] -> out = x * rsqrt(mean(x^2) + eps) * (1 + scale)
   ConstView x, scale;
-  float* out;
+  MutView out;
   int64_t rows, cols;
   float eps;
 };
 void LaunchRmsNorm(const RmsNormParams& p, cudaStream_t stream);
 
 struct AddRmsNormParams {  // x: [rows, cols] += y, then out = RmsNorm(x) (out aliases neither)
-  float* x;
+  MutView x;
   ConstView y, scale;
-  float* out;
+  MutView out;
   int64_t rows, cols;
   float eps;
 };
@@ -123,9 +117,7 @@ void LaunchAddRmsNorm(const AddRmsNormParams& p, cudaStream_t stream);
 // kv_heads, head_dim]; q and k rotated (half split) when positions is not null.
 struct SplitQkvRopeParams {
   ConstView qkv;
-  float* q;
-  float* k;
-  float* v;
+  MutView q, k, v;
   const int* positions;   // [rows], device; null = no rotation (the ViT)
   const float* inv_freq;  // [head_dim / 2], device (computed on the host exactly as the CPU does)
   int64_t rows, heads, kv_heads, head_dim;
@@ -138,7 +130,7 @@ void LaunchSplitQkvRope(const SplitQkvRopeParams& p, cudaStream_t stream);
 // t < count[b] (later tokens of b, padding, are not written).
 struct SplitQkvRopeCacheParams {
   ConstView qkv;
-  float* q;
+  MutView q;
   CacheView k_cache, v_cache;  // [cache_rows, S, kv_heads, head_dim]
   const int* positions;        // [B * T], device
   const float* inv_freq;       // [head_dim / 2], device
@@ -157,10 +149,10 @@ constexpr int kAttentionDecodeTile = 16;  // keys staged in shared memory per de
 // heads, split of the key range). splits == 1 writes out; splits > 1 writes the partial
 // results to part_acc / part_ml and a second kernel merges them into out.
 struct AttentionKernelParams {
-  const float* q;  // [B, T, H, hd]
+  ConstView q;     // [B, T, H, hd]
   ConstView k;     // [rows, S, KH, hd] (the KV cache: f32, or bf16 on the CUDA backend)
   ConstView v;     // [rows, S, KH, hd]
-  float* out;      // [B, T, H, hd]
+  MutView out;     // [B, T, H, hd]
   const int* q_start;     // [B], device
   const int* kv_len;      // [B], device
   const int* prefix_len;  // [B], device
@@ -206,7 +198,7 @@ void LaunchAttentionSoftmax(const AttentionSoftmaxParams& p, cudaStream_t stream
 struct EmbedParams {  // out[m, :] = table[ids[m] - row_offset, :] * scale, or 0 outside the table
   ConstView table;    // [table_rows, D]
   const int* ids;     // [n_ids], device
-  float* out;         // [n_ids, D]
+  MutView out;        // [n_ids, D]
   int64_t n_ids, row_offset, table_rows, D;
   float scale;
 };

@@ -25,7 +25,7 @@ __global__ void layer_norm_kernel(LayerNormParams p) {
   const float var = BlockSum(sq, scratch) / static_cast<float>(p.cols);
   const float inv = 1.f / sqrtf(var + p.eps);
   for (int64_t c = threadIdx.x; c < p.cols; c += blockDim.x)
-    p.out[base + c] = (Load(p.x, base + c) - mean) * inv * Load(p.scale, c) + Load(p.bias, c);
+    Store(p.out, base + c, (Load(p.x, base + c) - mean) * inv * Load(p.scale, c) + Load(p.bias, c));
 }
 
 // x: [rows, cols] -> out = x / sqrt(mean(x^2) + eps) * (1 + scale)
@@ -40,7 +40,7 @@ __global__ void rms_norm_kernel(RmsNormParams p) {
   const float ms = BlockSum(sq, scratch) / static_cast<float>(p.cols);
   const float inv = 1.f / sqrtf(ms + p.eps);
   for (int64_t c = threadIdx.x; c < p.cols; c += blockDim.x)
-    p.out[base + c] = Load(p.x, base + c) * inv * (1.f + Load(p.scale, c));
+    Store(p.out, base + c, Load(p.x, base + c) * inv * (1.f + Load(p.scale, c)));
 }
 
 // x: [rows, cols] += y, then out = x / sqrt(mean(x^2) + eps) * (1 + scale): one read of x and y,
@@ -50,14 +50,14 @@ __global__ void add_rms_norm_kernel(AddRmsNormParams p) {
   const int64_t base = static_cast<int64_t>(blockIdx.x) * p.cols;
   float sq = 0.f;
   for (int64_t c = threadIdx.x; c < p.cols; c += blockDim.x) {
-    const float v = p.x[base + c] + Load(p.y, base + c);
-    p.x[base + c] = v;
+    Store(p.x, base + c, Load(p.x, base + c) + Load(p.y, base + c));
+    const float v = Load(p.x, base + c);  // the stored residual (rounded when x is bf16)
     sq += v * v;
   }
   const float ms = BlockSum(sq, scratch) / static_cast<float>(p.cols);
   const float inv = 1.f / sqrtf(ms + p.eps);
   for (int64_t c = threadIdx.x; c < p.cols; c += blockDim.x)
-    p.out[base + c] = p.x[base + c] * inv * (1.f + Load(p.scale, c));
+    Store(p.out, base + c, Load(p.x, base + c) * inv * (1.f + Load(p.scale, c)));
 }
 
 }  // namespace

@@ -18,13 +18,17 @@ __global__ void split_qkv_rope_kernel(SplitQkvRopeParams p) {
     const int64_t i = e % half, rh = e / half, h = rh % all_heads, r = rh / all_heads;
     const int64_t src = (r * all_heads + h) * p.head_dim;
     float x1 = Load(p.qkv, src + i), x2 = Load(p.qkv, src + i + half);
-    float* dst;
+    MutView dst;
+    int64_t at;
     if (h < p.heads) {
-      dst = p.q + (r * p.heads + h) * p.head_dim;
+      dst = p.q;
+      at = (r * p.heads + h) * p.head_dim;
     } else if (h < p.heads + p.kv_heads) {
-      dst = p.k + (r * p.kv_heads + h - p.heads) * p.head_dim;
+      dst = p.k;
+      at = (r * p.kv_heads + h - p.heads) * p.head_dim;
     } else {
-      dst = p.v + (r * p.kv_heads + h - p.heads - p.kv_heads) * p.head_dim;
+      dst = p.v;
+      at = (r * p.kv_heads + h - p.heads - p.kv_heads) * p.head_dim;
     }
     if (p.positions && h < p.heads + p.kv_heads) {
       const float angle = static_cast<float>(p.positions[r]) * p.inv_freq[i];
@@ -33,8 +37,8 @@ __global__ void split_qkv_rope_kernel(SplitQkvRopeParams p) {
       x1 = r1;
       x2 = r2;
     }
-    dst[i] = x1;
-    dst[i + half] = x2;
+    Store(dst, at + i, x1);
+    Store(dst, at + i + half, x2);
   }
 }
 
@@ -59,9 +63,9 @@ __global__ void split_qkv_rope_cache_kernel(SplitQkvRopeCacheParams p) {
     float x1 = Load(p.qkv, src + i), x2 = Load(p.qkv, src + i + half);
     if (h < p.heads) {  // q: rotated into q [B, T, heads, head_dim]
       if (p.positions) Rotate(&x1, &x2, p.positions[r], p.inv_freq[i]);
-      float* dst = p.q + (r * p.heads + h) * p.head_dim;
-      dst[i] = x1;
-      dst[i + half] = x2;
+      const int64_t at = (r * p.heads + h) * p.head_dim;
+      Store(p.q, at + i, x1);
+      Store(p.q, at + i + half, x2);
       continue;
     }
     if (t >= p.count[b]) continue;  // not this step's token of sequence b

@@ -401,6 +401,12 @@ bool DeviceRange(const void* p, size_t bytes, std::string* why) {
 }
 int64_t LaunchCount() { return g_launches; }
 
+// For the other emulation files (tests/cuda_emu/emu_internal.h).
+cudaError_t RecordError(cudaError_t e, const std::string& why) { return Fail(e, why); }
+bool IsDeviceRange(const void* p, size_t bytes) { return IsDevice(p, bytes); }
+std::string DescribeRange(const void* p, size_t bytes) { return Describe(p, bytes); }
+cudaError_t CheckLiveStream(cudaStream_t s, const char* call) { return CheckStream(s, call); }
+
 }  // namespace pgemu
 
 using pgemu::Fail;
@@ -420,6 +426,7 @@ const char* cudaGetErrorName(cudaError_t e) {
     case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
     case cudaErrorNoKernelImageForDevice: return "cudaErrorNoKernelImageForDevice";
     case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
+    case cudaErrorMisalignedAddress: return "cudaErrorMisalignedAddress";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
   }
   return "cudaErrorUnknown";
@@ -688,7 +695,7 @@ cublasStatus_t ReferenceGemm(cublasHandle_t h, const char* fn, cublasOperation_t
                              cublasComputeType_t compute) {
   if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
   if (pgemu::CheckStream(h->stream, fn) != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
-  if (compute != CUBLAS_COMPUTE_32F || ct != CUDA_R_32F || (at != CUDA_R_16BF && at != CUDA_R_32F) ||
+  if (compute != CUBLAS_COMPUTE_32F || (ct != CUDA_R_32F && ct != CUDA_R_16BF) || (at != CUDA_R_16BF && at != CUDA_R_32F) ||
       (bt != CUDA_R_16BF && bt != CUDA_R_32F) || ta == CUBLAS_OP_C || tb == CUBLAS_OP_C) {
     Fail(cudaErrorInvalidValue, std::string(fn) + ": type/op combination not emulated");
     return CUBLAS_STATUS_NOT_SUPPORTED;
@@ -700,7 +707,7 @@ cublasStatus_t ReferenceGemm(cublasHandle_t h, const char* fn, cublasOperation_t
   for (int i = 0; i < batch; ++i) {
     const void* Ai = static_cast<const char*>(A) + i * sa * static_cast<long long>(TypeBytes(at));
     const void* Bi = static_cast<const char*>(B) + i * sb * static_cast<long long>(TypeBytes(bt));
-    float* c = static_cast<float*>(C) + i * sc;
+    void* c = static_cast<char*>(C) + i * sc * static_cast<long long>(TypeBytes(ct));
     if (k > 0 && (!CheckOperand("a", Ai, at, a_t ? k : m, a_t ? m : k, lda) ||
                   !CheckOperand("b", Bi, bt, b_t ? n : k, b_t ? k : n, ldb)))
       return CUBLAS_STATUS_INVALID_VALUE;
@@ -713,8 +720,13 @@ cublasStatus_t ReferenceGemm(cublasHandle_t h, const char* fn, cublasOperation_t
           const float b = LoadElem(Bi, bt, b_t ? j + static_cast<size_t>(l) * ldb : l + static_cast<size_t>(j) * ldb);
           acc += a * b;
         }
-        float& out = c[r + static_cast<size_t>(j) * ldc];
-        out = be == 0.f ? al * acc : al * acc + be * out;  // beta = 0: C is not read (may be NaN)
+        const size_t at_c = r + static_cast<size_t>(j) * ldc;
+        // beta = 0: C is not read (may be NaN); a bf16 C is rounded to nearest even once.
+        const float v = be == 0.f ? al * acc : al * acc + be * LoadElem(c, ct, at_c);
+        if (ct == CUDA_R_32F)
+          static_cast<float*>(c)[at_c] = v;
+        else
+          static_cast<__nv_bfloat16*>(c)[at_c] = __float2bfloat16_rn(v);
       }
   }
   return CUBLAS_STATUS_SUCCESS;

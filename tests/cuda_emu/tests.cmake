@@ -4,6 +4,10 @@
 # Only in builds without real CUDA: with PG_WITH_CUDA=ON, pgcore holds the real backend and
 # cuda_backend_test runs it on the device (or skips, with the reason, where there is none).
 if(PG_WITH_CUDA)
+  # cuda_backend_test (made by tests/CMakeLists.txt from tests/cuda_backend_test.cc) also runs the
+  # bf16-activation op tests, so the GPU's first contact (scripts/gpu_first_contact.sh, its
+  # compute-sanitizer steps included) covers them.
+  target_sources(cuda_backend_test PRIVATE ${CMAKE_SOURCE_DIR}/tests/cuda_backend_bf16_test_part.cc)
   # The same whole-model test on the real backend (skips without a GPU; scripts/gpu_first_contact.sh
   # runs it with PG_REQUIRE_CUDA=1).
   add_executable(cuda_model_parity_test ${CMAKE_CURRENT_LIST_DIR}/cuda_model_parity_test.cc
@@ -60,8 +64,8 @@ file(GLOB PG_EMU_CU CONFIGURE_DEPENDS ${PG_EMU_RT}/*.cu)
 file(GLOB PG_EMU_CC CONFIGURE_DEPENDS ${PG_EMU_RT}/*.cc)
 list(REMOVE_ITEM PG_EMU_CU ${PG_EMU_RT}/attention.cu ${PG_EMU_RT}/embedding_cache.cu ${PG_EMU_RT}/norms.cu
      ${PG_EMU_RT}/elementwise.cu ${PG_EMU_RT}/rope.cu)
-list(REMOVE_ITEM PG_EMU_CC ${PG_EMU_RT}/cuda_backend_attention.cc)
-set(PG_EMU_COMMON ${PG_EMU_DIR}/cuda_emu.cc ${PG_EMU_CC})
+list(REMOVE_ITEM PG_EMU_CC ${PG_EMU_RT}/cuda_backend_attention.cc ${PG_EMU_RT}/gemm.cc)
+set(PG_EMU_COMMON ${PG_EMU_DIR}/cuda_emu.cc ${PG_EMU_DIR}/cublas_lt_emu.cc ${PG_EMU_CC})
 foreach(cu ${PG_EMU_CU})
   pg_emu_wrap(w ${cu})
   list(APPEND PG_EMU_COMMON ${w})
@@ -79,9 +83,11 @@ pg_emu_wrap(w ${PG_EMU_RT}/elementwise.cu)
 pg_emu_objects(pg_cuda_emu_elementwise ${w})
 pg_emu_wrap(w ${PG_EMU_RT}/rope.cu)
 pg_emu_objects(pg_cuda_emu_rope ${w})
+# The GEMM wrapper (cuBLASLt with its epilogues) on its own, so a mutant can replace it.
+pg_emu_objects(pg_cuda_emu_gemm ${PG_EMU_RT}/gemm.cc)
 # The kernel object libraries a test program links (after pg_cuda_emu_common); a mutant swaps one.
 set(PG_EMU_KERNELS pg_cuda_emu_attention pg_cuda_emu_embedding pg_cuda_emu_norms pg_cuda_emu_elementwise
-    pg_cuda_emu_rope)
+    pg_cuda_emu_rope pg_cuda_emu_gemm)
 # pg_emu_kernels_with(<out-var> <library> <replacement>): PG_EMU_KERNELS with one library replaced.
 function(pg_emu_kernels_with out from to)
   set(libs ${PG_EMU_KERNELS})
@@ -109,8 +115,8 @@ set(PG_EMU_ENV "OPENBLAS_NUM_THREADS=1")
 
 # Every CUDA op against the CPU backend (the same source as the GPU test; PG_REQUIRE_CUDA=1 so
 # nothing passes by skipping).
-pg_emu_test_exe(cuda_backend_emu_test pg_cuda_emu_common ${PG_EMU_KERNELS}
-                SOURCES ${CMAKE_SOURCE_DIR}/tests/cuda_backend_test.cc)
+set(PG_EMU_OP_TESTS ${CMAKE_SOURCE_DIR}/tests/cuda_backend_test.cc ${CMAKE_SOURCE_DIR}/tests/cuda_backend_bf16_test_part.cc)
+pg_emu_test_exe(cuda_backend_emu_test pg_cuda_emu_common ${PG_EMU_KERNELS} SOURCES ${PG_EMU_OP_TESTS})
 gtest_discover_tests(cuda_backend_emu_test TEST_PREFIX emu. DISCOVERY_TIMEOUT 60
   PROPERTIES ENVIRONMENT "${PG_EMU_ENV}" LABELS "cuda_emu")
 
@@ -138,7 +144,7 @@ gtest_discover_tests(cuda_emu_self_test TEST_PREFIX emu. DISCOVERY_TIMEOUT 60
 # condition, so a crash or a skip does not count as catching the bug).
 # pg_emu_mutant_test(<name> <test filter> <failing test> <object libraries...>)
 function(pg_emu_mutant_test name filter failing)
-  pg_emu_test_exe(cuda_emu_mutant_${name} ${ARGN} SOURCES ${CMAKE_SOURCE_DIR}/tests/cuda_backend_test.cc)
+  pg_emu_test_exe(cuda_emu_mutant_${name} ${ARGN} SOURCES ${PG_EMU_OP_TESTS})
   add_test(NAME emu.mutant_${name}_is_caught COMMAND cuda_emu_mutant_${name} --gtest_filter=${filter})
   set_tests_properties(emu.mutant_${name}_is_caught PROPERTIES ENVIRONMENT "${PG_EMU_ENV}" LABELS "cuda_emu"
                        PASS_REGULAR_EXPRESSION "\\[  FAILED  \\] ${failing}")
@@ -180,18 +186,39 @@ pg_emu_mutant_test(write_cache_count CudaVsCpu.Embed* CudaVsCpu.EmbedAndWriteCac
                    pg_cuda_emu_common ${libs})
 
 # AddRmsNorm normalises the row without writing the residual back to x.
-pg_emu_mutant(w add_rms_norm_residual ${PG_EMU_RT}/norms.cu "    p.x[base + c] = v;\n" "\n")
+pg_emu_mutant(w add_rms_norm_residual ${PG_EMU_RT}/norms.cu
+              "    Store(p.x, base + c, Load(p.x, base + c) + Load(p.y, base + c));\n    const float v = Load(p.x, base + c);"
+              "    const float v = Load(p.x, base + c) + Load(p.y, base + c);")
 pg_emu_objects(pg_cuda_emu_norms_residual ${w})
 pg_emu_kernels_with(libs pg_cuda_emu_norms pg_cuda_emu_norms_residual)
 pg_emu_mutant_test(add_rms_norm_residual CudaVsCpu.AddRmsNorm CudaVsCpu.AddRmsNorm
                    pg_cuda_emu_common ${libs})
 
-# MatMulGelu's bias read at the row instead of the column (i / period for i % period).
-pg_emu_mutant(w bias_gelu_index ${PG_EMU_RT}/elementwise.cu "GeluTanh(p.x[i] + Load(p.bias, i % p.period))"
-              "GeluTanh(p.x[i] + Load(p.bias, (i / p.period) % p.period))")
-pg_emu_objects(pg_cuda_emu_elementwise_bias ${w})
-pg_emu_kernels_with(libs pg_cuda_emu_elementwise pg_cuda_emu_elementwise_bias)
-pg_emu_mutant_test(bias_gelu_index CudaVsCpu.MatMulGelu CudaVsCpu.MatMulGelu pg_cuda_emu_common ${libs})
+# MatMulGelu's cuBLASLt epilogue without the GELU (CUBLASLT_EPILOGUE_BIAS for GELU_BIAS).
+pg_emu_mutant(w gelu_epilogue_dropped ${PG_EMU_RT}/gemm.cc "case GemmEpilogue::kGeluBias: return CUBLASLT_EPILOGUE_GELU_BIAS;"
+              "case GemmEpilogue::kGeluBias: return CUBLASLT_EPILOGUE_BIAS;")
+pg_emu_objects(pg_cuda_emu_gemm_gelu ${w})
+pg_emu_kernels_with(libs pg_cuda_emu_gemm pg_cuda_emu_gemm_gelu)
+pg_emu_mutant_test(gelu_epilogue_dropped CudaVsCpu.MatMulGelu CudaVsCpu.MatMulGelu pg_cuda_emu_common ${libs})
+# MatMul's bias epilogue skipped (CUBLASLT_EPILOGUE_DEFAULT with the bias pointer set).
+pg_emu_mutant(w bias_epilogue_skipped ${PG_EMU_RT}/gemm.cc "case GemmEpilogue::kBias: return CUBLASLT_EPILOGUE_BIAS;"
+              "case GemmEpilogue::kBias: return CUBLASLT_EPILOGUE_DEFAULT;")
+pg_emu_objects(pg_cuda_emu_gemm_bias ${w})
+pg_emu_kernels_with(libs pg_cuda_emu_gemm pg_cuda_emu_gemm_bias)
+pg_emu_mutant_test(bias_epilogue_skipped CudaVsCpu.MatMul* CudaVsCpu.MatMulFollowsTheBf16Rule pg_cuda_emu_common ${libs})
+# A bf16 output written with the f32 element size (the layout of D declared f32 for a bf16 tensor).
+pg_emu_mutant(w bf16_out_as_f32 ${PG_EMU_RT}/gemm.cc "const cudaDataType_t out_type = p.out.bf16 ? CUDA_R_16BF : CUDA_R_32F;"
+              "const cudaDataType_t out_type = CUDA_R_32F;")
+pg_emu_objects(pg_cuda_emu_gemm_out ${w})
+pg_emu_kernels_with(libs pg_cuda_emu_gemm pg_cuda_emu_gemm_out)
+pg_emu_mutant_test(bf16_out_as_f32 CudaVsCpuBf16.MatMul* CudaVsCpuBf16.MatMulBf16Out pg_cuda_emu_common ${libs})
+# cuBLASLt left to assume 256-byte aligned operands (its default) for a row slice of an activation.
+pg_emu_mutant(w gemm_alignment_unset ${PG_EMU_RT}/gemm.cc
+              "align_a = AlignmentOf(p.w_bf16), align_b = AlignmentOf(p.x_bf16), align_d = AlignmentOf(p.out.data);"
+              "align_a = 256, align_b = 256, align_d = 256;")
+pg_emu_objects(pg_cuda_emu_gemm_align ${w})
+pg_emu_kernels_with(libs pg_cuda_emu_gemm pg_cuda_emu_gemm_align)
+pg_emu_mutant_test(gemm_alignment_unset CudaVsCpuBf16.MatMul* CudaVsCpuBf16.MatMulOnUnalignedRowSlices pg_cuda_emu_common ${libs})
 
 # SplitQkvRopeToCache (RoPE fused with the KV-cache write): K stored without its rotation.
 pg_emu_mutant(w rope_cache_unrotated_k ${PG_EMU_RT}/rope.cu "if (is_k && p.positions) Rotate"
@@ -341,7 +368,7 @@ if(PG_EMU_SANITIZERS)
   endforeach()
   foreach(t cuda_backend cuda_model_parity cuda_emu_self)
     if(t STREQUAL "cuda_backend")
-      set(src ${CMAKE_SOURCE_DIR}/tests/cuda_backend_test.cc)
+      set(src ${PG_EMU_OP_TESTS})
     elseif(t STREQUAL "cuda_model_parity")
       set(src ${PG_EMU_DIR}/cuda_model_parity_test.cc)
     else()
