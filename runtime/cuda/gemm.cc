@@ -3,6 +3,7 @@
 #include <climits>
 
 #include "runtime/cuda/cuda_check.h"
+#include "runtime/cuda/step_graph.h"
 
 namespace pg {
 namespace cuda {
@@ -17,6 +18,10 @@ void LaunchGemmBf16(const GemmParams& p, cublasHandle_t handle, cudaStream_t str
   cudaStream_t bound = nullptr;
   CUBLAS_CHECK(cublasGetStream(handle, &bound), p.op);
   PG_CHECK(bound == stream, "CudaBackend::" << p.op << ": the cuBLAS handle is bound to another stream");
+  if (ActiveStep(stream) &&  // the CUDA-graph gate (step_graph.h)
+      !Admit(stream, LaunchSignature().Add(handle).Add(p.trans_w).Add(p.M).Add(p.N).Add(p.K).Add(p.w_bf16)
+                         .Add(p.x_bf16).Add(p.out), "cublasGemmEx"))
+    return;
   const float alpha = 1.f, beta = 0.f;
   const int M = static_cast<int>(p.M), N = static_cast<int>(p.N), K = static_cast<int>(p.K);
   // cuBLAS is column-major: row-major out[M, N] = x w is column-major out^T[N, M] = w^T x^T, where
@@ -43,6 +48,11 @@ void LaunchGemmBf16Batched(const BatchedGemmBf16& g, cublasHandle_t handle, cuda
   cudaStream_t bound = nullptr;
   CUBLAS_CHECK(cublasGetStream(handle, &bound), g.op);
   PG_CHECK(bound == stream, "CudaBackend::" << g.op << ": the cuBLAS handle is bound to another stream");
+  if (ActiveStep(stream) &&  // the CUDA-graph gate (step_graph.h)
+      !Admit(stream, LaunchSignature().Add(handle).Add(g.trans_a).Add(g.m).Add(g.n).Add(g.k).Add(g.a).Add(g.lda)
+                         .Add(g.stride_a).Add(g.b).Add(g.ldb).Add(g.stride_b).Add(g.c).Add(g.ldc).Add(g.stride_c)
+                         .Add(g.count), "cublasGemmStridedBatchedEx"))
+    return;
   const float alpha = 1.f, beta = 0.f;
   CUBLAS_CHECK(cublasGemmStridedBatchedEx(handle, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N,
                                           static_cast<int>(g.m), static_cast<int>(g.n), static_cast<int>(g.k), &alpha,
