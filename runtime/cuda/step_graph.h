@@ -142,32 +142,37 @@ inline bool Admit(cudaStream_t stream, const LaunchSignature& sig, const char* w
 cudaError_t GatedMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream);
 cudaError_t GatedMemsetAsync(void* p, int value, size_t bytes, cudaStream_t stream);
 
-// PG_LAUNCH's gate (device_util.h): kernel<<<grid, block, smem, stream>>>(params) unless a
+// PG_LAUNCH's gate (device_util.h): kernel<<<grid, block, smem, stream>>>(params...) unless a
 // replayed step says the graph already holds this launch.
-template <class P>
+template <class... P>
 struct GatedKernelLaunch {
-  void (*kernel)(P);
+  void (*kernel)(P...);
   dim3 grid, block;
   size_t smem;
   cudaStream_t stream;
   const char* name;
-  void operator()(const P& params) const {
+  template <class... A>
+  void operator()(const A&... args) const {
+    Run(static_cast<P>(args)...);
+  }
+  void Run(P... params) const {
     if (ActiveStep(stream)) {
       LaunchSignature sig;
-      sig.Add(kernel).Add(grid.x).Add(grid.y).Add(grid.z).Add(block.x).Add(block.y).Add(block.z).Add(smem).Add(params);
+      sig.Add(kernel).Add(grid.x).Add(grid.y).Add(grid.z).Add(block.x).Add(block.y).Add(block.z).Add(smem);
+      (sig.Add(params), ...);
       if (!Admit(stream, sig, name)) return;
     }
 #ifdef PG_CUDA_EMU
-    ::pgemu::MakeLaunch(kernel, grid, block, smem, stream, name)(params);
+    ::pgemu::MakeLaunch(kernel, grid, block, smem, stream, name)(params...);
 #else
-    kernel<<<grid, block, smem, stream>>>(params);
+    kernel<<<grid, block, smem, stream>>>(params...);
 #endif
   }
 };
-template <class P>
-GatedKernelLaunch<P> MakeGatedLaunch(void (*kernel)(P), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
-                                     const char* name) {
-  return GatedKernelLaunch<P>{kernel, grid, block, smem, stream, name};
+template <class... P>
+GatedKernelLaunch<P...> MakeGatedLaunch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem,
+                                        cudaStream_t stream, const char* name) {
+  return GatedKernelLaunch<P...>{kernel, grid, block, smem, stream, name};
 }
 
 }  // namespace cuda
