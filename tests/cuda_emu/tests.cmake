@@ -250,7 +250,7 @@ set_tests_properties(emu.mutant_window_off_by_one_fails_model_parity PROPERTIES 
 
 # ---- AddressSanitizer + UndefinedBehaviorSanitizer twins (label cuda_emu_asan) ----------------
 # With -DPG_EMU_SANITIZERS=ON (scripts/test.sh sets it): the emulator, the backend's kernels and
-# host code, and the three emulated test programs compiled again with -fsanitize=address,undefined
+# host code, and four emulated test programs compiled again with -fsanitize=address,undefined
 # (pgcore, the CPU reference, is linked uninstrumented: only the CUDA side is checked, which is
 # the point: the emulator does not bounds-check kernel memory accesses, ASan does, with each
 # allocation's padding poisoned by tests/cuda_emu/cuda_emu.cc). Built in ./build, so no second
