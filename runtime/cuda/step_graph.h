@@ -142,6 +142,7 @@ inline bool Admit(cudaStream_t stream, const LaunchSignature& sig, const char* w
 cudaError_t GatedMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream);
 cudaError_t GatedMemsetAsync(void* p, int value, size_t bytes, cudaStream_t stream);
 
+#if defined(__CUDACC__) || defined(PG_CUDA_EMU)  // .cu files (and the emulation) only
 // PG_LAUNCH's gate (device_util.h): kernel<<<grid, block, smem, stream>>>(params...) unless a
 // replayed step says the graph already holds this launch.
 template <class... P>
@@ -174,6 +175,7 @@ GatedKernelLaunch<P...> MakeGatedLaunch(void (*kernel)(P...), dim3 grid, dim3 bl
                                         cudaStream_t stream, const char* name) {
   return GatedKernelLaunch<P...>{kernel, grid, block, smem, stream, name};
 }
+#endif
 
 }  // namespace cuda
 }  // namespace pg
