@@ -254,9 +254,11 @@ TEST(CudaGraphStep, HostReadInsideStepRunsEagerly) {
 }
 
 // ---- the whole model --------------------------------------------------------------------------
-TEST(CudaGraphStep, WholeModelMatchesEager) {
+class CudaGraphModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CudaGraphModel, WholeModelMatchesEager) {
   namespace fs = std::filesystem;
-  const std::string name = "gemma1_batch";
+  const std::string name = GetParam();
   const fs::path work = fs::temp_directory_path() / ("pg_cuda_graph_" + std::to_string(getpid()));
   fs::create_directories(work);
   const std::string h5 = testing::ConvertFixture(name, (work / "model.h5").string());
@@ -272,8 +274,8 @@ TEST(CudaGraphStep, WholeModelMatchesEager) {
     opt.keep_logits = true;
     runs.push_back(Generator(model).Run(testing::FixtureRequests(ref, image_tokens), opt));
     const cuda::StepGraphStats& st = GraphStats(*be);
-    std::printf("[cuda graphs %s] eager steps %lld, captures %lld, replays %lld, mismatches %lld\n",
-                on ? "on" : "off", static_cast<long long>(st.eager_steps), static_cast<long long>(st.captures),
+    std::printf("[cuda graphs %s, %s] eager steps %lld, captures %lld, replays %lld, mismatches %lld\n",
+                name.c_str(), on ? "on" : "off", static_cast<long long>(st.eager_steps), static_cast<long long>(st.captures),
                 static_cast<long long>(st.replays), static_cast<long long>(st.mismatches));
     if (on) {
       EXPECT_GT(st.replays, 0);
@@ -288,6 +290,10 @@ TEST(CudaGraphStep, WholeModelMatchesEager) {
   }
   fs::remove_all(work);
 }
+
+// gemma1_batch: continuous batching (batch 4 .. 1, one graph per batch size); gemma1_mqa: one
+// sequence, many replays; gemma2: sliding window and soft-caps.
+INSTANTIATE_TEST_SUITE_P(Fixtures, CudaGraphModel, ::testing::Values("gemma1_batch", "gemma1_mqa", "gemma2"));
 
 }  // namespace
 }  // namespace pg
