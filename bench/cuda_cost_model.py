@@ -9,7 +9,10 @@ cache written by the fused split + RoPE + cache-write kernel), the kernel launch
 into time with the peaks and efficiencies
 given on the command line:
   time of a phase = GEMM FLOPs / (gemm_eff x peak) + other bytes / (bw_eff x HBM bandwidth)
-  decode step     = max(that, launches x launch_us) + one host sync (TopK results)
+  decode step     = max(that, host enqueue) + one host sync (TopK results), where host enqueue is
+                    launches x launch_us without CUDA graphs (PG_CUDA_GRAPHS=0), and with them
+                    (the default) (launches - 1) x replay_us (each op computes and compares its
+                    launch signature) + graph_launch_us + launch_us (TopK, outside the graph)
 GEMM operand/result bytes are not charged separately in prefill and the ViT (they overlap the
 tensor-core time); in decode the GEMMs are charged by their weight bytes (memory bound).
 
@@ -82,8 +85,8 @@ def prefill_costs(t, T, images):
     return gemm, attn, other, launches
 
 
-def decode_step(t, B, ctx):
-    """One decode step of B sequences at context ctx: flops, bytes, launches, splits."""
+def decode_step(t, B, ctx, S):
+    """One decode step of B sequences at context ctx, KV cache length S: flops, bytes, launches, splits."""
     D, F, H, KH, hd, layer_params, row = decoder_dims(t)
     L, V = t["depth"], t["vocab_size"]
     flops = 2 * B * (L * layer_params + D * V) + 4 * B * ctx * H * hd * L
@@ -91,7 +94,7 @@ def decode_step(t, B, ctx):
     kv_bytes = B * ctx * 2 * KH * hd * 2 * L  # bf16 cache, one read of each kv head per sequence
     act_bytes = B * (L * row + V * 4 * 2)
     blocks = B * KH * ((H // KH + 7) // 8)
-    splits = max(1, min(-(-264 // blocks), ctx // 32, 64))
+    splits = max(1, min(-(-264 // blocks), S // 32, 64))  # from the cache length S (graph-stable)
     launches = 1 + 1 + L * (9 + (1 if splits > 1 else 0)) + 2 + 1  # 9: decoder_layer_launches()
     return flops, weight_bytes + kv_bytes + act_bytes, launches, splits, (weight_bytes, kv_bytes, act_bytes)
 
@@ -107,6 +110,10 @@ def main():
     ap.add_argument("--attn-gemm-eff", type=float, default=0.3, help="the small batched attention GEMMs")
     ap.add_argument("--bw-eff", type=float, default=0.8)
     ap.add_argument("--launch-us", type=float, default=4.0, help="host enqueue per kernel (no CUDA graphs)")
+    ap.add_argument("--no-graphs", action="store_true", help="decode without CUDA graphs (PG_CUDA_GRAPHS=0)")
+    ap.add_argument("--replay-us", type=float, default=0.5,
+                    help="CUDA graphs: host time per op of a replayed step (launch + signature compare)")
+    ap.add_argument("--graph-launch-us", type=float, default=10.0, help="CUDA graphs: one cudaGraphLaunch")
     ap.add_argument("--sync-us", type=float, default=20.0, help="per decode step: TopK copy + host sync")
     a = ap.parse_args()
     cfg = json.load(open(a.config))
@@ -130,11 +137,16 @@ def main():
     g, at, o, n = prefill_costs(t, T, B)
     rows.append(("prefill (%d rows)" % T, g + at, o, n / B, secs(g, at, o), "tensor cores (GEMMs); elementwise ~%.0f%%"
                  % (100 * o / (a.bw_eff * bw) / secs(g, at, o))))
+    def host_us(n):  # host enqueue of one decode step of n launches (the last is TopK)
+        if a.no_graphs:
+            return n * a.launch_us
+        return (n - 1) * a.replay_us + a.graph_launch_us + a.launch_us
+
     dec_s, dec_f, dec_b, launches, parts = 0.0, 0, 0, 0, None
     for i in range(a.new_tokens - 1):  # the first token comes from the prefill
-        f, b, n, splits, parts = decode_step(t, B, T + i + 1)
+        f, b, n, splits, parts = decode_step(t, B, T + i + 1, T + a.new_tokens)
         gpu = f / (a.gemm_eff * peak) if f / (a.gemm_eff * peak) > b / (a.bw_eff * bw) else b / (a.bw_eff * bw)
-        dec_s += max(gpu, n * a.launch_us * 1e-6) + a.sync_us * 1e-6
+        dec_s += max(gpu, host_us(n) * 1e-6) + a.sync_us * 1e-6
         dec_f, dec_b, launches = dec_f + f, dec_b + b, n
     step_ms = 1e3 * dec_s / (a.new_tokens - 1)
     rows.append(("decode (%d steps)" % (a.new_tokens - 1), dec_f / B, dec_b / B, launches * (a.new_tokens - 1) / B,
@@ -150,9 +162,11 @@ def main():
         print("| %s | %.1f | %.3f | %.1f | %.3f | %s |" % (name, f / 1e9, b / 1e9, n, 1e3 * s, bound))
     print("| **total** | | | | **%.2f** | %.0f images/s per GPU |" % (1e3 * total, 1 / total))
     print()
-    print("decode step: %.2f ms for %d sequences, %d kernel launches (%.2f ms of host enqueue at %.0f us), "
-          "attention split %d ways" % (step_ms, B, launches, launches * a.launch_us / 1e3, a.launch_us,
-                                        decode_step(t, B, T + 1)[3]))
+    print("decode step: %.2f ms for %d sequences, %d kernel launches (%.2f ms of host enqueue, %s), "
+          "attention split %d ways" % (step_ms, B, launches, host_us(launches) / 1e3,
+                                        "%.0f us per launch, no CUDA graphs" % a.launch_us if a.no_graphs else
+                                        "CUDA graph: %.1f us per replayed op + %.0f us graph launch" %
+                                        (a.replay_us, a.graph_launch_us), decode_step(t, B, T + 1, T + a.new_tokens)[3]))
 
 
 if __name__ == "__main__":

@@ -193,8 +193,17 @@ std::vector<SequenceResult> ContinuousBatcher::Decode() {
   step.count.assign(B, 1);
   step.last_row.assign(B, 0);
   step.x = dec.Workspace().x.Prefix({B, 1, c.text.width});
-  dec.EmbedInto(be, feed, model_.text_embed_scale(), step.x);
-  const Tensor logits = dec.Forward(be, step, cache_);
+  // Embedding .. logits as one step of the backend (CUDA: a CUDA graph per batch size, replayed
+  // while the launches stay the same); sampling reads the logits on the host, outside it.
+  StepKey key;
+  key.batch = B;
+  key.cache_len = cache_.capacity;
+  key.collectives = dec.tp().parallel();
+  Tensor logits;
+  be.RunStep(key, [&] {
+    dec.EmbedInto(be, feed, model_.text_embed_scale(), step.x);
+    logits = dec.Forward(be, step, cache_);
+  });
   for (int s : slots) ++slots_[s].len;
   ++decode_steps_;
   return SampleAndAccept(logits, slots);

@@ -5,8 +5,11 @@
 // Row-major throughout. A "matrix" [M, K] is any tensor whose leading dims multiply to M.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "runtime/tensor.h"
@@ -40,6 +43,18 @@ struct BackendStats {
   int64_t allocations = 0;    // Alloc / Upload / UploadWeight calls
   int64_t bytes_to_host = 0;  // Download + TopK + RowLogSumExp results
   int64_t bytes_from_host = 0;  // Upload / CopyFromHost payloads
+};
+
+// One step of the generation loop as RunStep sees it: what the launch configuration of its ops
+// depends on besides device data (the CUDA backend keeps one CUDA graph per key).
+struct StepKey {
+  int64_t batch = 0;         // sequences in the step
+  int64_t tokens = 1;        // tokens per sequence (decode: 1)
+  int64_t cache_len = 0;     // S of the KV cache
+  bool collectives = false;  // forward() calls a Communicator (TP > 1): the CUDA backend runs it eagerly
+  bool operator<(const StepKey& o) const {
+    return std::tie(batch, tokens, cache_len, collectives) < std::tie(o.batch, o.tokens, o.cache_len, o.collectives);
+  }
 };
 
 class Backend {
@@ -155,6 +170,16 @@ class Backend {
   // fp64 on the CPU): a token's log-probability is its logit minus this (--scores). A row with
   // NaN gives NaN; +inf gives +inf.
   virtual void RowLogSumExp(const Tensor& logits, float* lse) = 0;
+
+  // ---- steps ------------------------------------------------------------------------
+  // Runs forward(), the ops of one decode step (embedding .. logits; nothing that reads results
+  // on the host). The CUDA backend captures it as a CUDA graph per key and replays the graph on
+  // later steps whose launches are identical (docs/CUDA_BACKEND.md, "CUDA graphs"); forward()
+  // may therefore run more than once per step and must only enqueue backend ops.
+  virtual void RunStep(const StepKey& key, const std::function<void()>& forward) {
+    (void)key;
+    forward();
+  }
 
   const BackendStats& stats() const { return stats_; }
 

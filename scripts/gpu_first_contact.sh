@@ -10,7 +10,8 @@
 #   3 compute-sanitizer memcheck (all tests), racecheck and synccheck (the block-level kernels)
 #   4 NCCL collectives at np 1 (dist_nccl_mpitest)
 #   5 whole-model CUDA-vs-CPU parity on bf16 weights (cuda_model_parity_test, HF fixtures)
-#   6 paligemma bench --backend cuda on configs/mid.json (random bf16 weights)
+#   6 paligemma bench --backend cuda on configs/mid.json (random bf16 weights), with the decode
+#     step as CUDA graphs (the default, PG_CUDA_GRAPHS=1) and then without (PG_CUDA_GRAPHS=0)
 #   7 a random 3B checkpoint (convert --random --config configs/paligemma-3b-pt-224.json --dtype
 #     bf16) and bench on it
 #   8 two data-parallel ranks sharing the GPU (mpirun -np 2 bench --tp 1 on the 3B checkpoint)
@@ -94,7 +95,7 @@ if ! [ $gpu_rc -eq 0 ] || ! echo "$gpu_list" | grep -q '^GPU '; then
   note "NO GPU: nvidia-smi sees no GPU on this machine (rc $gpu_rc: $(echo "$gpu_list" | head -1))."
   note "Every GPU step is skipped; nothing was measured. Run this on the GPU machine."
   for s in cuda_backend_test sanitizer_memcheck sanitizer_racecheck sanitizer_synccheck nccl_np1 model_parity \
-           bench_mid convert_3b bench_3b dp2_shared_gpu hf_3b; do
+           bench_mid bench_mid_nographs convert_3b bench_3b dp2_shared_gpu hf_3b; do
     summary+=("$(printf '%-22s %-8s %6s  %s' "$s" SKIPPED - 'no GPU')")
   done
   finish 2
@@ -126,7 +127,9 @@ step model_parity 60 'PG_REQUIRE_CUDA=1 cuda_model_parity_test'
 
 # ---- 6-8. bench: mid, 3B, two ranks on one GPU ------------------------------------------------
 bench_common='--backend cuda --new-tokens 20 --prompt-len 8 --warmup 1 --iters 2'
-step bench_mid 45 "mpirun -np 1 --bind-to none paligemma bench --config $root/configs/mid.json --dtype bf16 --batch 32 --images 128 $bench_common --out $out/bench_mid"
+step bench_mid 45 "PG_CUDA_GRAPHS=1 mpirun -np 1 --bind-to none -x PG_CUDA_GRAPHS paligemma bench --config $root/configs/mid.json --dtype bf16 --batch 32 --images 128 $bench_common --out $out/bench_mid"
+# The same without CUDA graphs (docs/CUDA_BACKEND.md, "CUDA graphs"): compare the decode times.
+step bench_mid_nographs 35 "PG_CUDA_GRAPHS=0 mpirun -np 1 --bind-to none -x PG_CUDA_GRAPHS paligemma bench --config $root/configs/mid.json --dtype bf16 --batch 32 --images 128 $bench_common --out $out/bench_mid_nographs"
 ckpt3b="$work/paligemma-3b-random-bf16.h5"
 step convert_3b 100 "[ -s $ckpt3b ] || paligemma convert --random --config $root/configs/paligemma-3b-pt-224.json --dtype bf16 --output $ckpt3b; ls -l $ckpt3b"
 step bench_3b 70 "mpirun -np 1 --bind-to none paligemma bench --model $ckpt3b --batch 64 --images 256 $bench_common --out $out/bench_3b"

@@ -110,12 +110,16 @@ CudaBackend::CudaBackend(const BackendOptions& options) {
 #else
   sync_each_op_ = !(sync && std::strcmp(sync, "0") == 0);
 #endif
+  // CUDA graphs for the decode step (step_graph.h): on unless PG_CUDA_GRAPHS=0.
+  const char* graphs = std::getenv("PG_CUDA_GRAPHS");
+  graphs_ = std::make_unique<StepGraphs>(ctx_->stream(), !(graphs && std::strcmp(graphs, "0") == 0), sync_each_op_);
 }
 
 CudaBackend::~CudaBackend() { Release(); }
 
 void CudaBackend::Release() noexcept {
   cudaStreamSynchronize(ctx_->stream());
+  graphs_.reset();
   if (cublas_) cublasDestroy(cublas_);
   cublas_ = nullptr;
   if (cublas_lt_) cublasLtDestroy(cublas_lt_);
@@ -127,7 +131,8 @@ void CudaBackend::Release() noexcept {
 
 void CudaBackend::Launched(const char* op) {
   CUDA_CHECK(cudaGetLastError(), op << " (kernel launch)");
-  if (sync_each_op_) CUDA_CHECK(cudaStreamSynchronize(ctx_->stream()), op << " (PG_CUDA_SYNC)");
+  if (sync_each_op_ && MayWaitOnHost(ctx_->stream()))  // not while a CUDA graph is captured
+    CUDA_CHECK(cudaStreamSynchronize(ctx_->stream()), op << " (PG_CUDA_SYNC)");
 }
 
 // ---- memory ---------------------------------------------------------------------------------
@@ -192,6 +197,7 @@ Tensor CudaBackend::UploadAs(const std::string& name, std::vector<int64_t> shape
 }
 
 void CudaBackend::CopyFromHost(const float* host, Tensor& dst) {
+  RequireEager(ctx_->stream(), "CopyFromHost");  // reads pageable host memory, then waits
   const MutView d = Out(dst, "CopyFromHost");
   std::vector<uint16_t> words;  // a bf16 destination: rounded on the host (half the bytes to copy)
   const void* src = host;
@@ -209,6 +215,7 @@ void CudaBackend::CopyFromHost(const float* host, Tensor& dst) {
 
 void CudaBackend::Download(const Tensor& t, float* host) {
   CheckOnDevice(t, "Download");
+  RequireEager(ctx_->stream(), "Download");
   const int64_t n = t.numel();
   stats_.bytes_to_host += static_cast<int64_t>(t.bytes());
   if (t.dtype == DType::kF32) {
@@ -226,7 +233,7 @@ void CudaBackend::Download(const Tensor& t, float* host) {
 
 void CudaBackend::Zero(Tensor& t) {
   CheckOnDevice(t, "Zero");
-  CUDA_CHECK(cudaMemsetAsync(t.data, 0, t.bytes(), ctx_->stream()), "Zero '" << t.name << "'");
+  CUDA_CHECK(GatedMemsetAsync(t.data, 0, t.bytes(), ctx_->stream()), "Zero '" << t.name << "'");
   Launched("Zero");
 }
 
@@ -242,7 +249,7 @@ void CudaBackend::CopyRows(const Tensor& src, int64_t src_row, Tensor& dst, int6
   const char* from = static_cast<const char*>(src.data) + src_row * cols * src_size;
   char* to = static_cast<char*>(dst.data) + dst_row * cols * dst_size;
   if (src.dtype == dst.dtype) {
-    CUDA_CHECK(cudaMemcpyAsync(to, from, rows * cols * src_size, cudaMemcpyDeviceToDevice, ctx_->stream()),
+    CUDA_CHECK(GatedMemcpyAsync(to, from, rows * cols * src_size, cudaMemcpyDeviceToDevice, ctx_->stream()),
                "CopyRows '" << src.name << "' -> '" << dst.name << "'");
   } else {  // bf16 <-> f32 (an uploaded 2-D input copied into an f32 activation)
     LaunchConvert({ConstView{from, src.dtype == DType::kBF16}, to, dst.dtype == DType::kBF16, rows * cols},

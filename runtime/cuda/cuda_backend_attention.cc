@@ -25,18 +25,12 @@ constexpr int64_t kTargetBlocks = 2 * 132;  // two blocks per SM of an H100 / H2
 constexpr int64_t kMinKeysPerSplit = 2 * kAttentionDecodeTile;
 constexpr int64_t kMaxSplits = 64;
 
-// Key slots query slot qs may see (KeyRange in attention.cu): hi - lo.
-int64_t KeyRangeLength(int qs, int kv_len, int prefix, int window) {
-  const bool in_prefix = qs < prefix;
-  const int lo = (in_prefix || window == 0) ? 0 : std::max(0, qs - window + 1);
-  const int hi = std::min(kv_len, in_prefix ? std::max(prefix, qs + 1) : qs + 1);
-  return std::max(0, hi - lo);
-}
-
 }  // namespace
 
 // Splits of the key range per decode query: enough blocks for kTargetBlocks, each split at
-// least kMinKeysPerSplit keys, at most kMaxSplits.
+// least kMinKeysPerSplit keys of `max_keys` (the cache length S, not the current key counts, so
+// the launch stays the same from step to step: CUDA graphs), at most kMaxSplits. Splits past the
+// visible keys are empty and write neutral partials (max -inf, sum 0).
 int DecodeAttentionSplits(int64_t blocks_per_split, int64_t max_keys) {
   const int64_t want = (kTargetBlocks + blocks_per_split - 1) / std::max<int64_t>(1, blocks_per_split);
   const int64_t most = std::max<int64_t>(1, max_keys / kMinKeysPerSplit);
@@ -100,9 +94,9 @@ void CudaBackend::Attention(const Tensor& q, const Tensor& k, const Tensor& v, c
 }
 
 void CudaBackend::AttentionDecode(AttentionKernelParams& kp, const AttentionMask& mask) {
-  int64_t max_keys = 0;
-  for (int64_t b = 0; b < kp.B; ++b)
-    max_keys = std::max(max_keys, KeyRangeLength(mask.q_start[b], mask.kv_len[b], mask.prefix_len[b], mask.window));
+  // The split count depends on the cache length S only, not on the mask's key counts (device
+  // metadata): a decode step's launches are the same at every position (CUDA graphs).
+  const int64_t max_keys = kp.S;
   const int64_t G = kp.H / kp.KH, chunks = (G + kAttentionDecodeWarps - 1) / kAttentionDecodeWarps;
   kp.splits = DecodeAttentionSplits(kp.B * kp.T * kp.KH * chunks, max_keys);
   if (kp.splits > 1) {
@@ -153,7 +147,7 @@ void CudaBackend::AttentionPrefill(const AttentionKernelParams& kp, const std::v
       const int64_t n = kv_len[b];
       if (n == 0) {  // every query of b is padding
         if (pass == 1)
-          CUDA_CHECK(cudaMemsetAsync(out_at(b * T * H * hd).data, 0, T * H * hd * out_size, ctx_->stream()),
+          CUDA_CHECK(GatedMemsetAsync(out_at(b * T * H * hd).data, 0, T * H * hd * out_size, ctx_->stream()),
                      "Attention");
         continue;
       }

@@ -23,6 +23,7 @@
 #include "runtime/cuda/cuda_context.h"
 #include "runtime/cuda/gemm.h"
 #include "runtime/cuda/kernels.h"
+#include "runtime/cuda/step_graph.h"
 
 namespace pg {
 namespace cuda {
@@ -81,6 +82,9 @@ class CudaBackend final : public Backend {
                  const AttentionParams& params, Tensor& out) override;
   void TopK(const Tensor& logits, int k, float* values, int* ids) override;
   void RowLogSumExp(const Tensor& logits, float* lse) override;
+  // ---- CUDA graphs for the decode step (step_graph.h; PG_CUDA_GRAPHS=0 turns them off) ----
+  void RunStep(const StepKey& key, const std::function<void()>& forward) override { graphs_->Run(key, forward); }
+  const StepGraphStats& graph_stats() const { return graphs_->stats(); }
 
  private:
   // A device tensor of `dtype` (contents undefined) whose storage frees itself on the stream.
@@ -116,6 +120,7 @@ class CudaBackend final : public Backend {
   DeviceScratch attn_scratch_;  // prefill scores [B, H, T, ld] or decode partials
   DeviceMirror positions_, inv_freq_, ids_, cache_meta_, mask_meta_;
   bool sync_each_op_ = false;
+  std::unique_ptr<StepGraphs> graphs_;
 };
 
 // Key-range splits per decode attention query (flash-decoding) for a launch of

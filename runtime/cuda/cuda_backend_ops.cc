@@ -179,6 +179,7 @@ void CudaBackend::Embed(const Tensor& table, const std::vector<int>& ids, int64_
 // ---- sampling -------------------------------------------------------------------------------
 void CudaBackend::TopK(const Tensor& logits, int k, float* values, int* ids) {
   // logits: [B, V] -> host values, ids: [B, k] in (value desc, index asc) order
+  RequireEager(stream(), "TopK");  // results to the host: outside a CUDA graph step
   const int64_t V = logits.dim(-1), B = Rows(logits);
   PG_CHECK(k >= 1 && k <= V, "TopK: k = " << k << " for rows of " << V << " in '" << logits.name << "'");
   PG_CHECK(V <= INT_MAX && B <= INT_MAX, "TopK: '" << logits.name << "' " << ShapeStr(logits.shape) << " is too large");
@@ -196,6 +197,7 @@ void CudaBackend::TopK(const Tensor& logits, int k, float* values, int* ids) {
 
 void CudaBackend::RowLogSumExp(const Tensor& logits, float* lse) {
   // logits: [B, V] -> host lse: [B]
+  RequireEager(stream(), "RowLogSumExp");
   const int64_t V = logits.dim(-1), B = Rows(logits);
   PG_CHECK(V >= 1, "RowLogSumExp: empty rows in '" << logits.name << "'");
   float* d_lse = static_cast<float*>(top_k_.Reserve(*ctx_, B * sizeof(float), "RowLogSumExp"));

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "runtime/cuda/cuda_check.h"
+#include "runtime/cuda/step_graph.h"
 
 namespace pg {
 namespace cuda {
@@ -33,6 +34,7 @@ CudaContext::~CudaContext() {
 }
 
 void* CudaContext::Malloc(size_t bytes, const char* op) {
+  RequireEager(stream_, op);  // no allocation inside a captured or replayed step
   void* p = nullptr;
   if (stream_ordered_) {
     CUDA_CHECK(cudaMallocAsync(&p, bytes, stream_), op << " (allocating " << bytes << " bytes)");
@@ -44,6 +46,10 @@ void* CudaContext::Malloc(size_t bytes, const char* op) {
 
 void CudaContext::Free(void* p) noexcept {
   if (!p) return;
+  if (StepGraphs* step = ActiveStep(stream_); step && step->mode() == StepGraphs::Mode::kCapture) {
+    step->DeferFree(p);  // not a node of the graph
+    return;
+  }
   if (stream_ordered_) {
     cudaFreeAsync(p, stream_);
   } else {
@@ -67,6 +73,7 @@ void DeviceScratch::Release(CudaContext& ctx) noexcept {
 }
 
 const void* DeviceMirror::Get(CudaContext& ctx, const void* host, size_t bytes, const char* op) {
+  if (StepGraphs* step = ActiveStep(ctx.stream())) return GetInStep(*step, ctx, host, bytes, op);
   if (valid_ && staged_bytes_ == bytes && (bytes == 0 || std::memcmp(staged_, host, bytes) == 0))
     return device_.Reserve(ctx, bytes, op);
   valid_ = false;
@@ -101,6 +108,7 @@ void DeviceMirror::Release(CudaContext& ctx) noexcept {
   staged_ = nullptr;
   staged_bytes_ = staged_capacity_ = 0;
   valid_ = false;
+  ReleaseSlots();
   device_.Release(ctx);
 }
 

@@ -15,9 +15,13 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <vector>
 
 namespace pg {
 namespace cuda {
+
+class StepGraphs;
 
 class CudaContext {
  public:
@@ -53,10 +57,20 @@ class DeviceScratch {
 class DeviceMirror {
  public:
   // Device copy of host[0, bytes), enqueued on the stream when it differs from the last one.
+  // Inside a CUDA graph step (runtime/cuda/step_graph.cc): through per-upload pinned slots.
   const void* Get(CudaContext& ctx, const void* host, size_t bytes, const char* op);
   void Release(CudaContext& ctx) noexcept;
 
  private:
+  const void* GetInStep(StepGraphs& step, CudaContext& ctx, const void* host, size_t bytes, const char* op);
+  void ReleaseSlots() noexcept;
+  struct Slot {
+    unsigned char* data = nullptr;  // pinned
+    size_t bytes = 0, capacity = 0;
+  };
+  std::vector<Slot> slots_;  // the step's uploads, in order (step_graph.cc)
+  uint64_t step_epoch_ = 0;
+  size_t step_used_ = 0;
   unsigned char* staged_ = nullptr;  // pinned copy of the last upload
   size_t staged_bytes_ = 0, staged_capacity_ = 0;
   bool valid_ = false;

@@ -11,18 +11,17 @@
 #include <cstdint>
 
 #include "runtime/cuda/kernels.h"
+#include "runtime/cuda/step_graph.h"
 
 namespace pg {
 namespace cuda {
 
-// PG_LAUNCH(kernel, grid, block, smem, stream)(args...) is kernel<<<grid, block, smem, stream>>>(args...)
+// PG_LAUNCH(kernel, grid, block, smem, stream)(params) is kernel<<<grid, block, smem, stream>>>(params)
 // under nvcc; in the CPU emulation (tests/cuda_emu/, where the .cu files are compiled as C++)
-// it runs the kernel block by block with the threads of a block as fibers.
-#ifdef PG_CUDA_EMU
-#define PG_LAUNCH(kernel, grid, block, smem, stream) ::pgemu::MakeLaunch(kernel, grid, block, smem, stream, #kernel)
-#else
-#define PG_LAUNCH(kernel, grid, block, smem, stream) kernel<<<grid, block, smem, stream>>>
-#endif
+// it runs the kernel block by block with the threads of a block as fibers. Either way through
+// the CUDA-graph gate of runtime/cuda/step_graph.h (a replayed step enqueues nothing).
+#define PG_LAUNCH(kernel, grid, block, smem, stream) \
+  ::pg::cuda::MakeGatedLaunch(kernel, grid, block, smem, stream, #kernel)
 
 constexpr int kThreads = 256;  // threads per block of the elementwise and row kernels
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "runtime/cuda/cuda_check.h"
+#include "runtime/cuda/step_graph.h"
 
 namespace pg {
 namespace cuda {
@@ -51,6 +52,11 @@ void LaunchGemmLt(const GemmParams& p, cublasLtHandle_t handle, void* workspace,
                            << " exceeds cuBLAS's 32-bit sizes");
   PG_CHECK((p.epilogue == GemmEpilogue::kNone) == (p.bias == nullptr),
            "CudaBackend::" << p.op << ": a bias epilogue needs a bias (and only it)");
+  if (ActiveStep(stream) &&  // the CUDA-graph gate (step_graph.h): in a replayed step, compare only
+      !Admit(stream, LaunchSignature().Add(handle).Add(p.trans_w).Add(p.M).Add(p.N).Add(p.K).Add(p.w_bf16)
+                         .Add(p.x_bf16).Add(p.out.data).Add(p.out.bf16).Add(p.bias).Add(p.epilogue)
+                         .Add(workspace).Add(workspace_bytes), "cublasLtMatmul"))
+    return;
   // cuBLAS is column-major: row-major out[M, N] = x w is column-major D[N, M] = op(A) B with
   // B = x read as column-major [K, M] (ld K) and A = w: row-major [K, N] read as column-major
   // [N, K] (ld N, OP_N), or row-major [N, K] read as column-major [K, N] (ld K, OP_T). The bias
@@ -106,6 +112,11 @@ void LaunchGemmBf16Batched(const BatchedGemmBf16& g, cublasHandle_t handle, cuda
   cudaStream_t bound = nullptr;
   CUBLAS_CHECK(cublasGetStream(handle, &bound), g.op);
   PG_CHECK(bound == stream, "CudaBackend::" << g.op << ": the cuBLAS handle is bound to another stream");
+  if (ActiveStep(stream) &&  // the CUDA-graph gate (step_graph.h)
+      !Admit(stream, LaunchSignature().Add(handle).Add(g.trans_a).Add(g.m).Add(g.n).Add(g.k).Add(g.a).Add(g.lda)
+                         .Add(g.stride_a).Add(g.b).Add(g.ldb).Add(g.stride_b).Add(g.c).Add(g.ldc).Add(g.stride_c)
+                         .Add(g.count), "cublasGemmStridedBatchedEx"))
+    return;
   const float alpha = 1.f, beta = 0.f;
   CUBLAS_CHECK(cublasGemmStridedBatchedEx(handle, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N,
                                           static_cast<int>(g.m), static_cast<int>(g.n), static_cast<int>(g.k), &alpha,

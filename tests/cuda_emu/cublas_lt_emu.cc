@@ -8,10 +8,12 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "cublasLt.h"
 #include "emu_internal.h"
+#include "graph_emu.h"
 
 struct PgEmuLt {
   int live = 1;
@@ -203,6 +205,23 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t d, const 
   }
   if (workspace_bytes > 0 && !pgemu::IsDeviceRange(workspace, workspace_bytes))
     return Reject(CUBLAS_STATUS_INVALID_VALUE, "cublasLtMatmul: workspace is not device memory");
+  if (pgemu::IsCapturing(stream)) {
+    // A node of the graph, like the real one: it keeps its own copy of the descriptors (the
+    // caller may destroy them after the call) and of alpha / beta (host pointers read now).
+    struct Node {
+      PgEmuLtMatmulDesc d;
+      PgEmuLtLayout a, b, c, dl;
+      cublasLtMatmulAlgo_t algo;
+      float alpha, beta;
+    };
+    auto node = std::make_shared<Node>(Node{*d, *ad, *bd, *cd, *dd, *algo, *static_cast<const float*>(alpha),
+                                            *static_cast<const float*>(beta)});
+    pgemu::CaptureNode(stream, [=]() {
+      cublasLtMatmul(h, &node->d, &node->alpha, A, &node->a, B, &node->b, &node->beta, C, &node->c, D, &node->dl,
+                     &node->algo, workspace, workspace_bytes, stream);
+    });
+    return CUBLAS_STATUS_SUCCESS;
+  }
   const bool a_t = d->trans_a == CUBLAS_OP_T, b_t = d->trans_b == CUBLAS_OP_T;
   // D is m x n; op(A) m x k; op(B) k x n.
   const uint64_t m = dd->rows, n = dd->cols, k = a_t ? ad->rows : ad->cols;

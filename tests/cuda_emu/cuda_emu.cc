@@ -30,6 +30,7 @@
 #include "cublas_v2.h"
 #include "cuda_bf16.h"
 #include "cuda_runtime.h"
+#include "graph_emu.h"
 
 struct PgEmuStream {
   bool live = true;
@@ -352,7 +353,12 @@ int ShuffleXorInt(unsigned mask, int v, int lane_mask, int width) {
 
 void Launch(dim3 grid, dim3 block, size_t smem, cudaStream_t stream, const char* kernel,
             const std::function<void()>& body) {
-  ++g_launches;
+  if (IsCapturing(stream)) {  // a kernel node: the arguments by value, run by cudaGraphLaunch
+    std::function<void()> copy = body;
+    CaptureNode(stream, [=]() { Launch(grid, block, smem, stream, kernel, copy); });
+    return;
+  }
+  if (!InGraphLaunch()) ++g_launches;
   const uint64_t threads = uint64_t{block.x} * block.y * block.z;
   if (CheckStream(stream, kernel) != cudaSuccess) return;
   if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
@@ -400,6 +406,7 @@ bool DeviceRange(const void* p, size_t bytes, std::string* why) {
   return false;
 }
 int64_t LaunchCount() { return g_launches; }
+cudaError_t SetLastError(cudaError_t e, const std::string& why) { return Fail(e, why); }
 
 // For the other emulation files (tests/cuda_emu/emu_internal.h).
 cudaError_t RecordError(cudaError_t e, const std::string& why) { return Fail(e, why); }
@@ -428,6 +435,13 @@ const char* cudaGetErrorName(cudaError_t e) {
     case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
     case cudaErrorMisalignedAddress: return "cudaErrorMisalignedAddress";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaErrorIllegalState: return "cudaErrorIllegalState";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureUnmatched: return "cudaErrorStreamCaptureUnmatched";
+    case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
+    case cudaErrorCapturedEvent: return "cudaErrorCapturedEvent";
+    case cudaErrorStreamCaptureWrongThread: return "cudaErrorStreamCaptureWrongThread";
   }
   return "cudaErrorUnknown";
 }
@@ -515,7 +529,7 @@ cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, vo
   return cudaSuccess;
 }
 
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+cudaError_t cudaDeviceSynchronize() { return pgemu::CheckNoUnsafeCall("cudaDeviceSynchronize"); }
 
 // Total: PG_CUDA_EMU_MEMORY_BYTES (default 16 GiB); free: total minus the live device allocations,
 // so a caller sizing a batch from free memory sees what its backend has already allocated.
@@ -533,20 +547,37 @@ cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
   return cudaSuccess;
 }
 
-cudaError_t cudaMalloc(void** p, size_t bytes) { return pgemu::Allocate(p, bytes, pgemu::Space::kDevice); }
-cudaError_t cudaFree(void* p) { return pgemu::Release(p, pgemu::Space::kDevice, "cudaFree"); }
+// Allocations while this thread captures a stream (thread-local / global mode) are errors; graph
+// memory nodes (cudaMallocAsync / cudaFreeAsync on a capturing stream) are not emulated.
+cudaError_t cudaMalloc(void** p, size_t bytes) {
+  if (cudaError_t e = pgemu::CheckNoUnsafeCall("cudaMalloc")) return e;
+  return pgemu::Allocate(p, bytes, pgemu::Space::kDevice);
+}
+cudaError_t cudaFree(void* p) {
+  if (cudaError_t e = pgemu::CheckNoUnsafeCall("cudaFree")) return e;
+  return pgemu::Release(p, pgemu::Space::kDevice, "cudaFree");
+}
 cudaError_t cudaMallocAsync(void** p, size_t bytes, cudaStream_t s) {
   if (pgemu::CheckStream(s, "cudaMallocAsync") != cudaSuccess) return cudaErrorInvalidResourceHandle;
+  if (cudaError_t e = pgemu::CheckNotCapturing(s, "cudaMallocAsync")) return e;
   return pgemu::Allocate(p, bytes, pgemu::Space::kDevice);
 }
 cudaError_t cudaFreeAsync(void* p, cudaStream_t s) {
   if (pgemu::CheckStream(s, "cudaFreeAsync") != cudaSuccess) return cudaErrorInvalidResourceHandle;
+  if (cudaError_t e = pgemu::CheckNotCapturing(s, "cudaFreeAsync")) return e;
   return pgemu::Release(p, pgemu::Space::kDevice, "cudaFreeAsync");
 }
-cudaError_t cudaMallocHost(void** p, size_t bytes) { return pgemu::Allocate(p, bytes, pgemu::Space::kPinned); }
-cudaError_t cudaFreeHost(void* p) { return pgemu::Release(p, pgemu::Space::kPinned, "cudaFreeHost"); }
+cudaError_t cudaMallocHost(void** p, size_t bytes) {
+  if (cudaError_t e = pgemu::CheckNoUnsafeCall("cudaMallocHost")) return e;
+  return pgemu::Allocate(p, bytes, pgemu::Space::kPinned);
+}
+cudaError_t cudaFreeHost(void* p) {
+  if (cudaError_t e = pgemu::CheckNoUnsafeCall("cudaFreeHost")) return e;
+  return pgemu::Release(p, pgemu::Space::kPinned, "cudaFreeHost");
+}
 
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  if (cudaError_t e = pgemu::CheckNoUnsafeCall("cudaMemcpy")) return e;
   if (bytes == 0) return cudaSuccess;
   const bool dst_dev = pgemu::IsDevice(dst, bytes), src_dev = pgemu::IsDevice(src, bytes);
   const bool want_dst = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
@@ -560,10 +591,15 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t s) {
   if (pgemu::CheckStream(s, "cudaMemcpyAsync") != cudaSuccess) return cudaErrorInvalidResourceHandle;
+  if (pgemu::IsCapturing(s)) {  // a copy node: reads src when the graph runs
+    pgemu::CaptureNode(s, [=]() { cudaMemcpy(dst, src, bytes, kind); });
+    return cudaSuccess;
+  }
   return cudaMemcpy(dst, src, bytes, kind);
 }
 
 cudaError_t cudaMemset(void* p, int value, size_t bytes) {
+  if (cudaError_t e = pgemu::CheckNoUnsafeCall("cudaMemset")) return e;
   if (bytes == 0) return cudaSuccess;
   if (!pgemu::IsDevice(p, bytes)) return Fail(cudaErrorInvalidValue, "cudaMemset " + pgemu::Describe(p, bytes));
   std::memset(p, value, bytes);
@@ -572,6 +608,10 @@ cudaError_t cudaMemset(void* p, int value, size_t bytes) {
 
 cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t s) {
   if (pgemu::CheckStream(s, "cudaMemsetAsync") != cudaSuccess) return cudaErrorInvalidResourceHandle;
+  if (pgemu::IsCapturing(s)) {
+    pgemu::CaptureNode(s, [=]() { cudaMemset(p, value, bytes); });
+    return cudaSuccess;
+  }
   return cudaMemset(p, value, bytes);
 }
 
@@ -584,7 +624,10 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
   s->live = false;  // kept, so later use is detected
   return cudaSuccess;
 }
-cudaError_t cudaStreamSynchronize(cudaStream_t s) { return pgemu::CheckStream(s, "cudaStreamSynchronize"); }
+cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  if (cudaError_t e = pgemu::CheckNotCapturing(s, "cudaStreamSynchronize")) return e;
+  return pgemu::CheckStream(s, "cudaStreamSynchronize");
+}
 
 cudaError_t cudaEventCreate(cudaEvent_t* e) {
   *e = new PgEmuEvent;
@@ -593,11 +636,12 @@ cudaError_t cudaEventCreate(cudaEvent_t* e) {
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) { return cudaEventCreate(e); }
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
   if (!e || !e->live) return Fail(cudaErrorInvalidResourceHandle, "cudaEventRecord of a destroyed event");
+  pgemu::NoteEventRecord(e, s);
   return pgemu::CheckStream(s, "cudaEventRecord");
 }
 cudaError_t cudaEventSynchronize(cudaEvent_t e) {
   if (!e || !e->live) return Fail(cudaErrorInvalidResourceHandle, "cudaEventSynchronize of a destroyed event");
-  return cudaSuccess;
+  return pgemu::CheckEventWait(e, "cudaEventSynchronize");
 }
 // Streams execute at the call, so recorded work is always complete.
 cudaError_t cudaEventQuery(cudaEvent_t e) {
@@ -695,6 +739,17 @@ cublasStatus_t ReferenceGemm(cublasHandle_t h, const char* fn, cublasOperation_t
                              cublasComputeType_t compute) {
   if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
   if (pgemu::CheckStream(h->stream, fn) != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
+  if (pgemu::IsCapturing(h->stream)) {  // a node of the graph; alpha and beta read now (host pointers)
+    if (!h->workspace) {  // cuBLAS would allocate its workspace inside the capture
+      Fail(cudaErrorStreamCaptureUnsupported, std::string(fn) + " captured without cublasSetWorkspace");
+      return CUBLAS_STATUS_NOT_SUPPORTED;
+    }
+    const float al = *static_cast<const float*>(alpha), be = *static_cast<const float*>(beta);
+    pgemu::CaptureNode(h->stream, [=]() {
+      ReferenceGemm(h, fn, ta, tb, m, n, k, &al, A, at, lda, sa, B, bt, ldb, sb, &be, C, ct, ldc, sc, batch, compute);
+    });
+    return CUBLAS_STATUS_SUCCESS;
+  }
   if (compute != CUBLAS_COMPUTE_32F || (ct != CUDA_R_32F && ct != CUDA_R_16BF) || (at != CUDA_R_16BF && at != CUDA_R_32F) ||
       (bt != CUDA_R_16BF && bt != CUDA_R_32F) || ta == CUBLAS_OP_C || tb == CUBLAS_OP_C) {
     Fail(cudaErrorInvalidValue, std::string(fn) + ": type/op combination not emulated");

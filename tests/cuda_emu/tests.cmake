@@ -64,8 +64,8 @@ file(GLOB PG_EMU_CU CONFIGURE_DEPENDS ${PG_EMU_RT}/*.cu)
 file(GLOB PG_EMU_CC CONFIGURE_DEPENDS ${PG_EMU_RT}/*.cc)
 list(REMOVE_ITEM PG_EMU_CU ${PG_EMU_RT}/attention.cu ${PG_EMU_RT}/embedding_cache.cu ${PG_EMU_RT}/norms.cu
      ${PG_EMU_RT}/elementwise.cu ${PG_EMU_RT}/rope.cu)
-list(REMOVE_ITEM PG_EMU_CC ${PG_EMU_RT}/cuda_backend_attention.cc ${PG_EMU_RT}/gemm.cc)
-set(PG_EMU_COMMON ${PG_EMU_DIR}/cuda_emu.cc ${PG_EMU_DIR}/cublas_lt_emu.cc ${PG_EMU_CC})
+list(REMOVE_ITEM PG_EMU_CC ${PG_EMU_RT}/cuda_backend_attention.cc ${PG_EMU_RT}/gemm.cc ${PG_EMU_RT}/step_graph.cc)
+set(PG_EMU_COMMON ${PG_EMU_DIR}/cuda_emu.cc ${PG_EMU_DIR}/cublas_lt_emu.cc ${PG_EMU_DIR}/graph_emu.cc ${PG_EMU_CC})
 foreach(cu ${PG_EMU_CU})
   pg_emu_wrap(w ${cu})
   list(APPEND PG_EMU_COMMON ${w})
@@ -85,9 +85,11 @@ pg_emu_wrap(w ${PG_EMU_RT}/rope.cu)
 pg_emu_objects(pg_cuda_emu_rope ${w})
 # The GEMM wrapper (cuBLASLt with its epilogues) on its own, so a mutant can replace it.
 pg_emu_objects(pg_cuda_emu_gemm ${PG_EMU_RT}/gemm.cc)
+# CUDA graphs for the decode step (capture, signature-checked replay), its own library for its mutants.
+pg_emu_objects(pg_cuda_emu_graph ${PG_EMU_RT}/step_graph.cc)
 # The kernel object libraries a test program links (after pg_cuda_emu_common); a mutant swaps one.
 set(PG_EMU_KERNELS pg_cuda_emu_attention pg_cuda_emu_embedding pg_cuda_emu_norms pg_cuda_emu_elementwise
-    pg_cuda_emu_rope pg_cuda_emu_gemm)
+    pg_cuda_emu_rope pg_cuda_emu_gemm pg_cuda_emu_graph)
 # pg_emu_kernels_with(<out-var> <library> <replacement>): PG_EMU_KERNELS with one library replaced.
 function(pg_emu_kernels_with out from to)
   set(libs ${PG_EMU_KERNELS})
@@ -130,6 +132,14 @@ gtest_discover_tests(cuda_model_parity_emu_test TEST_PREFIX emu. DISCOVERY_TIMEO
 pg_emu_test_exe(cuda_device_memory_emu_test pg_cuda_emu_common ${PG_EMU_KERNELS}
                 SOURCES ${PG_EMU_DIR}/device_memory_emu_test.cc)
 gtest_discover_tests(cuda_device_memory_emu_test TEST_PREFIX emu. DISCOVERY_TIMEOUT 60
+  PROPERTIES ENVIRONMENT "${PG_EMU_ENV}" LABELS "cuda_emu")
+
+# CUDA graphs: stream capture in the emulator, and decode steps replayed as graphs against eager.
+pg_emu_test_exe(cuda_graph_emu_test pg_cuda_emu_common ${PG_EMU_KERNELS}
+                SOURCES ${PG_EMU_DIR}/cuda_graph_emu_test.cc)
+target_include_directories(cuda_graph_emu_test BEFORE PRIVATE ${PG_EMU_DIR}/include)
+target_compile_definitions(cuda_graph_emu_test PRIVATE PG_CUDA_EMU=1)
+gtest_discover_tests(cuda_graph_emu_test TEST_PREFIX emu. DISCOVERY_TIMEOUT 60
   PROPERTIES ENVIRONMENT "${PG_EMU_ENV}" LABELS "cuda_emu")
 
 # Emulator self-tests: barriers, shuffles, launch and memory checks.
@@ -233,6 +243,28 @@ pg_emu_objects(pg_cuda_emu_rope_count ${w})
 pg_emu_kernels_with(libs pg_cuda_emu_rope pg_cuda_emu_rope_count)
 pg_emu_mutant_test(rope_cache_count CudaVsCpu.KvCache* CudaVsCpu.KvCacheBf16AndFusedRopeWrite
                    pg_cuda_emu_common ${libs})
+
+# CUDA graphs (runtime/cuda/step_graph.cc): replay without comparing launch signatures (a step
+# whose scalar changed replays the old graph), and replay without writing the step's metadata
+# into the pinned slots the graph's copies read (stale positions / key counts).
+function(pg_emu_graph_mutant_test name from to failing)
+  pg_emu_mutant(w graph_${name} ${PG_EMU_RT}/step_graph.cc "${from}" "${to}")
+  pg_emu_objects(pg_cuda_emu_graph_${name} ${w})
+  pg_emu_kernels_with(libs pg_cuda_emu_graph pg_cuda_emu_graph_${name})
+  pg_emu_test_exe(cuda_emu_mutant_graph_${name} pg_cuda_emu_common ${libs}
+                  SOURCES ${PG_EMU_DIR}/cuda_graph_emu_test.cc)
+  target_include_directories(cuda_emu_mutant_graph_${name} BEFORE PRIVATE ${PG_EMU_DIR}/include)
+  target_compile_definitions(cuda_emu_mutant_graph_${name} PRIVATE PG_CUDA_EMU=1)
+  add_test(NAME emu.mutant_graph_${name}_is_caught COMMAND cuda_emu_mutant_graph_${name}
+           --gtest_filter=${failing})
+  set_tests_properties(emu.mutant_graph_${name}_is_caught PROPERTIES ENVIRONMENT "${PG_EMU_ENV}" LABELS "cuda_emu"
+                       PASS_REGULAR_EXPRESSION "\\[  FAILED  \\] ${failing}")
+endfunction()
+pg_emu_graph_mutant_test(no_signature_check "std::memcmp(e.sig.data() + begin, b.data(), b.size()) != 0" "false"
+                         CudaGraphStep.ChangedScalarIsNotReplayed)
+pg_emu_graph_mutant_test(no_metadata_write "  std::memcpy(s.data, host, bytes);\n"
+                         "  if (step.mode() != StepGraphs::Mode::kReplay) std::memcpy(s.data, host, bytes);\n"
+                         CudaGraphStep.DecodeStepsMatchEager)
 
 # The whole-model test catches a mask bug too: the window mutant on the Gemma 2 fixture.
 pg_emu_kernels_with(libs pg_cuda_emu_attention pg_cuda_emu_attention_window)
@@ -341,7 +373,7 @@ set_tests_properties(emu.mutant_nccl_broadcast_root_fails_tp PROPERTIES
 
 # ---- AddressSanitizer + UndefinedBehaviorSanitizer twins (label cuda_emu_asan) ----------------
 # With -DPG_EMU_SANITIZERS=ON (scripts/test.sh sets it): the emulator, the backend's kernels and
-# host code, and the three emulated test programs compiled again with -fsanitize=address,undefined
+# host code, and four emulated test programs compiled again with -fsanitize=address,undefined
 # (pgcore, the CPU reference, is linked uninstrumented: only the CUDA side is checked, which is
 # the point: the emulator does not bounds-check kernel memory accesses, ASan does, with each
 # allocation's padding poisoned by tests/cuda_emu/cuda_emu.cc). Built in ./build, so no second
@@ -366,11 +398,13 @@ if(PG_EMU_SANITIZERS)
     pg_emu_sanitized(${lib})
     list(APPEND PG_EMU_SAN_LIBS ${lib}_asan)
   endforeach()
-  foreach(t cuda_backend cuda_model_parity cuda_emu_self)
+  foreach(t cuda_backend cuda_model_parity cuda_emu_self cuda_graph)
     if(t STREQUAL "cuda_backend")
       set(src ${PG_EMU_OP_TESTS})
     elseif(t STREQUAL "cuda_model_parity")
       set(src ${PG_EMU_DIR}/cuda_model_parity_test.cc)
+    elseif(t STREQUAL "cuda_graph")
+      set(src ${PG_EMU_DIR}/cuda_graph_emu_test.cc)
     else()
       set(src ${PG_EMU_DIR}/cuda_emu_self_test.cc)
     endif()
@@ -378,7 +412,7 @@ if(PG_EMU_SANITIZERS)
     pg_emu_test_exe(${exe} ${PG_EMU_SAN_LIBS} SOURCES ${src} ${PG_EMU_DIR}/sanitizer_options.cc)
     target_compile_options(${exe} PRIVATE ${PG_EMU_SAN_FLAGS})
     target_link_options(${exe} PRIVATE -fsanitize=address,undefined)
-    if(t STREQUAL "cuda_emu_self")
+    if(t STREQUAL "cuda_emu_self" OR t STREQUAL "cuda_graph")
       target_include_directories(${exe} BEFORE PRIVATE ${PG_EMU_DIR}/include)
       target_compile_definitions(${exe} PRIVATE PG_CUDA_EMU=1)
     endif()

@@ -36,6 +36,7 @@ enum cudaError_t {
   cudaErrorInvalidDevicePointer = 17,
   cudaErrorInvalidMemcpyDirection = 21,
   cudaErrorInvalidResourceHandle = 33,
+  cudaErrorIllegalState = 401,
   cudaErrorNotReady = 600,
   cudaErrorNoDevice = 100,
   cudaErrorInvalidDevice = 101,
@@ -43,6 +44,12 @@ enum cudaError_t {
   cudaErrorIllegalAddress = 700,
   cudaErrorMisalignedAddress = 716,
   cudaErrorLaunchFailure = 719,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorStreamCaptureInvalidated = 901,
+  cudaErrorStreamCaptureUnmatched = 903,
+  cudaErrorStreamCaptureImplicit = 906,
+  cudaErrorCapturedEvent = 907,
+  cudaErrorStreamCaptureWrongThread = 908,
 };
 
 enum cudaMemcpyKind {
@@ -125,6 +132,35 @@ cudaError_t cudaEventQuery(cudaEvent_t event);
 cudaError_t cudaEventDestroy(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);
 
+// ---- stream capture and graphs (tests/cuda_emu/graph_emu.cc) ------------------------------------
+// While a stream captures, kernel launches, copies, memsets and cuBLAS calls on it are recorded
+// as graph nodes (arguments by value; a copy node reads its source when the graph runs) instead
+// of running; host waits on it and allocations are errors that invalidate the capture.
+enum cudaStreamCaptureMode {
+  cudaStreamCaptureModeGlobal = 0,
+  cudaStreamCaptureModeThreadLocal = 1,
+  cudaStreamCaptureModeRelaxed = 2,
+};
+enum cudaStreamCaptureStatus {
+  cudaStreamCaptureStatusNone = 0,
+  cudaStreamCaptureStatusActive = 1,
+  cudaStreamCaptureStatusInvalidated = 2,
+};
+struct PgEmuGraph;
+struct PgEmuGraphExec;
+struct PgEmuGraphNode;
+typedef PgEmuGraph* cudaGraph_t;
+typedef PgEmuGraphExec* cudaGraphExec_t;
+typedef PgEmuGraphNode* cudaGraphNode_t;
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph);
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status);
+cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t* nodes, size_t* count);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long flags = 0);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
+
 template <class F>
 cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attr, F*) {
   attr->maxThreadsPerBlock = 1024;
@@ -179,7 +215,8 @@ void SetDeviceCount(int n);
 // Whether [p, p + bytes) lies inside one live device allocation; if not, *why describes p
 // (for the emulated NCCL's buffer checks).
 bool DeviceRange(const void* p, size_t bytes, std::string* why);
-int64_t LaunchCount();
+int64_t LaunchCount();  // kernels launched by the host (a graph's kernels are not counted)
+int64_t GraphLaunchCount();  // cudaGraphLaunch calls
 
 }  // namespace pgemu
 
