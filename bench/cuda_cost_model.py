@@ -54,11 +54,11 @@ def decoder_dims(t):
     D, F, H, KH, hd = t["width"], t["mlp_dim"], t["num_heads"], t["num_kv_heads"], t["head_dim"]
     W = (H + 2 * KH) * hd
     layer_params = D * W + H * hd * D + 2 * D * F + F * D
-    # Elementwise bytes per token row and layer (models/gemma.cc: x f32, the rest bf16; GEMMs read
-    # bf16 in place): qkv C 2W; SplitQkvRopeToCache reads 2W, writes q 2 H hd and k, v into the
-    # bf16 cache 4 KH hd; o C 2D; AddRmsNorm (x f32 += bf16, h bf16) 12D; gate_up C 4F; GeGlu 6F;
-    # down C 2D; AddRmsNorm 12D.
-    row = 2 * W + 2 * W + 2 * H * hd + 4 * KH * hd + 2 * D + 12 * D + 4 * F + 6 * F + 2 * D + 12 * D
+    # Elementwise bytes per token row and layer (models/gemma.cc: x and block_out f32, the rest
+    # bf16; GEMMs read bf16 in place): qkv C 2W; SplitQkvRopeToCache reads 2W, writes q 2 H hd and
+    # k, v into the bf16 cache 4 KH hd; o C (block_out, f32) 4D; AddRmsNorm (x f32 += f32, h bf16)
+    # 14D; gate_up C 4F; GeGlu 6F; down C 4D; AddRmsNorm 14D.
+    row = 2 * W + 2 * W + 2 * H * hd + 4 * KH * hd + 4 * D + 14 * D + 4 * F + 6 * F + 4 * D + 14 * D
     return D, F, H, KH, hd, layer_params, row
 
 
