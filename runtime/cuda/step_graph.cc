@@ -121,13 +121,9 @@ void StepGraphs::RunEager(const std::function<void()>& forward, bool warmup) {
   Deactivate();
 }
 
-bool StepGraphs::Capture(Entry& e, const std::function<void()>& forward) {
-  e.sig.clear();
-  e.ends.clear();
-  e.names.clear();
-  CUDA_CHECK(cudaStreamSynchronize(stream_), "RunStep (before a capture)");
+bool StepGraphs::ForwardUnderCapture(Entry& e, Mode mode, const std::function<void()>& forward) {
   CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "RunStep");
-  Activate(Mode::kCapture);
+  Activate(mode);
   entry_ = &e;
   try {
     forward();
@@ -142,6 +138,15 @@ bool StepGraphs::Capture(Entry& e, const std::function<void()>& forward) {
     throw;
   }
   Deactivate();
+  return true;
+}
+
+bool StepGraphs::Capture(Entry& e, const std::function<void()>& forward) {
+  e.sig.clear();
+  e.ends.clear();
+  e.names.clear();
+  CUDA_CHECK(cudaStreamSynchronize(stream_), "RunStep (before a capture)");
+  if (!ForwardUnderCapture(e, Mode::kCapture, forward)) return false;
   cudaGraph_t graph = nullptr;
   const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
   for (void* p : deferred_frees_) cudaFreeAsync(p, stream_);
@@ -165,22 +170,7 @@ bool StepGraphs::Capture(Entry& e, const std::function<void()>& forward) {
 bool StepGraphs::Replay(Entry& e, const std::function<void()>& forward) {
   // The stream is captured into a throw-away graph meanwhile: an enqueue that bypassed the gates
   // lands there instead of running, and shows up as a node.
-  CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "RunStep");
-  Activate(Mode::kReplay);
-  entry_ = &e;
-  try {
-    forward();
-  } catch (const StepNotGraphable& x) {
-    Deactivate();
-    AbortCapture();
-    why_ = x.what();
-    return false;
-  } catch (...) {
-    Deactivate();
-    AbortCapture();
-    throw;
-  }
-  Deactivate();
+  if (!ForwardUnderCapture(e, Mode::kReplay, forward)) return false;
   cudaGraph_t stray = nullptr;
   const cudaError_t end = cudaStreamEndCapture(stream_, &stray);
   size_t nodes = 0;

@@ -101,6 +101,9 @@ class StepGraphs {
     std::vector<const char*> names;  // each op, for the log
   };
   void RunEager(const std::function<void()>& forward, bool warmup);
+  // forward() in `mode` while the stream captures; false (why_ set, capture dropped) when an op
+  // was not graphable. The caller ends the capture.
+  bool ForwardUnderCapture(Entry& e, Mode mode, const std::function<void()>& forward);
   bool Capture(Entry& e, const std::function<void()>& forward);
   bool Replay(Entry& e, const std::function<void()>& forward);
   void Launch(Entry& e);
