@@ -254,20 +254,7 @@ TEST_F(CudaVsCpuBf16, NormsBf16) {
       const auto got = run(*cuda_, true), ref = run(*cpu_, false);
       const size_t off = which == 2 ? static_cast<size_t>(M * N) : 0;  // AddRmsNorm: the residual part is exact
       std::vector<double> tol(ref.size(), 0.0);
-      for (int64_t m = 0; m < M; ++m) {
-        double mean = 0, mean_abs = 0, var = 0;
-        for (int64_t n = 0; n < N; ++n) {
-          mean += x[m * N + n];
-          mean_abs += std::fabs(x[m * N + n]);
-        }
-        mean /= N;
-        mean_abs /= N;
-        for (int64_t n = 0; n < N; ++n) var += (x[m * N + n] - mean) * (x[m * N + n] - mean);
-        const double inv = 1 / std::sqrt(var / N + 1e-6);
-        for (int64_t n = 0, i = m * N; n < N; ++n, ++i)
-          tol[off + i] = which == 0 ? C * kEps * ((std::fabs(x[i]) + mean_abs) * inv * std::fabs(g[n]) + std::fabs(b[n]))
-                                    : C * kEps * std::fabs(ref[off + i]) + 1e-30;
-      }
+      NormTolerance(x, g, b, M, N, C, which == 0, ref, off, tol);
       const std::string name = std::string(which == 0 ? "LayerNorm" : which == 1 ? "RmsNorm in place" : "AddRmsNorm") +
                                " N=" + std::to_string(N);
       const auto f32_run = run(*cuda_, false);

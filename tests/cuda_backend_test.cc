@@ -222,20 +222,7 @@ TEST_F(CudaVsCpu, Norms) {
     for (bool layer : {false, true}) {
       const auto ref = run(*cpu_, layer, false);
       std::vector<double> tol(ref.size());
-      for (int64_t m = 0; m < M; ++m) {
-        double mean = 0, mean_abs = 0, var = 0;
-        for (int64_t n = 0; n < N; ++n) {
-          mean += x[m * N + n];
-          mean_abs += std::fabs(x[m * N + n]);
-        }
-        mean /= N;
-        mean_abs /= N;
-        for (int64_t n = 0; n < N; ++n) var += (x[m * N + n] - mean) * (x[m * N + n] - mean);
-        const double inv = 1 / std::sqrt(var / N + 1e-6);
-        for (int64_t n = 0, i = m * N; n < N; ++n, ++i)
-          tol[i] = layer ? C * kEps * ((std::fabs(x[i]) + mean_abs) * inv * std::fabs(g[n]) + std::fabs(b[n]))
-                         : C * kEps * std::fabs(ref[i]) + 1e-30;
-      }
+      NormTolerance(x, g, b, M, N, C, layer, ref, 0, tol);
       const std::string name = std::string(layer ? "LayerNorm" : "RmsNorm") + " N=" + std::to_string(N);
       ExpectClose(name, ref, run(*cuda_, layer, false), tol);
       ExpectClose(name + " in place", ref, run(*cuda_, layer, true), tol);

@@ -24,6 +24,28 @@ namespace {
 
 constexpr double kEps = 1.0 / (1 << 23);
 
+// Per-element tolerance of a norm over rows x[M, N], written to tol[off, off + M * N): for
+// LayerNorm (`layer`, scale g, bias b) C ulps of the normalised terms, for RMSNorm C ulps of
+// its reference output ref[off + i].
+inline void NormTolerance(const std::vector<float>& x, const std::vector<float>& g, const std::vector<float>& b,
+                          int64_t M, int64_t N, double C, bool layer, const std::vector<float>& ref, size_t off,
+                          std::vector<double>& tol) {
+  for (int64_t m = 0; m < M; ++m) {
+    double mean = 0, mean_abs = 0, var = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      mean += x[m * N + n];
+      mean_abs += std::fabs(x[m * N + n]);
+    }
+    mean /= N;
+    mean_abs /= N;
+    for (int64_t n = 0; n < N; ++n) var += (x[m * N + n] - mean) * (x[m * N + n] - mean);
+    const double inv = 1 / std::sqrt(var / N + 1e-6);
+    for (int64_t n = 0, i = m * N; n < N; ++n, ++i)
+      tol[off + i] = layer ? C * kEps * ((std::fabs(x[i]) + mean_abs) * inv * std::fabs(g[n]) + std::fabs(b[n]))
+                           : C * kEps * std::fabs(ref[off + i]) + 1e-30;
+  }
+}
+
 std::vector<float> Random(size_t n, uint32_t seed, float scale = 1.f, float offset = 0.f) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> d(0.f, 1.f);
