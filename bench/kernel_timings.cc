@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "runtime/backend.h"
+#include "runtime/cpu/bf16_widen_gemm.h"
 #include "runtime/cpu/gemm.h"
 #include "runtime/cpu/host_buffer.h"
+#include "runtime/dtype.h"
 
 namespace pg {
 namespace {
@@ -99,17 +101,37 @@ void Split(int threads, const char* name, int64_t M, int64_t K, int64_t N, std::
   *out += chosen_rows ? ", Gemm chooses rows\n" : ", Gemm chooses columns\n";
 }
 
+// bf16 weights widened to fp32 (runtime/cpu/bf16_widen_gemm.h): the direct kernel against the
+// panels + sgemm at a few row counts around kBf16WidenDirectMaxRows, on one weight shape.
+void WidenPaths(int threads, const char* name, int64_t K, int64_t N, std::string* out) {
+  const auto wf = Filler(K * N, 0.05f);
+  std::vector<uint16_t> w(wf.size());
+  for (size_t i = 0; i < wf.size(); ++i) w[i] = F32ToBf16(wf[i]);
+  for (int64_t M : {1, 8, 16, 24, 32, 64}) {
+    const auto xv = Filler(M * K, 1.f);
+    std::vector<float> o(M * N);
+    const cpu::GemmArgs a{xv.data(), w.data(), true, false, o.data(), M, N, K};
+    const auto [direct, panels] =
+        BestSeconds([&] { cpu::Bf16WidenGemm(a, threads, cpu::Bf16WidenPath::kDirect); },
+                    [&] { cpu::Bf16WidenGemm(a, threads, cpu::Bf16WidenPath::kPanels); });
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "#   widened bf16 %s, M %lld: direct %.2f ms, panels %.2f ms (%s; %s chosen)\n", name,
+                  static_cast<long long>(M), direct * 1e3, panels * 1e3, direct <= panels ? "direct faster" : "panels faster",
+                  M <= cpu::kBf16WidenDirectMaxRows ? "direct" : "panels");
+    *out += buf;
+  }
+}
+
 }  // namespace
 
 std::string MeasureKernelTimings(int threads) {
   std::string out;
   for (DType dtype : {DType::kF32, DType::kBF16}) {
-    if (dtype == DType::kBF16 && !cpu::Bf16GemmWorks()) continue;
     BackendOptions o;
     o.threads = threads;
     o.weight_dtype = dtype;
     auto be = MakeBackend("cpu", o);
-    out += std::string("# kernels, ") + (dtype == DType::kF32 ? "fp32" : "bf16") + " weights, " +
+    out += std::string("# kernels, ") + (dtype == DType::kF32 ? "fp32" : std::string("bf16 ") + cpu::Bf16GemmKindName(cpu::Bf16GemmKindHere())) + " weights, " +
            std::to_string(threads) + " threads:\n";
     Epilogue(*be, "ViT fc1 + bias + GELU, [1568, 768] x [768, 3072]", 1568, 768, 3072, true, &out);
     Epilogue(*be, "ViT fc2 + bias, [1568, 3072] x [3072, 768]", 1568, 3072, 768, false, &out);
@@ -125,6 +147,7 @@ std::string MeasureKernelTimings(int threads) {
     Decode(threads, bf16, "decode mid down, [8, 4096] x [4096, 1024]", 4096, 1024, &out);
     Decode(threads, bf16, "decode 3B gate|up, [8, 2048] x [2048, 32768]", 2048, 32768, &out);
     Decode(threads, bf16, "decode 3B down, [8, 16384] x [16384, 2048]", 16384, 2048, &out);
+    if (bf16) WidenPaths(threads, "mid gate|up [M, 1024] x [1024, 8192]", 1024, 8192, &out);
   }
   if (!out.empty() && out.back() == '\n') out.pop_back();
   return out;

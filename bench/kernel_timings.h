@@ -1,6 +1,6 @@
 // Per-op CPU kernel timings on the engine's shapes (issue 14), for when end-to-end timing is not
 // possible (a shared machine) or to see one change at a time: `paligemma bench --kernels` prints,
-// for fp32 weights and (on a CPU with native bf16) bf16 weights, on `threads` threads, best of 7 (fused and separate alternating):
+// for fp32 weights and bf16 weights (native or widened, runtime/cpu/gemm.h), on `threads` threads, best of 7 (fused and separate alternating):
 //   - the ViT's GEMMs with their epilogue fused (MatMul with bias, MatMulGelu) against the same
 //     GEMM followed by the separate AddRowBroadcast / GeluTanh passes (SigLIP-B/16, 8 images:
 //     M = 1568 rows, fc1 [768, 3072], fc2 [3072, 768]);

@@ -60,18 +60,18 @@ double ReadGbps(int threads) {
 }  // namespace
 
 std::string MachinePeaks::ToText() const {
-  char buf[256];
+  char buf[320];
   std::snprintf(buf, sizeof buf,
-                "# peaks: GEMM fp32 %.1f GFLOP/s, GEMM bf16 %.1f GFLOP/s (2048x2048x4096, backend MatMul), memory "
-                "read %.1f GB/s",
-                gemm_f32_gflops, gemm_bf16_gflops, mem_read_gbps);
+                "# peaks: GEMM fp32 %.1f GFLOP/s, GEMM bf16 %.1f GFLOP/s [%s] (2048x2048x4096, backend MatMul), "
+                "memory read %.1f GB/s",
+                gemm_f32_gflops, gemm_bf16_gflops, cpu::Bf16GemmKindName(cpu::Bf16GemmKindHere()), mem_read_gbps);
   return buf;
 }
 
 MachinePeaks MeasureMachinePeaks(int threads) {
   MachinePeaks p;
   p.gemm_f32_gflops = GemmGflops(threads, DType::kF32);
-  if (cpu::Bf16GemmWorks()) p.gemm_bf16_gflops = GemmGflops(threads, DType::kBF16);
+  p.gemm_bf16_gflops = GemmGflops(threads, DType::kBF16);  // native or widened (runtime/cpu/gemm.h)
   p.mem_read_gbps = ReadGbps(threads);
   return p;
 }

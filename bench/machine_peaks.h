@@ -10,7 +10,7 @@ namespace pg {
 
 struct MachinePeaks {
   double gemm_f32_gflops = 0;   // [2048, 2048] x [2048, 4096]
-  double gemm_bf16_gflops = 0;  // same shape, bf16 weights (0 when the CPU has no native bf16)
+  double gemm_bf16_gflops = 0;  // same shape, bf16 weights (native bf16 dot products or widened: bf16_kind)
   double mem_read_gbps = 0;     // 1 GiB read, best of 3
   std::string ToText() const;
 };

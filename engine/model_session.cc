@@ -11,7 +11,9 @@ namespace pg {
 DType ResolveWeightDtype(const std::string& name, DType checkpoint_dtype, const char* flag) {
   if (name == "f32") return DType::kF32;
   if (name == "bf16") return DType::kBF16;
-  if (name == "auto") return checkpoint_dtype == DType::kBF16 && cpu::Bf16GemmWorks() ? DType::kBF16 : DType::kF32;
+  // auto: the checkpoint's own dtype (bf16 stays bf16: half the memory, and decode reads half the
+  // bytes, on every CPU: native bf16 GEMMs or the widening kernels; docs/BENCHMARKS.md).
+  if (name == "auto") return checkpoint_dtype;
   PG_THROW(flag << " must be auto, f32 or bf16, got '" << name << "'");
 }
 

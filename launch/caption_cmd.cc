@@ -58,8 +58,8 @@ void RegisterCaptionCommand(CLI::App& app) {
   cmd->add_option("--threads", args->session.threads, "CPU threads per rank");
   cmd->add_option("--backend", args->session.backend, "cpu or cuda");
   cmd->add_option("--dtype", args->session.weight_dtype,
-                  "weights in memory on the CPU: auto (bf16 for a bf16 checkpoint on a CPU with bf16 dot products, "
-                  "else f32), f32 or bf16")
+                  "weights in memory: auto (the checkpoint's dtype), f32 or bf16 (on a CPU without bf16 dot "
+                  "products bf16 weights are widened to fp32 in the GEMMs)")
       ->capture_default_str();
   cmd->add_option("--decode-threads", args->decode_threads, "image decoding threads on each replica leader");
   cmd->add_option("--prefetch", args->prefetch, "images decoded ahead per replica (default 2 x --batch)");

@@ -36,7 +36,7 @@ class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(const BackendOptions& o) : threads_(std::max(1, o.threads)) {
     openblas_set_num_threads(1);  // the backend's own threads split every GEMM (runtime/cpu/gemm.h)
-    bf16_weights_ = o.weight_dtype == DType::kBF16 && cpu::Bf16GemmWorks();
+    bf16_weights_ = o.weight_dtype == DType::kBF16;  // native or widened bf16 GEMMs (runtime/cpu/gemm.h)
   }
   std::string name() const override { return "cpu"; }
 

@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
+#include "runtime/cpu/bf16_widen_gemm.h"
 #include "runtime/cpu/elementwise.h"
 #include "runtime/cpu/onednn_matmul.h"
 #include "runtime/cpu/parallel.h"
@@ -31,7 +34,7 @@ void Block(const GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
     if (a.bias || a.gelu) BiasGeluRows(out, M, N, a.N, a.bias ? a.bias + n0 : nullptr, a.gelu);
     return;
   }
-  PG_THROW("internal: bf16 blocks go through oneDNN as one call (OneDnnBf16Gemm)");
+  PG_THROW("internal: bf16 weights go through OneDnnBf16Gemm or Bf16WidenGemm as one call");
 }
 
 }  // namespace
@@ -45,7 +48,9 @@ void GemmWithSplit(const GemmArgs& a, int threads, GemmSplit split) {
     if (a.bias || a.gelu) BiasGeluRows(a.out, a.M, a.N, a.N, a.bias, a.gelu);
     return;
   }
-  if (a.w_bf16) return OneDnnBf16Gemm(a, threads);  // oneDNN splits the work over the threads itself
+  if (a.w_bf16) {  // both split the work over the threads themselves
+    return Bf16GemmKindHere() == Bf16GemmKind::kNative ? OneDnnBf16Gemm(a, threads) : Bf16WidenGemm(a, threads);
+  }
   // Rows or columns (Gemm: ChooseGemmSplit, runtime/cpu/gemm_split.h). Block edges on multiples of
   // 16 (one AVX-512 vector of columns; sgemm's row unroll), so that every element meets the same
   // kernel path as in one unsplit call: bit-identical results for any thread count with OpenBLAS's
@@ -60,6 +65,18 @@ void GemmWithSplit(const GemmArgs& a, int threads, GemmSplit split) {
   }
 }
 
-bool Bf16GemmWorks() { return CpuHasNativeBf16(); }
+Bf16GemmKind Bf16GemmKindHere() {
+  static const Bf16GemmKind kind = [] {
+    const char* force = std::getenv("PG_CPU_BF16");
+    if (force && std::string(force) == "widen") return Bf16GemmKind::kWidened;
+    PG_CHECK(!force || !*force || std::string(force) == "auto", "PG_CPU_BF16=" << force << ": expected widen or auto");
+    return CpuHasNativeBf16() ? Bf16GemmKind::kNative : Bf16GemmKind::kWidened;
+  }();
+  return kind;
+}
+
+const char* Bf16GemmKindName(Bf16GemmKind k) {
+  return k == Bf16GemmKind::kNative ? "native (oneDNN bf16 dot products)" : "widened (bf16 weights, fp32 FMAs)";
+}
 
 }  // namespace pg::cpu

@@ -13,7 +13,8 @@ namespace pg::cpu {
 struct GemmArgs;
 
 // True when oneDNN reports a CPU ISA with native bf16 dot products (avx512_core_bf16 or AMX):
-// without it bf16 would be emulated and slower than fp32, so the backend keeps fp32 weights.
+// without it oneDNN would emulate bf16 (slower than fp32), so bf16 weights go through the widening
+// kernels of runtime/cpu/bf16_widen_gemm.h instead.
 bool CpuHasNativeBf16();
 
 // a.w: bf16 words. Runs on `threads` OpenMP threads.
