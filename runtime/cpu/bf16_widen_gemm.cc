@@ -196,7 +196,10 @@ void Direct(const GemmArgs& a, int threads) {
 
 // ---- panels: widen W one [kc, nc] panel at a time, then fp32 sgemm ------------------------------
 
-constexpr int64_t kPanelK = 512, kPanelN = 2048;  // 4 MiB of fp32 scratch
+// A panel holds at most kPanelElements fp32 values (16 MiB: fits the L3 of the machines measured),
+// all of K up to kPanelMaxK, so that most prefill GEMMs are one or two sgemm calls per thread
+// (each call packs its rows of x again and a K split re-reads out).
+constexpr int64_t kPanelElements = int64_t{4} << 20, kPanelMaxK = 4096;
 
 PG_AVX2 void WidenRowAvx2(const uint16_t* src, float* dst, int64_t n) {
   int64_t i = 0;
@@ -212,7 +215,8 @@ void WidenRow(const uint16_t* src, float* dst, int64_t n, bool avx2) {
 void Panels(const GemmArgs& a, int threads) {
   const bool avx2 = Bf16WidenHasAvx2();
   const uint16_t* w = static_cast<const uint16_t*>(a.w);
-  const int64_t kc = std::min(a.K, kPanelK), nc = std::min(a.N, kPanelN);
+  const int64_t kc = std::min(a.K, kPanelMaxK);
+  const int64_t nc = std::min(a.N, std::max<int64_t>(64, kPanelElements / kc / 64 * 64));
   thread_local std::vector<float> scratch;  // the calling thread's; grows once to its largest panel
   if (static_cast<int64_t>(scratch.size()) < kc * nc) scratch.resize(static_cast<size_t>(kc * nc));
   float* panel = scratch.data();
