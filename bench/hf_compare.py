@@ -12,7 +12,8 @@ random weights, the same machine and the same number of threads, interleaved in 
    only one model is in memory at a time. Every side captions `--images` images in batches of
    `--batch`, greedy, exactly `--new-tokens` tokens (the engine never stops at <eos> in bench; HF
    gets min_new_tokens = max_new_tokens), prompt of `--prompt-len` tokens.
-4. Prints images/s per side (median over repeats) and the ratios.
+4. Prints images/s and peak RSS (`/usr/bin/time -f %M`, the process and its children) per side,
+   the median images/s over repeats, and the ratios.
 
 Needs torch + transformers (PyPI) and a built `build/paligemma`. Not run by CI (PyPI, minutes).
 """
@@ -107,8 +108,21 @@ def hf_worker(args):
     print(json.dumps(dict(images_per_s=args.images / secs, seconds=secs, load_s=load_s)))
 
 
-def engine_run(args, h5, out, dtype):
-    cmd = ["mpirun", "-np", "1", "--bind-to", "none", str(ROOT / "build/paligemma"), "bench", "--model", str(h5),
+def peak_rss_prefix(rss_file):
+    """/usr/bin/time -f %M: the peak RSS (KiB) of the command and every descendant it waited for
+    (mpirun waits for its ranks), written to rss_file; [] when /usr/bin/time is missing."""
+    return ["/usr/bin/time", "-f", "%M", "-o", str(rss_file)] if os.path.exists("/usr/bin/time") else []
+
+
+def read_peak_rss_gb(rss_file):
+    try:
+        return int(Path(rss_file).read_text().split()[-1]) * 1024 / 1e9
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def engine_run(args, h5, out, dtype, rss_file):
+    cmd = peak_rss_prefix(rss_file) + ["mpirun", "-np", "1", "--bind-to", "none", str(ROOT / "build/paligemma"), "bench", "--model", str(h5),
            "--batch", str(args.batch), "--images", str(args.images), "--new-tokens", str(args.new_tokens),
            "--prompt-len", str(args.prompt_len), "--threads", str(args.threads), "--warmup", str(args.warmup),
            "--iters", "1",
@@ -150,17 +164,18 @@ def main():
           f"new tokens {args.new_tokens}, prompt {args.prompt_len}", flush=True)
     for r in range(args.repeats):
         for side in sides:
+            rss_file = work / f"{side}-peak-rss-{r}.txt"
             if side.startswith("engine_"):
-                ips = engine_run(args, h5, work / f"{side}-out-{r}", side.split("_")[1])
+                ips = engine_run(args, h5, work / f"{side}-out-{r}", side.split("_")[1], rss_file)
             else:
-                out = subprocess.run([sys.executable, __file__, "--hf-worker", "--hf-dir", str(hf_dir), "--hf-dtype",
+                out = subprocess.run(peak_rss_prefix(rss_file) + [sys.executable, __file__, "--hf-worker", "--hf-dir", str(hf_dir), "--hf-dtype",
                                       side.split("_")[1], "--threads", str(args.threads), "--batch", str(args.batch),
                                       "--images", str(args.images), "--new-tokens", str(args.new_tokens),
                                       "--prompt-len", str(args.prompt_len)],
                                      check=True, capture_output=True, text=True)
                 ips = json.loads(out.stdout.strip().splitlines()[-1])["images_per_s"]
             results[side].append(ips)
-            print(f"repeat {r} {side:8s} {ips:8.3f} images/s", flush=True)
+            print(f"repeat {r} {side:8s} {ips:8.3f} images/s, peak RSS {read_peak_rss_gb(rss_file):.2f} GB", flush=True)
     med = {s: statistics.median(v) for s, v in results.items()}
     print("median images/s: " + ", ".join(f"{s} {v:.3f}" for s, v in med.items()))
     for e in (s for s in sides if s.startswith("engine_")):

@@ -11,6 +11,7 @@
 
 #include "runtime/backend.h"
 #include "runtime/cpu/bf16_widen_gemm.h"
+#include "runtime/cpu/few_rows_gemm.h"
 #include "runtime/cpu/gemm.h"
 #include "runtime/cpu/host_buffer.h"
 #include "runtime/dtype.h"
@@ -102,7 +103,7 @@ void Split(int threads, const char* name, int64_t M, int64_t K, int64_t N, std::
 }
 
 // bf16 weights widened to fp32 (runtime/cpu/bf16_widen_gemm.h): the direct kernel against the
-// panels + sgemm at a few row counts around kBf16WidenDirectMaxRows, on one weight shape.
+// panels + sgemm at a few row counts around kFewRowsMaxBf16, on one weight shape.
 void WidenPaths(int threads, const char* name, int64_t K, int64_t N, std::string* out) {
   const auto wf = Filler(K * N, 0.05f);
   std::vector<uint16_t> w(wf.size());
@@ -117,7 +118,7 @@ void WidenPaths(int threads, const char* name, int64_t K, int64_t N, std::string
     char buf[256];
     std::snprintf(buf, sizeof buf, "#   widened bf16 %s, M %lld: direct %.2f ms, panels %.2f ms (%s; %s chosen)\n", name,
                   static_cast<long long>(M), direct * 1e3, panels * 1e3, direct <= panels ? "direct faster" : "panels faster",
-                  M <= cpu::kBf16WidenDirectMaxRows ? "direct" : "panels");
+                  cpu::FewRowsGemmPays(a) ? "direct" : "panels");
     *out += buf;
   }
 }

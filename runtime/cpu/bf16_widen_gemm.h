@@ -5,11 +5,9 @@
 //
 //   out[M, N] = x[M, K] @ W    W: bf16 [K, N], or [N, K] when trans_w (the tied LM head)
 //
-// Two ways, by the number of rows (Bf16WidenUsesDirect):
-//  - direct (few rows: decode): a register-blocked AVX2 kernel reads W's bf16 words once per group
-//    of rows, widens them in registers (a 16-bit shift) and accumulates in fp32; the threads split
-//    W's columns (each streams its share of the weights, like the fp32 column split). Decode is
-//    bound by the weight bytes it reads, so this halves its time against fp32 weights.
+// Two ways, by the number of rows:
+//  - few rows (decode): runtime/cpu/few_rows_gemm.h, which reads W's bf16 words once and widens them
+//    in a small packed panel. Decode is bound by the weight bytes it reads: half of fp32's.
 //  - panels (many rows: prefill, ViT): W is widened one [kc, nc] panel at a time into a shared
 //    fp32 scratch (all threads convert), then every thread runs one single-threaded OpenBLAS sgemm
 //    on its rows of x against the panel, accumulating over K panels (beta = 1 after the first).
@@ -23,16 +21,10 @@
 
 namespace pg::cpu {
 
-// Up to this many rows of x the direct kernel is used (measured: `paligemma bench --kernels`
-// times both ways on the decode and prefill shapes; docs/BENCHMARKS.md).
-constexpr int64_t kBf16WidenDirectMaxRows = 32;
-
 enum class Bf16WidenPath { kAuto, kDirect, kPanels };
 
-// a.w_bf16 must be set. `path` forces one way (tests and `bench --kernels`); kAuto picks by M.
+// a.w_bf16 must be set. `path` forces one way (tests and `bench --kernels`); kAuto picks by M
+// (FewRowsGemmPays).
 void Bf16WidenGemm(const GemmArgs& a, int threads, Bf16WidenPath path = Bf16WidenPath::kAuto);
-
-// Whether the direct kernel runs with AVX2 + FMA here (else its portable scalar loop).
-bool Bf16WidenHasAvx2();
 
 }  // namespace pg::cpu

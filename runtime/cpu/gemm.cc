@@ -11,6 +11,7 @@
 
 #include "runtime/cpu/bf16_widen_gemm.h"
 #include "runtime/cpu/elementwise.h"
+#include "runtime/cpu/few_rows_gemm.h"
 #include "runtime/cpu/onednn_matmul.h"
 #include "runtime/cpu/parallel.h"
 #include "runtime/check.h"
@@ -39,7 +40,10 @@ void Block(const GemmArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
 
 }  // namespace
 
-void Gemm(const GemmArgs& a, int threads) { GemmWithSplit(a, threads, ChooseGemmSplit(a.M, a.N, a.K, threads)); }
+void Gemm(const GemmArgs& a, int threads) {
+  if (!a.w_bf16 && FewRowsGemmPays(a)) return FewRowsGemm(a, threads);  // decode (runtime/cpu/few_rows_gemm.h)
+  GemmWithSplit(a, threads, ChooseGemmSplit(a.M, a.N, a.K, threads));
+}
 
 void GemmWithSplit(const GemmArgs& a, int threads, GemmSplit split) {
   if (a.M == 0 || a.N == 0) return;

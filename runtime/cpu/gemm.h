@@ -30,6 +30,7 @@ struct GemmArgs {
   bool gelu = false;            // then out = gelu_tanh(out)
 };
 
+// fp32 decode shapes (few rows of x) go to runtime/cpu/few_rows_gemm.h where it pays.
 void Gemm(const GemmArgs& a, int threads);
 
 // Gemm with the fp32 split forced (Gemm uses ChooseGemmSplit); for `paligemma bench --kernels`,

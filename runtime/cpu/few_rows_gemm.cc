@@ -1,0 +1,212 @@
+#include "runtime/cpu/few_rows_gemm.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <new>
+#include <vector>
+
+#include "runtime/cpu/elementwise.h"
+#include "runtime/cpu/parallel.h"
+#include "runtime/dtype.h"
+
+namespace pg::cpu {
+namespace {
+
+inline float AsF32(float v) { return v; }
+inline float AsF32(uint16_t v) { return Bf16ToF32(v); }
+
+// 64-byte aligned storage for the packed panels (aligned AVX loads).
+template <typename T>
+struct AlignedAlloc {
+  using value_type = T;
+  AlignedAlloc() = default;
+  template <typename U>
+  AlignedAlloc(const AlignedAlloc<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); }
+  bool operator==(const AlignedAlloc&) const { return true; }
+  bool operator!=(const AlignedAlloc&) const { return false; }
+};
+
+#define PG_AVX2 __attribute__((target("avx2,fma")))
+// The tiles' loops over their register blocks, unrolled so that the accumulators live in registers.
+#define PG_UNROLL _Pragma("GCC unroll 16")
+
+// 8 weights as 8 f32: fp32 loaded, bf16 widened (a bf16 is the upper half of an f32).
+PG_AVX2 inline __m256 Load8(const float* p) { return _mm256_loadu_ps(p); }
+PG_AVX2 inline __m256 Load8(const uint16_t* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+PG_AVX2 inline float HorizontalSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// W [K, N] (ldw = N). A column block read straight down K steps N*4 (or *2) bytes per k: a power of two
+// for most shapes, which maps every row to the same few cache sets (thrashing L1 and L2 on each
+// pass) and starts a new page every few rows (where the hardware prefetchers stop); measured ~4x
+// slower. So W is read the way it lies: kKnRows rows at a time, each over a run of up to kKnCols
+// contiguous columns (8 / 4 KiB, the next row prefetched line by line), copied or widened into a packed
+// fp32 panel (rows padded by 16 floats off the power of two; 128 KiB: stays in L2), then every
+// pair of rows of x passes over the panel, 32 columns at a time, accumulating into out.
+constexpr int64_t kKnRows = 16, kKnCols = 2048, kKnLd = kKnCols + 16;
+
+// acc[R][V] over kb rows of the panel (ld kKnLd): out = (out if accumulate) + x @ panel.
+template <int R, int V>
+PG_AVX2 inline void KnTile(const float* x, int64_t ldx, int64_t kb, const float* panel, float* out, int64_t ldo,
+                           bool accumulate) {
+  __m256 acc[R][V];
+  PG_UNROLL for (int r = 0; r < R; ++r)
+    PG_UNROLL for (int v = 0; v < V; ++v) acc[r][v] = accumulate ? _mm256_loadu_ps(out + r * ldo + 8 * v) : _mm256_setzero_ps();
+  for (int64_t k = 0; k < kb; ++k, panel += kKnLd) {
+    __m256 xb[R];
+    PG_UNROLL for (int r = 0; r < R; ++r) xb[r] = _mm256_broadcast_ss(x + r * ldx + k);
+    PG_UNROLL for (int v = 0; v < V; ++v) {
+      const __m256 wv = _mm256_load_ps(panel + 8 * v);
+      PG_UNROLL for (int r = 0; r < R; ++r) acc[r][v] = _mm256_fmadd_ps(xb[r], wv, acc[r][v]);
+    }
+  }
+  PG_UNROLL for (int r = 0; r < R; ++r)
+    PG_UNROLL for (int v = 0; v < V; ++v) _mm256_storeu_ps(out + r * ldo + 8 * v, acc[r][v]);
+}
+
+// Columns [0, 8V) of out (and of the panel) for all M rows.
+template <int V>
+PG_AVX2 void KnRows(const float* x, int64_t M, int64_t K, int64_t kb, const float* panel, float* out, int64_t ldo,
+                    bool accumulate) {
+  int64_t m = 0;
+  for (; m + 3 <= M; m += 3) KnTile<3, V>(x + m * K, K, kb, panel, out + m * ldo, ldo, accumulate);
+  if (M - m == 2) KnTile<2, V>(x + m * K, K, kb, panel, out + m * ldo, ldo, accumulate);
+  if (M - m == 1) KnTile<1, V>(x + m * K, K, kb, panel, out + m * ldo, ldo, accumulate);
+}
+
+template <typename T>
+PG_AVX2 void DirectKnAvx2(const float* x, int64_t M, int64_t K, const T* w, int64_t ldw, float* out,
+                          int64_t ldo, int64_t n0, int64_t n1) {
+  thread_local std::vector<float, AlignedAlloc<float>> panel_buf(kKnRows * kKnLd);  // this worker's, once
+  float* panel = panel_buf.data();
+  const int64_t vec_end = n0 + (n1 - n0) / 8 * 8;  // whole vectors here; the last columns below
+  for (int64_t c0 = n0; c0 < vec_end; c0 += kKnCols) {
+    const int64_t cols = std::min(kKnCols, vec_end - c0);
+    for (int64_t k0 = 0; k0 < K; k0 += kKnRows) {
+      const int64_t kb = std::min(kKnRows, K - k0);
+      const T* src = w + k0 * ldw + c0;
+      for (int64_t r = 0; r < kb; ++r, src += ldw) {
+        const T* next = r + 1 < kb ? src + ldw : src + kKnRows * ldw;  // the next row to pack
+        for (int64_t c = 0; c < cols; c += 8) {
+          if (c % (64 / sizeof(T)) == 0) _mm_prefetch(reinterpret_cast<const char*>(next + c), _MM_HINT_T0);
+          _mm256_store_ps(panel + r * kKnLd + c, Load8(src + c));
+        }
+      }
+      // While x passes over this panel, the next panel's rows come in (a line of each per 32
+      // columns): its widening then reads cache, and memory streams during the FMAs.
+      const bool last_rows = k0 + kb >= K;
+      const T* next = last_rows ? w + c0 + kKnCols : w + (k0 + kb) * ldw + c0;
+      const int64_t next_rows = last_rows ? (c0 + kKnCols < vec_end ? std::min(kKnRows, K) : 0) : std::min(kKnRows, K - k0 - kb);
+      const float* xk = x + k0;
+      float* o = out + c0;
+      int64_t c = 0;
+      for (; c + 32 <= cols; c += 32) {
+        for (int64_t r = 0; r < next_rows; ++r)
+          for (size_t line = 0; line < 32 * sizeof(T); line += 64)
+            _mm_prefetch(reinterpret_cast<const char*>(next + r * ldw + c) + line, _MM_HINT_T0);
+        KnRows<4>(xk, M, K, kb, panel + c, o + c, ldo, k0 > 0);
+      }
+      for (; c < cols; c += 8) KnRows<1>(xk, M, K, kb, panel + c, o + c, ldo, k0 > 0);
+    }
+  }
+  for (int64_t n = vec_end; n < n1; ++n)
+    for (int64_t m = 0; m < M; ++m) {
+      float s = 0.f;
+      for (int64_t k = 0; k < K; ++k) s += x[m * K + k] * AsF32(w[k * ldw + n]);
+      out[m * ldo + n] = s;
+    }
+}
+
+// W [N, K] (trans_w): out[m, n] = x[m, :] . W[n, :]; RN rows of W x RM rows of x per tile, K in
+// steps of 8 (fp32 lanes), then a horizontal sum and the K % 8 tail.
+template <int RN, int RM, typename T>
+PG_AVX2 inline void NkTile(const float* x, int64_t K, const T* w, float* out, int64_t ldo) {
+  __m256 acc[RN][RM];
+  PG_UNROLL for (int i = 0; i < RN; ++i)
+    PG_UNROLL for (int j = 0; j < RM; ++j) acc[i][j] = _mm256_setzero_ps();
+  const int64_t k8 = K / 8 * 8;
+  for (int64_t k = 0; k < k8; k += 8) {
+    __m256 xv[RM];
+    PG_UNROLL for (int j = 0; j < RM; ++j) xv[j] = _mm256_loadu_ps(x + j * K + k);
+    PG_UNROLL for (int i = 0; i < RN; ++i) {
+      const __m256 wv = Load8(w + i * K + k);
+      PG_UNROLL for (int j = 0; j < RM; ++j) acc[i][j] = _mm256_fmadd_ps(wv, xv[j], acc[i][j]);
+    }
+  }
+  PG_UNROLL for (int i = 0; i < RN; ++i)
+    PG_UNROLL for (int j = 0; j < RM; ++j) {
+      float s = HorizontalSum(acc[i][j]);
+      for (int64_t k = k8; k < K; ++k) s += x[j * K + k] * AsF32(w[i * K + k]);
+      out[j * ldo + i] = s;
+    }
+}
+
+template <int RN, typename T>
+PG_AVX2 void NkRows(const float* x, int64_t M, int64_t K, const T* w, float* out, int64_t ldo) {
+  int64_t m = 0;
+  for (; m + 2 <= M; m += 2) NkTile<RN, 2, T>(x + m * K, K, w, out + m * ldo, ldo);
+  if (m < M) NkTile<RN, 1, T>(x + m * K, K, w, out + m * ldo, ldo);
+}
+
+template <typename T>
+PG_AVX2 void DirectNkAvx2(const float* x, int64_t M, int64_t K, const T* w, float* out, int64_t ldo,
+                          int64_t n0, int64_t n1) {
+  int64_t n = n0;
+  for (; n + 4 <= n1; n += 4) NkRows<4, T>(x, M, K, w + n * K, out + n, ldo);
+  for (; n < n1; ++n) NkRows<1, T>(x, M, K, w + n * K, out + n, ldo);
+}
+
+// The same products without AVX2 (any x86-64).
+template <typename T>
+void DirectScalar(const GemmArgs& a, const T* w, int64_t n0, int64_t n1) {
+  for (int64_t m = 0; m < a.M; ++m)
+    for (int64_t n = n0; n < n1; ++n) {
+      float s = 0.f;
+      for (int64_t k = 0; k < a.K; ++k) s += a.x[m * a.K + k] * AsF32(a.trans_w ? w[n * a.K + k] : w[k * a.N + n]);
+      a.out[m * a.N + n] = s;
+    }
+}
+
+template <typename T>
+void Direct(const GemmArgs& a, const T* w, int threads) {
+  const bool avx2 = FewRowsGemmHasAvx2();
+  // Column blocks of 32 (one 64-byte line of bf16 W per k): each thread streams its share of W.
+  const int64_t blocks = (a.N + 31) / 32;
+  ParallelFor(threads, blocks, std::max<int64_t>(1, kGemmMinColumnsPerThread / 32), [&](int64_t b0, int64_t b1) {
+    const int64_t n0 = b0 * 32, n1 = std::min(a.N, b1 * 32);
+    if (!avx2) {
+      DirectScalar(a, w, n0, n1);
+    } else if (a.trans_w) {
+      DirectNkAvx2(a.x, a.M, a.K, w, a.out, a.N, n0, n1);
+    } else {
+      DirectKnAvx2(a.x, a.M, a.K, w, a.N, a.out, a.N, n0, n1);
+    }
+    if (a.bias || a.gelu) BiasGeluRows(a.out + n0, a.M, n1 - n0, a.N, a.bias ? a.bias + n0 : nullptr, a.gelu);
+  });
+}
+
+}  // namespace
+
+bool FewRowsGemmHasAvx2() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+
+void FewRowsGemm(const GemmArgs& a, int threads) {
+  if (a.M == 0 || a.N == 0) return;
+  if (a.w_bf16) return Direct(a, static_cast<const uint16_t*>(a.w), threads);
+  Direct(a, static_cast<const float*>(a.w), threads);
+}
+
+}  // namespace pg::cpu
