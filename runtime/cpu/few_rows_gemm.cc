@@ -85,9 +85,60 @@ PG_AVX2 void KnRows(const float* x, int64_t M, int64_t K, int64_t kb, const floa
   if (M - m == 1) KnTile<1, V>(x + m * K, K, kb, panel, out + m * ldo, ldo, accumulate);
 }
 
+// One or two rows of x (batch-1 / batch-2 decode): each weight is used once or twice, so a packed
+// panel only costs a pass. W is streamed the way it lies instead: 4 rows of W at a time (4
+// sequential streams) over a run of kStreamCols columns, out's run (in L1) loaded, given the 4
+// products per row of x and stored back.
+constexpr int64_t kStreamCols = 4096;
+
+template <int R, typename T>
+PG_AVX2 void KnStream(const float* x, int64_t K, const T* w, int64_t ldw, float* out, int64_t ldo, int64_t cols) {
+  for (int64_t k = 0; k < K; k += 4) {
+    const int64_t kr = std::min<int64_t>(4, K - k);
+    __m256 xb[R][4];
+    PG_UNROLL for (int r = 0; r < R; ++r)
+      PG_UNROLL for (int i = 0; i < 4; ++i) xb[r][i] = _mm256_set1_ps(i < kr ? x[r * K + k + i] : 0.f);
+    const T* w0 = w + k * ldw;
+    // rows past K read row k instead (times 0): no access beyond W
+    const T* w1 = kr > 1 ? w0 + ldw : w0;
+    const T* w2 = kr > 2 ? w0 + 2 * ldw : w0;
+    const T* w3 = kr > 3 ? w0 + 3 * ldw : w0;
+    const T* next = k + 8 <= K ? w0 + 4 * ldw : w0;  // the next 4 rows, prefetched a line at a time
+    for (int64_t c = 0; c < cols; c += 8) {
+      if (c % (64 / sizeof(T)) == 0) {
+        PG_UNROLL for (int i = 0; i < 4; ++i) _mm_prefetch(reinterpret_cast<const char*>(next + i * ldw + c), _MM_HINT_T0);
+      }
+      const __m256 a = Load8(w0 + c), b = Load8(w1 + c), d = Load8(w2 + c), e = Load8(w3 + c);
+      PG_UNROLL for (int r = 0; r < R; ++r) {
+        __m256 acc = k == 0 ? _mm256_setzero_ps() : _mm256_loadu_ps(out + r * ldo + c);
+        acc = _mm256_fmadd_ps(xb[r][0], a, acc);
+        acc = _mm256_fmadd_ps(xb[r][1], b, acc);
+        acc = _mm256_fmadd_ps(xb[r][2], d, acc);
+        acc = _mm256_fmadd_ps(xb[r][3], e, acc);
+        _mm256_storeu_ps(out + r * ldo + c, acc);
+      }
+    }
+  }
+}
+
 template <typename T>
 PG_AVX2 void DirectKnAvx2(const float* x, int64_t M, int64_t K, const T* w, int64_t ldw, float* out,
                           int64_t ldo, int64_t n0, int64_t n1) {
+  if (M <= 2) {
+    const int64_t vec_end = n0 + (n1 - n0) / 8 * 8;
+    for (int64_t c0 = n0; c0 < vec_end; c0 += kStreamCols) {
+      const int64_t cols = std::min(kStreamCols, vec_end - c0);
+      if (M == 2) KnStream<2>(x, K, w + c0, ldw, out + c0, ldo, cols);
+      if (M == 1) KnStream<1>(x, K, w + c0, ldw, out + c0, ldo, cols);
+    }
+    for (int64_t n = vec_end; n < n1; ++n)
+      for (int64_t m = 0; m < M; ++m) {
+        float s = 0.f;
+        for (int64_t k = 0; k < K; ++k) s += x[m * K + k] * AsF32(w[k * ldw + n]);
+        out[m * ldo + n] = s;
+      }
+    return;
+  }
   thread_local std::vector<float, AlignedAlloc<float>> panel_buf(kKnRows * kKnLd);  // this worker's, once
   float* panel = panel_buf.data();
   const int64_t vec_end = n0 + (n1 - n0) / 8 * 8;  // whole vectors here; the last columns below
