@@ -54,8 +54,15 @@ std::vector<int64_t> ChunkShape(const WeightSpec& spec, size_t elem_size) {
     int64_t n = 1;
     for (int64_t c : chunk) n *= c;
     if (n <= limit) break;
-    const int64_t rest = n / chunk[a];
-    chunk[a] = LargestDivisorAtMost(chunk[a], limit / rest);
+    const int64_t rest = n / chunk[a], cap = std::max<int64_t>(1, limit / rest);
+    int64_t c = LargestDivisorAtMost(chunk[a], cap);
+    // A dimension with no divisor near the cap (the 257,151 rows of a converted 3B embedding are
+    // 3 x 85,717) would get tiny chunks: 3 rows, 85,717 chunks, minutes of HDF5 metadata work at
+    // load. Where no tensor-parallel slab needs whole chunks along this axis (not the shard axis,
+    // or a shard axis that no tp > 1 divides), take the cap itself: a partial last chunk.
+    const bool tp_slabs = static_cast<int>(a) == spec.shard_axis && std::gcd<int64_t>(spec.shape[a], 64) > 1;
+    if (!tp_slabs && c < cap / 8) c = std::min(cap, chunk[a]);
+    chunk[a] = c;
   }
   return chunk;
 }

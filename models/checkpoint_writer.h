@@ -28,7 +28,9 @@ inline constexpr const char* kCheckpointFormat = "paligemma-tp/1";
 // Chunk dims for `spec` stored with elements of `elem_size` bytes: 1 layer for stacked
 // tensors (and one part of axis 1 for datasets made of several HF tensors: k|v, gate|up);
 // along the shard axis dim / gcd(dim, 64), so that every
-// TP split into a divisor of 64 ranks is whole chunks; then shrunk (by divisors) to <= 8 MiB.
+// TP split into a divisor of 64 ranks is whole chunks; then shrunk (by divisors) to <= 8 MiB, or,
+// where a dimension has no divisor within 8x of that size and no TP slab needs whole chunks along
+// it, to the size itself (a partial last chunk) rather than to a tiny divisor.
 std::vector<int64_t> ChunkShape(const WeightSpec& spec, size_t elem_size);
 
 class CheckpointWriter {

@@ -157,6 +157,27 @@ TEST(Checkpoint, HyperslabReadEqualsSlicingTheFullRead) {
   }
 }
 
+// A dimension without a useful divisor (a converted 3B embedding has 257,151 = 3 x 85,717 rows)
+// gets chunks near the size limit with a partial last one, not 3-row chunks (85,717 of them made
+// the 3B load take minutes in HDF5's chunk index); a shard axis that tp can split keeps dividing.
+TEST(Checkpoint, ChunksOfADimensionWithoutGoodDivisorsAreNotTiny) {
+  WeightSpec s;
+  s.name = "llm/embedder/input_embedding";
+  s.shape = {257151, 2048};
+  s.shard_axis = 0;
+  std::vector<int64_t> chunk = ChunkShape(s, 4);
+  EXPECT_EQ(chunk[0], 1024);  // 8 MiB / (2048 x 4 bytes)
+  EXPECT_EQ(chunk[1], 2048);
+  s.shape = {257152, 2048};  // = 2^7 x 2009: tp slabs of 2 to 64 ranks stay whole chunks
+  chunk = ChunkShape(s, 4);
+  EXPECT_EQ(257152 % chunk[0], 0);
+  EXPECT_EQ((257152 / 64) % chunk[0], 0);
+  s.shard_axis = -1;
+  s.shape = {1000003, 4};  // prime, not sharded: the cap
+  chunk = ChunkShape(s, 4);
+  EXPECT_EQ(chunk[0], (8 << 20) / 16);
+}
+
 TEST(Checkpoint, ChunksAlignWithTensorParallelSlabsForTheRealModels) {
   for (const char* name : {"paligemma-3b-pt-224", "paligemma2-3b-pt-896", "paligemma2-28b-pt-224"}) {
     const ModelConfig c = ModelConfig::FromFile(std::string(PG_SOURCE_DIR) + "/configs/" + name + ".json");
