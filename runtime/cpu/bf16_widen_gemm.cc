@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "runtime/check.h"
+#include "runtime/cpu/avx2_weights.h"
 #include "runtime/cpu/elementwise.h"
 #include "runtime/cpu/few_rows_gemm.h"
 #include "runtime/cpu/parallel.h"
@@ -15,14 +16,6 @@
 namespace pg::cpu {
 namespace {
 
-#define PG_AVX2 __attribute__((target("avx2,fma")))
-
-// 8 bf16 words -> 8 f32 (a bf16 is the upper half of an f32).
-PG_AVX2 inline __m256 Widen8(const uint16_t* p) {
-  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-
 // A panel holds at most kPanelElements fp32 values (16 MiB: fits the L3 of the machines measured),
 // all of K up to kPanelMaxK, so that most prefill GEMMs are one or two sgemm calls per thread
 // (each call packs its rows of x again and a K split re-reads out).
@@ -30,7 +23,7 @@ constexpr int64_t kPanelElements = int64_t{4} << 20, kPanelMaxK = 4096;
 
 PG_AVX2 void WidenRowAvx2(const uint16_t* src, float* dst, int64_t n) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, Widen8(src + i));
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, Load8(src + i));
   for (; i < n; ++i) dst[i] = Bf16ToF32(src[i]);
 }
 

@@ -6,6 +6,7 @@
 #include <new>
 #include <vector>
 
+#include "runtime/cpu/avx2_weights.h"
 #include "runtime/cpu/elementwise.h"
 #include "runtime/cpu/parallel.h"
 #include "runtime/dtype.h"
@@ -29,16 +30,8 @@ struct AlignedAlloc {
   bool operator!=(const AlignedAlloc&) const { return false; }
 };
 
-#define PG_AVX2 __attribute__((target("avx2,fma")))
 // The tiles' loops over their register blocks, unrolled so that the accumulators live in registers.
 #define PG_UNROLL _Pragma("GCC unroll 16")
-
-// 8 weights as 8 f32: fp32 loaded, bf16 widened (a bf16 is the upper half of an f32).
-PG_AVX2 inline __m256 Load8(const float* p) { return _mm256_loadu_ps(p); }
-PG_AVX2 inline __m256 Load8(const uint16_t* p) {
-  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
 
 PG_AVX2 inline float HorizontalSum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
