@@ -45,8 +45,8 @@ PG_AVX2 inline float HorizontalSum(__m256 v) {
 // pass) and starts a new page every few rows (where the hardware prefetchers stop); measured ~4x
 // slower. So W is read the way it lies: kKnRows rows at a time, each over a run of up to kKnCols
 // contiguous columns (8 / 4 KiB, the next row prefetched line by line), copied or widened into a packed
-// fp32 panel (rows padded by 16 floats off the power of two; 128 KiB: stays in L2), then every
-// pair of rows of x passes over the panel, 32 columns at a time, accumulating into out.
+// fp32 panel (rows padded by 16 floats off the power of two; 128 KiB: stays in L2), then each
+// group of 3 rows of x passes over the panel, 32 columns at a time, accumulating into out.
 constexpr int64_t kKnRows = 16, kKnCols = 2048, kKnLd = kKnCols + 16;
 
 // acc[R][V] over kb rows of the panel (ld kKnLd): out = (out if accumulate) + x @ panel.
