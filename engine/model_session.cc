@@ -3,7 +3,6 @@
 #include "dist/error_agreement.h"
 #include "models/weight_table.h"
 #include "runtime/backend.h"
-#include "runtime/cpu/gemm.h"
 #include "tensor_parallel/device_data_plane.h"
 
 namespace pg {

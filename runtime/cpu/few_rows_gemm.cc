@@ -3,7 +3,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <new>
 #include <vector>
 
 #include "runtime/cpu/avx2_weights.h"
@@ -17,17 +16,9 @@ namespace {
 inline float AsF32(float v) { return v; }
 inline float AsF32(uint16_t v) { return Bf16ToF32(v); }
 
-// 64-byte aligned storage for the packed panels (aligned AVX loads).
-template <typename T>
-struct AlignedAlloc {
-  using value_type = T;
-  AlignedAlloc() = default;
-  template <typename U>
-  AlignedAlloc(const AlignedAlloc<U>&) {}
-  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
-  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); }
-  bool operator==(const AlignedAlloc&) const { return true; }
-  bool operator!=(const AlignedAlloc&) const { return false; }
+// One AVX vector of floats: a std::vector of these is 32-byte aligned (aligned AVX loads).
+struct alignas(32) Vec8 {
+  float v[8];
 };
 
 // The tiles' loops over their register blocks, unrolled so that the accumulators live in registers.
@@ -114,29 +105,14 @@ PG_AVX2 void KnStream(const float* x, int64_t K, const T* w, int64_t ldw, float*
   }
 }
 
+// Columns [n0, n1) (whole vectors) of out for 3 or more rows of x: packed panels, 3 x 32 tiles.
 template <typename T>
-PG_AVX2 void DirectKnAvx2(const float* x, int64_t M, int64_t K, const T* w, int64_t ldw, float* out,
-                          int64_t ldo, int64_t n0, int64_t n1) {
-  if (M <= 2) {
-    const int64_t vec_end = n0 + (n1 - n0) / 8 * 8;
-    for (int64_t c0 = n0; c0 < vec_end; c0 += kStreamCols) {
-      const int64_t cols = std::min(kStreamCols, vec_end - c0);
-      if (M == 2) KnStream<2>(x, K, w + c0, ldw, out + c0, ldo, cols);
-      if (M == 1) KnStream<1>(x, K, w + c0, ldw, out + c0, ldo, cols);
-    }
-    for (int64_t n = vec_end; n < n1; ++n)
-      for (int64_t m = 0; m < M; ++m) {
-        float s = 0.f;
-        for (int64_t k = 0; k < K; ++k) s += x[m * K + k] * AsF32(w[k * ldw + n]);
-        out[m * ldo + n] = s;
-      }
-    return;
-  }
-  thread_local std::vector<float, AlignedAlloc<float>> panel_buf(kKnRows * kKnLd);  // this worker's, once
-  float* panel = panel_buf.data();
-  const int64_t vec_end = n0 + (n1 - n0) / 8 * 8;  // whole vectors here; the last columns below
-  for (int64_t c0 = n0; c0 < vec_end; c0 += kKnCols) {
-    const int64_t cols = std::min(kKnCols, vec_end - c0);
+PG_AVX2 void KnPanels(const float* x, int64_t M, int64_t K, const T* w, int64_t ldw, float* out, int64_t ldo,
+                      int64_t n0, int64_t n1) {
+  thread_local std::vector<Vec8> panel_buf(kKnRows * kKnLd / 8);  // this worker's, once
+  float* panel = panel_buf.data()->v;
+  for (int64_t c0 = n0; c0 < n1; c0 += kKnCols) {
+    const int64_t cols = std::min(kKnCols, n1 - c0);
     for (int64_t k0 = 0; k0 < K; k0 += kKnRows) {
       const int64_t kb = std::min(kKnRows, K - k0);
       const T* src = w + k0 * ldw + c0;
@@ -147,21 +123,26 @@ PG_AVX2 void DirectKnAvx2(const float* x, int64_t M, int64_t K, const T* w, int6
           _mm256_store_ps(panel + r * kKnLd + c, Load8(src + c));
         }
       }
-      // While x passes over this panel, the next panel's rows come in (a line of each per 32
-      // columns): its widening then reads cache, and memory streams during the FMAs.
-      const bool last_rows = k0 + kb >= K;
-      const T* next = last_rows ? w + c0 + kKnCols : w + (k0 + kb) * ldw + c0;
-      const int64_t next_rows = last_rows ? (c0 + kKnCols < vec_end ? std::min(kKnRows, K) : 0) : std::min(kKnRows, K - k0 - kb);
       const float* xk = x + k0;
       float* o = out + c0;
       int64_t c = 0;
-      for (; c + 32 <= cols; c += 32) {
-        for (int64_t r = 0; r < next_rows; ++r)
-          for (size_t line = 0; line < 32 * sizeof(T); line += 64)
-            _mm_prefetch(reinterpret_cast<const char*>(next + r * ldw + c) + line, _MM_HINT_T0);
-        KnRows<4>(xk, M, K, kb, panel + c, o + c, ldo, k0 > 0);
-      }
+      for (; c + 32 <= cols; c += 32) KnRows<4>(xk, M, K, kb, panel + c, o + c, ldo, k0 > 0);
       for (; c < cols; c += 8) KnRows<1>(xk, M, K, kb, panel + c, o + c, ldo, k0 > 0);
+    }
+  }
+}
+
+template <typename T>
+PG_AVX2 void DirectKnAvx2(const float* x, int64_t M, int64_t K, const T* w, int64_t ldw, float* out,
+                          int64_t ldo, int64_t n0, int64_t n1) {
+  const int64_t vec_end = n0 + (n1 - n0) / 8 * 8;  // whole vectors here; the last columns below
+  if (M > 2) {
+    KnPanels(x, M, K, w, ldw, out, ldo, n0, vec_end);
+  } else {
+    for (int64_t c0 = n0; c0 < vec_end; c0 += kStreamCols) {
+      const int64_t cols = std::min(kStreamCols, vec_end - c0);
+      if (M == 2) KnStream<2>(x, K, w + c0, ldw, out + c0, ldo, cols);
+      if (M == 1) KnStream<1>(x, K, w + c0, ldw, out + c0, ldo, cols);
     }
   }
   for (int64_t n = vec_end; n < n1; ++n)

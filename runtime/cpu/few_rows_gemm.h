@@ -3,10 +3,11 @@
 // weight once per step, so it is bound by memory: OpenBLAS's sgemm packs W into a buffer before
 // its kernel (a write and a second read of every weight) and reached about half the machine's
 // read bandwidth on the decode shapes. Here the threads split W's columns and stream them:
-//  - W [K, N]: kKnRows rows at a time over a run of contiguous columns, copied (bf16: widened) into
-//    a small packed fp32 panel that stays in L2 (W's own rows are a power of two apart, which maps
-//    a column block read down K onto a few cache sets), the next panel prefetched while the rows
-//    of x pass over this one in 3 x 32 register tiles (AVX2 FMA);
+//  - W [K, N], one or two rows of x: W's rows streamed in place, 4 at a time, into out's run in L1;
+//  - W [K, N], more rows: 16 rows at a time over a run of contiguous columns, copied (bf16: widened)
+//    into a small packed fp32 panel that stays in L2 (W's own rows are a power of two apart, which
+//    maps a column block read down K onto a few cache sets), the rows of x passing over it in
+//    3 x 32 register tiles (AVX2 FMA);
 //  - W [N, K] (the tied LM head): each row of W is contiguous; 4 rows of W x 2 rows of x per tile,
 //    K in 8-lane steps, a horizontal sum at the end.
 // x, the accumulation and out are fp32. Every element of out is one thread's dot product over K in
