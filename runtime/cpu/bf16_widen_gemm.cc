@@ -41,7 +41,6 @@ void Panels(const GemmArgs& a, int threads) {
   if (static_cast<int64_t>(scratch.size()) < kc * nc) scratch.resize(static_cast<size_t>(kc * nc));
   float* panel = scratch.data();
   const GemmSplit split = ChooseGemmSplit(a.M, a.N, a.K, threads);
-  auto aligned = [](int64_t i, int64_t n) { return i == 0 || i == n ? i : std::min((i + 15) / 16 * 16, n); };
   for (int64_t n0 = 0; n0 < a.N; n0 += nc) {
     const int64_t nb = std::min(nc, a.N - n0);
     for (int64_t k0 = 0; k0 < a.K; k0 += kc) {
@@ -64,13 +63,7 @@ void Panels(const GemmArgs& a, int threads) {
         if (last && (a.bias || a.gelu))
           BiasGeluRows(out, m1 - m0, j1 - j0, a.N, a.bias ? a.bias + n0 + j0 : nullptr, a.gelu);
       };
-      if (split == GemmSplit::kRows) {
-        ParallelFor(threads, a.M, kGemmMinRowsPerThread,
-                    [&](int64_t m0, int64_t m1) { block(aligned(m0, a.M), aligned(m1, a.M), 0, nb); });
-      } else {
-        ParallelFor(threads, nb, kGemmMinColumnsPerThread,
-                    [&](int64_t j0, int64_t j1) { block(0, a.M, aligned(j0, nb), aligned(j1, nb)); });
-      }
+      ForEachGemmBlock(threads, a.M, nb, split, block);
     }
   }
 }

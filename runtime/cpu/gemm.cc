@@ -59,14 +59,8 @@ void GemmWithSplit(const GemmArgs& a, int threads, GemmSplit split) {
   // 16 (one AVX-512 vector of columns; sgemm's row unroll), so that every element meets the same
   // kernel path as in one unsplit call: bit-identical results for any thread count with OpenBLAS's
   // AVX-512 kernels (its AVX2 kernels differ in the last bits, gemm_split.h).
-  auto aligned = [](int64_t i, int64_t n) { return i == 0 || i == n ? i : std::min((i + 15) / 16 * 16, n); };
-  if (split == GemmSplit::kRows) {
-    ParallelFor(threads, a.M, kGemmMinRowsPerThread,
-                [&](int64_t m0, int64_t m1) { Block(a, aligned(m0, a.M), aligned(m1, a.M), 0, a.N); });
-  } else {
-    ParallelFor(threads, a.N, kGemmMinColumnsPerThread,
-                [&](int64_t n0, int64_t n1) { Block(a, 0, a.M, aligned(n0, a.N), aligned(n1, a.N)); });
-  }
+  ForEachGemmBlock(threads, a.M, a.N, split,
+                   [&](int64_t m0, int64_t m1, int64_t n0, int64_t n1) { Block(a, m0, m1, n0, n1); });
 }
 
 Bf16GemmKind Bf16GemmKindHere() {

@@ -18,7 +18,10 @@
 // K = 700): results then depend on the thread count in the last bits (tests/cpu_gemm_split_test.cc).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+
+#include "runtime/cpu/parallel.h"
 
 namespace pg::cpu {
 
@@ -31,5 +34,19 @@ constexpr int64_t kGemmMinColumnsPerThread = 64;
 
 // The split of an fp32 GEMM [M, K] x [K, N] over `threads` (>= 1).
 GemmSplit ChooseGemmSplit(int64_t M, int64_t N, int64_t K, int threads);
+
+// Runs block(m0, m1, n0, n1) on each thread's share of out[M, N]: rows or columns as `split` says,
+// block edges on multiples of 16 (see above), one block per thread.
+template <typename Fn>
+void ForEachGemmBlock(int threads, int64_t M, int64_t N, GemmSplit split, Fn&& block) {
+  auto edge = [](int64_t i, int64_t n) { return i == 0 || i == n ? i : std::min((i + 15) / 16 * 16, n); };
+  if (split == GemmSplit::kRows) {
+    ParallelFor(threads, M, kGemmMinRowsPerThread,
+                [&](int64_t m0, int64_t m1) { block(edge(m0, M), edge(m1, M), int64_t{0}, N); });
+  } else {
+    ParallelFor(threads, N, kGemmMinColumnsPerThread,
+                [&](int64_t n0, int64_t n1) { block(int64_t{0}, M, edge(n0, N), edge(n1, N)); });
+  }
+}
 
 }  // namespace pg::cpu
